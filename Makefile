@@ -1,0 +1,44 @@
+# Two commands: `make run` and `make test`. Everything else is a helper.
+PYTHON ?= python3
+VENV ?= .venv
+PY := $(VENV)/bin/python
+PORT ?= 8000
+# Local runs default to DEBUG (embedded PostgreSQL, in-memory layer when
+# DATABASE_URL / REDIS_URL are unset). Production sets DEBUG=false.
+export DEBUG ?= true
+# Keep in step with WS_MAX_MESSAGE_BYTES (settings) and the Procfile.
+UVICORN_FLAGS := --ws websockets --ws-max-size 65536 --ws-ping-interval 20 --ws-ping-timeout 20
+
+.PHONY: install run test migrate seed lock clean
+
+install: $(VENV)/.installed
+
+$(VENV)/.installed: requirements.lock
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -r requirements.lock
+	touch $@
+
+migrate: install
+	$(PY) manage.py migrate_schemas --noinput
+
+seed: migrate
+	$(PY) manage.py seed_demo
+
+run: seed
+	$(PY) -m uvicorn config.asgi:application --host 127.0.0.1 --port $(PORT) $(UVICORN_FLAGS)
+
+test: install
+	$(PY) -m pytest $(PYTEST_ARGS)
+
+# Re-pin every package after changing pyproject.toml's ranges.
+lock:
+	rm -rf .lock-venv && $(PYTHON) -m venv .lock-venv
+	.lock-venv/bin/pip install --quiet --upgrade pip
+	$(PYTHON) -c 'import tomllib; p = tomllib.load(open("pyproject.toml", "rb"))["project"]; print("\n".join(p["dependencies"] + p["optional-dependencies"]["test"]))' > .lock-venv/wanted.txt
+	.lock-venv/bin/pip install --quiet -r .lock-venv/wanted.txt
+	.lock-venv/bin/pip freeze > requirements.lock
+	rm -rf .lock-venv
+
+clean:
+	rm -rf $(VENV) var .pytest_cache

@@ -1,0 +1,45 @@
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+
+
+class Notification(models.Model):
+    """One personal alert in a user's inbox. The inbox is what sockets replay."""
+
+    class Kind(models.TextChoices):
+        SYSTEM = "system", _("System")
+        ORDER_STATUS = "order_status", _("Order status")
+        ORDER_COMMENT = "order_comment", _("Order comment")
+        MENTION = "mention", _("Mention")
+        ANNOUNCEMENT = "announcement", _("Announcement")
+
+    recipient = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="notifications")
+    kind = models.CharField(max_length=32, choices=Kind.choices)
+    title = models.CharField(max_length=200)
+    body = models.TextField(blank=True)
+    url = models.CharField(max_length=500, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+    read_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-id"]
+        indexes = [
+            # The inbox, newest first.
+            models.Index(fields=["recipient", "-id"], name="notification_inbox_idx"),
+            # Unread count and the connect frame read only unread rows; a
+            # partial index keeps them fast however large the read history.
+            models.Index(
+                fields=["recipient", "-id"],
+                condition=Q(read_at__isnull=True),
+                name="notification_unread_idx",
+            ),
+        ]
+
+    def __str__(self):
+        return f"{self.recipient_id}: {self.title}"
+
+    @property
+    def is_read(self) -> bool:
+        return self.read_at is not None

@@ -1,0 +1,13 @@
+"""URLs served on the public host (the operators' site)."""
+
+from django.contrib import admin
+from django.urls import include, path
+
+from platform_core import views
+
+urlpatterns = [
+    path("", views.public_home, name="public-home"),
+    path("healthz", views.healthz, name="healthz"),
+    path("accounts/", include("django.contrib.auth.urls")),
+    path("admin/", admin.site.urls),
+]

@@ -1,0 +1,67 @@
+"""The demo of the contract: run by `manage.py seed_demo` (and `make run`).
+
+Idempotent: running it again leaves the same tenants, domains, users and
+passwords, and adds no duplicate rows.
+"""
+
+from django.contrib.auth import get_user_model
+from django.db import connection, transaction
+from django_tenants.utils import get_public_schema_name, schema_context, tenant_context
+
+from alerts.models import Notification
+from alerts.services import notification_create
+from tenants.models import Domain, Tenant
+
+PASSWORD = "demo-pass-123"
+PUBLIC_DOMAINS = ["localhost", "127.0.0.1"]
+TENANTS = [("acme", "Acme", "acme.localhost"), ("globex", "Globex", "globex.localhost")]
+# username → (is tenant admin)
+USERS = {"admin": True, "staff1": False, "staff2": False, "customer": False}
+
+
+def seed(*, log=print) -> None:
+    with schema_context(get_public_schema_name()):
+        _tenant(get_public_schema_name(), "Pregón operators", PUBLIC_DOMAINS)
+        # Operators sign in to the public admin with the same demo account.
+        _user("admin", superuser=True)
+        log(f"public schema: {', '.join(PUBLIC_DOMAINS)}")
+        tenants = [_tenant(schema, name, [domain]) for schema, name, domain in TENANTS]
+    for tenant in tenants:
+        with tenant_context(tenant):
+            for username, is_admin in USERS.items():
+                user = _user(username, superuser=is_admin)
+                _welcome(user, tenant)
+        log(f"tenant {tenant.schema_name}: {tenant.domains.get(is_primary=True).domain} users {', '.join(USERS)}")
+
+
+def _tenant(schema: str, name: str, domains: list[str]) -> Tenant:
+    tenant = Tenant.objects.filter(schema_name=schema).first()
+    if tenant is None:
+        # Creating a tenant creates and migrates its schema.
+        tenant = Tenant(schema_name=schema, name=name)
+        tenant.save()
+    for index, domain in enumerate(domains):
+        Domain.objects.get_or_create(domain=domain, defaults={"tenant": tenant, "is_primary": index == 0})
+    return tenant
+
+
+@transaction.atomic
+def _user(username: str, *, superuser: bool):
+    user, _ = get_user_model().objects.get_or_create(username=username)
+    user.is_staff = user.is_superuser = superuser
+    if not user.check_password(PASSWORD):
+        user.set_password(PASSWORD)
+    user.save()
+    return user
+
+
+def _welcome(user, tenant: Tenant) -> None:
+    """One unread notification per demo user, so the first connect shows the inbox."""
+    if Notification.objects.filter(recipient=user, kind=Notification.Kind.SYSTEM).exists():
+        return
+    notification_create(
+        recipient=user,
+        kind=Notification.Kind.SYSTEM,
+        title=f"Welcome to {tenant.name}",
+        body=f"Signed in at {connection.tenant.domains.get(is_primary=True).domain}.",
+    )

@@ -1,0 +1,158 @@
+"""Fixtures: tenants with colliding ids, users, sessions and sockets.
+
+Tenant schemas are created and migrated once per session. Transactional
+tests (needed for consumers, whose DB thread must see committed rows)
+truncate the public tables at teardown, so tenant rows are recreated per
+test (their schemas are kept) and tenant tables are truncated, identities
+restarted, so every test starts with ids from 1 in both tenants.
+"""
+
+import pytest
+from asgiref.sync import sync_to_async
+from channels.db import database_sync_to_async
+from channels.testing import WebsocketCommunicator
+from django.conf import settings
+from django.contrib.auth import get_user_model
+from django.db import connection, connections
+from django.test import Client
+from django_tenants.utils import get_public_schema_name, tenant_context
+
+from config.asgi import application
+from tenants.models import Domain, Tenant
+
+TENANT_HOSTS = {"acme": "acme.localhost", "globex": "globex.localhost"}
+PASSWORD = "correct-horse-battery"
+
+
+def ensure_tenants() -> dict[str, Tenant]:
+    connection.set_schema_to_public()
+    public, _ = Tenant.objects.get_or_create(schema_name=get_public_schema_name(), defaults={"name": "Operators"})
+    Domain.objects.get_or_create(domain="localhost", defaults={"tenant": public, "is_primary": True})
+    tenants = {}
+    for schema, host in TENANT_HOSTS.items():
+        tenant = Tenant.objects.filter(schema_name=schema).first()
+        if tenant is None:
+            tenant = Tenant(schema_name=schema, name=schema.title())
+            tenant.save(verbosity=0)  # migrates the schema only if it does not exist yet
+        Domain.objects.get_or_create(domain=host, defaults={"tenant": tenant, "is_primary": True})
+        tenants[schema] = tenant
+    return tenants
+
+
+def truncate_tenant_schemas() -> None:
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT quote_ident(table_schema) || '.' || quote_ident(table_name) FROM information_schema.tables "
+            "WHERE table_schema = ANY(%s) AND table_type = 'BASE TABLE' AND table_name <> 'django_migrations'",
+            [list(TENANT_HOSTS)],
+        )
+        tables = [row[0] for row in cursor.fetchall()]
+        if tables:
+            cursor.execute(f"TRUNCATE {', '.join(tables)} RESTART IDENTITY CASCADE")
+
+
+@pytest.fixture(scope="session")
+def django_db_setup(django_db_setup, django_db_blocker):
+    with django_db_blocker.unblock():
+        ensure_tenants()
+
+
+@pytest.fixture(autouse=True)
+def _clean_tenant_schemas(request, django_db_blocker):
+    yield
+    marker = request.node.get_closest_marker("django_db")
+    if marker and marker.kwargs.get("transaction"):
+        with django_db_blocker.unblock():
+            connection.set_schema_to_public()
+            truncate_tenant_schemas()
+
+
+@pytest.fixture
+def tenants(db) -> dict[str, Tenant]:
+    return ensure_tenants()
+
+
+@pytest.fixture
+def acme(tenants) -> Tenant:
+    return tenants["acme"]
+
+
+@pytest.fixture
+def globex(tenants) -> Tenant:
+    return tenants["globex"]
+
+
+@pytest.fixture
+def make_user(tenants):
+    def make(tenant: Tenant, username: str, **fields):
+        with tenant_context(tenant):
+            return get_user_model().objects.create_user(username=username, password=PASSWORD, **fields)
+
+    return make
+
+
+def session_cookie(tenant: Tenant, user) -> str:
+    """A real session of `user`, stored in `tenant`'s schema, as a Cookie header value."""
+    with tenant_context(tenant):
+        client = Client()
+        client.force_login(user)
+        return f"{settings.SESSION_COOKIE_NAME}={client.cookies[settings.SESSION_COOKIE_NAME].value}"
+
+
+login_cookie = sync_to_async(session_cookie)
+
+
+class Socket:
+    """A WebSocket client on the full ASGI app (middleware included)."""
+
+    def __init__(self, communicator: WebsocketCommunicator):
+        self.communicator = communicator
+
+    async def receive(self, timeout: float = 2) -> dict:
+        return await self.communicator.receive_json_from(timeout=timeout)
+
+    async def send(self, message: dict) -> None:
+        await self.communicator.send_json_to(message)
+
+    async def send_text(self, text: str) -> None:
+        # Raw input: send_to() refuses an empty frame, which a client can send.
+        await self.communicator.send_input({"type": "websocket.receive", "text": text})
+
+    async def closed_with(self, timeout: float = 2) -> int:
+        """Wait for the server to close; return the close code."""
+        message = await self.communicator.receive_output(timeout=timeout)
+        assert message["type"] == "websocket.close", message
+        return message.get("code", 1000)
+
+    async def nothing(self, timeout: float = 0.2) -> bool:
+        return await self.communicator.receive_nothing(timeout=timeout)
+
+
+@pytest.fixture
+async def open_socket():
+    """open_socket(path, host=..., origin=..., cookie=...) → Socket.
+
+    Closes every socket at teardown, then the DB thread's connections (the
+    consumers' queries ran there; an open connection would keep the test
+    database from being dropped).
+    """
+    communicators = []
+
+    async def open_(path: str, *, host: str = "acme.localhost", origin: str | None = "", cookie: str | None = None):
+        headers = [(b"host", host.encode())]
+        if origin == "":
+            origin = f"http://{host}"
+        if origin is not None:
+            headers.append((b"origin", origin.encode()))
+        if cookie:
+            headers.append((b"cookie", cookie.encode()))
+        communicator = WebsocketCommunicator(application, path, headers=headers)
+        communicators.append(communicator)
+        connected, _ = await communicator.connect()
+        assert connected, "the server always accepts, then closes with a code when it refuses"
+        return Socket(communicator)
+
+    yield open_
+    for communicator in communicators:
+        await communicator.disconnect()
+    await database_sync_to_async(connections.close_all)()

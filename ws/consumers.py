@@ -1,0 +1,107 @@
+"""The base of every Pregón socket: JSON text frames with a `type`.
+
+Subclasses say who may connect (`authorize`), what to do once open
+(`opened`: join groups, send the first frames) and which client message
+types they accept (`handlers`). The base gives every socket the same
+behaviour for the rest: sign-in required, `ping` → `pong`, error frames
+that keep the socket open, a size limit that closes with 1009, and group
+membership that is undone on disconnect.
+"""
+
+import json
+import logging
+
+from channels.generic.websocket import AsyncWebsocketConsumer
+from django.conf import settings
+
+from platform_core.errors import ApplicationError
+from ws import close_codes, events
+from ws.events import Frame, to_json
+
+logger = logging.getLogger(__name__)
+
+
+class JsonSocket(AsyncWebsocketConsumer):
+    # client message `type` → name of the coroutine method that handles it
+    handlers: dict[str, str] = {"ping": "on_ping"}
+
+    async def connect(self):
+        self.tenant = self.scope["tenant"]
+        self.user = self.scope["user"]
+        self.joined: list[str] = []
+        # A close code reaches the client only on an accepted socket.
+        await self.accept()
+        if not self.user.is_authenticated:
+            await self.close(code=close_codes.NOT_SIGNED_IN)
+            return
+        refusal = await self.authorize()
+        if refusal is not None:
+            await self.close(code=refusal)
+            return
+        await self.opened()
+
+    async def authorize(self) -> int | None:
+        """Return a close code to refuse this (signed-in) user, or None."""
+        return None
+
+    async def opened(self) -> None:
+        """Join groups and send the first frames."""
+
+    async def join(self, group: str) -> None:
+        await self.channel_layer.group_add(group, self.channel_name)
+        self.joined.append(group)
+
+    async def disconnect(self, code):
+        for group in getattr(self, "joined", []):
+            await self.channel_layer.group_discard(group, self.channel_name)
+
+    async def send_frame(self, frame: Frame) -> None:
+        await self.send(text_data=to_json(frame))
+
+    async def send_error(self, code: str, detail: str) -> None:
+        await self.send_frame(events.Error(code=code, detail=detail))
+
+    # --- client → server ------------------------------------------------------
+    async def receive(self, text_data=None, bytes_data=None):
+        if text_data is None:
+            await self.send_error("invalid_message", "frames must be JSON text, not binary")
+            return
+        # len() counts characters; a UTF-8 character is at most 4 bytes, so
+        # only long frames pay for the encode.
+        if len(text_data) * 4 > settings.WS_MAX_MESSAGE_BYTES and (
+            len(text_data.encode()) > settings.WS_MAX_MESSAGE_BYTES
+        ):
+            await self.close(code=close_codes.MESSAGE_TOO_BIG)
+            return
+        try:
+            message = json.loads(text_data)
+        except ValueError:
+            await self.send_error("invalid_json", "the frame is not valid JSON")
+            return
+        if not isinstance(message, dict) or not isinstance(message.get("type"), str):
+            await self.send_error("invalid_message", "a frame must be a JSON object with a string `type`")
+            return
+        handler = self.handlers.get(message["type"])
+        if handler is None:
+            await self.send_error("unknown_type", f"unknown message type {message['type'][:64]!r}")
+            return
+        try:
+            await getattr(self, handler)(message)
+        except ApplicationError as error:
+            await self.send_error("invalid_message", error.message)
+
+    async def on_ping(self, message: dict) -> None:
+        await self.send_frame(events.Pong())
+
+    # --- channel layer → socket -----------------------------------------------
+    async def event_forward(self, message: dict) -> None:
+        """A frame published through ws.layer, already serialized."""
+        await self.send(text_data=message["text"])
+
+
+class NotFoundSocket(AsyncWebsocketConsumer):
+    """Any socket path that matches no route."""
+
+    async def connect(self):
+        await self.accept()
+        await self.close(code=close_codes.NOT_FOUND)
