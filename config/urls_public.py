@@ -7,7 +7,6 @@ from platform_core import views
 
 urlpatterns = [
     path("", views.public_home, name="public-home"),
-    path("healthz", views.healthz, name="healthz"),
     path("accounts/", include("django.contrib.auth.urls")),
     path("admin/", admin.site.urls),
 ]

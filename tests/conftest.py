@@ -3,12 +3,13 @@
 Tenant schemas are created and migrated once per session. Transactional
 tests (needed for consumers, whose DB thread must see committed rows)
 truncate the public tables at teardown, so tenant rows are recreated per
-test (their schemas are kept) and tenant tables are truncated, identities
-restarted, so every test starts with ids from 1 in both tenants.
+test (their schemas are kept), and tenant tables are truncated with
+identities restarted, so such a test starts with ids from 1 in both
+tenants. Plain tests that need colliding ids pass the id explicitly.
 """
 
 import pytest
-from asgiref.sync import sync_to_async
+from asgiref.sync import SyncToAsync, sync_to_async
 from channels.db import database_sync_to_async
 from channels.testing import WebsocketCommunicator
 from django.conf import settings
@@ -59,9 +60,20 @@ def django_db_setup(django_db_setup, django_db_blocker):
 
 @pytest.fixture(autouse=True)
 def _clean_tenant_schemas(request, django_db_blocker):
-    yield
     marker = request.node.get_closest_marker("django_db")
-    if marker and marker.kwargs.get("transaction"):
+    transactional = bool(marker and marker.kwargs.get("transaction"))
+    if transactional:
+        # Rolled-back tests still advance sequences: restart them so ids
+        # start from 1 in both tenants (colliding on purpose).
+        with django_db_blocker.unblock():
+            connection.set_schema_to_public()
+            truncate_tenant_schemas()
+    yield
+    if transactional:
+        # sync_to_async / database_sync_to_async calls made from async tests
+        # and consumers all ran on asgiref's one shared thread; its
+        # connection would keep the test database from being dropped.
+        SyncToAsync.single_thread_executor.submit(connections.close_all).result()
         with django_db_blocker.unblock():
             connection.set_schema_to_public()
             truncate_tenant_schemas()

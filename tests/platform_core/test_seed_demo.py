@@ -1,0 +1,43 @@
+import pytest
+from django.contrib.auth import authenticate, get_user_model
+from django.core.management import call_command
+from django_tenants.utils import get_public_schema_name, schema_context, tenant_context
+
+from alerts.models import Notification
+from platform_core import demo
+from tenants.models import Domain, Tenant
+
+pytestmark = pytest.mark.django_db
+
+
+def snapshot():
+    with schema_context(get_public_schema_name()):
+        tenants = {t.schema_name: sorted(t.domains.values_list("domain", flat=True)) for t in Tenant.objects.all()}
+    rows = {}
+    for tenant in Tenant.objects.exclude(schema_name=get_public_schema_name()):
+        with tenant_context(tenant):
+            rows[tenant.schema_name] = (
+                sorted(get_user_model().objects.values_list("username", "is_superuser")),
+                Notification.objects.count(),
+            )
+    return tenants, rows
+
+
+def test_seed_demo_creates_the_contract_demo_and_is_idempotent(tenants):
+    call_command("seed_demo", stdout=open("/dev/null", "w"))
+    first = snapshot()
+    call_command("seed_demo", stdout=open("/dev/null", "w"))
+    assert snapshot() == first
+
+    domains, rows = first
+    assert domains["acme"] == ["acme.localhost"]
+    assert domains["globex"] == ["globex.localhost"]
+    assert "localhost" in domains[get_public_schema_name()]
+    for schema in ("acme", "globex"):
+        users, notifications = rows[schema]
+        assert users == [("admin", True), ("customer", False), ("staff1", False), ("staff2", False)]
+        assert notifications == 4  # one welcome each
+        tenant = Domain.objects.get(domain=f"{schema}.localhost").tenant
+        with tenant_context(tenant):
+            for username in demo.USERS:
+                assert authenticate(username=username, password=demo.PASSWORD) is not None
