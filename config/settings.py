@@ -70,6 +70,8 @@ AUTH_USER_MODEL = "platform_core.User"
 
 MIDDLEWARE = [
     "platform_core.middleware.HealthCheckMiddleware",
+    # Static files need no tenant: served before tenant routing.
+    "whitenoise.middleware.WhiteNoiseMiddleware",
     "django_tenants.middleware.main.TenantMainMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -135,8 +137,21 @@ else:
 # --- WebSockets -----------------------------------------------------------
 # Keep in step with uvicorn's --ws-max-size in the Procfile and Makefile.
 WS_MAX_MESSAGE_BYTES = env.int("WS_MAX_MESSAGE_BYTES", default=65536)
+# Store streams: how often an idle dashboard socket hears the latest `seq`
+# and refreshes its presence; a presence row not refreshed for
+# PRESENCE_TTL_SECONDS (a dead worker's) no longer counts.
+STREAM_HEARTBEAT_SECONDS = env.float("STREAM_HEARTBEAT_SECONDS", default=25)
+PRESENCE_TTL_SECONDS = env.float("PRESENCE_TTL_SECONDS", default=STREAM_HEARTBEAT_SECONDS * 3)
+# Events read from the database per query when replaying a stream.
+STREAM_REPLAY_BATCH = env.int("STREAM_REPLAY_BATCH", default=500)
 # How many unread notifications the connect frame carries at most.
 NOTIFICATIONS_ON_CONNECT = env.int("NOTIFICATIONS_ON_CONNECT", default=50)
+
+# --- JSON API -----------------------------------------------------------------
+API_MAX_BODY_BYTES = env.int("API_MAX_BODY_BYTES", default=65536)
+API_PAGE_SIZE = 25
+API_MAX_PAGE_SIZE = 100
+CSRF_FAILURE_VIEW = "platform_core.api.csrf_failure"
 
 # --- Auth -----------------------------------------------------------------
 AUTH_PASSWORD_VALIDATORS = [
@@ -158,6 +173,9 @@ USE_I18N = True
 USE_TZ = True
 STATIC_URL = "/static/"
 STATIC_ROOT = BASE_DIR / "staticfiles"
+# Serve straight from the apps' static folders: no collectstatic step.
+WHITENOISE_USE_FINDERS = True
+WHITENOISE_AUTOREFRESH = DEBUG
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # --- Logging: everything to stdout, one line per record ---------------------

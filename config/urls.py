@@ -3,10 +3,13 @@
 from django.contrib import admin
 from django.urls import include, path
 
+from orders.urls import api_urlpatterns as order_api, page_urlpatterns as order_pages
 from platform_core import views
 
 urlpatterns = [
     path("", views.home, name="home"),
+    path("", include(order_pages)),
+    path("api/", include(order_api)),
     path("accounts/", include("django.contrib.auth.urls")),
     path("admin/", admin.site.urls),
 ]

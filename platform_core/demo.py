@@ -5,11 +5,15 @@ passwords, and adds no duplicate rows.
 """
 
 from django.contrib.auth import get_user_model
+from django.core.management.color import no_style
 from django.db import connection, transaction
 from django_tenants.utils import get_public_schema_name, schema_context, tenant_context
 
 from alerts.models import Notification
 from alerts.services import notification_create
+from orders.models import Order
+from orders.services import order_change_status, order_create
+from stores.models import StaffMembership, Store
 from tenants.models import Domain, Tenant
 
 PASSWORD = "demo-pass-123"
@@ -17,6 +21,10 @@ PUBLIC_DOMAINS = ["localhost", "127.0.0.1"]
 TENANTS = [("acme", "Acme", "acme.localhost"), ("globex", "Globex", "globex.localhost")]
 # username → (is tenant admin)
 USERS = {"admin": True, "staff1": False, "staff2": False, "customer": False}
+STORES = {1: "Centro", 2: "Norte"}
+STAFF = {"staff1": 1, "staff2": 2}
+# The customer's orders in store 1: (external_id, total, status)
+ORDERS = [("DEMO-1001", "18.50", Order.Status.NEW), ("DEMO-1002", "7.25", Order.Status.PREPARING)]
 
 
 def seed(*, log=print) -> None:
@@ -28,9 +36,13 @@ def seed(*, log=print) -> None:
         tenants = [_tenant(schema, name, [domain]) for schema, name, domain in TENANTS]
     for tenant in tenants:
         with tenant_context(tenant):
-            for username, is_admin in USERS.items():
-                user = _user(username, superuser=is_admin)
+            users = {username: _user(username, superuser=is_admin) for username, is_admin in USERS.items()}
+            for user in users.values():
                 _welcome(user, tenant)
+            _stores()
+            for username, store_id in STAFF.items():
+                StaffMembership.objects.get_or_create(user=users[username], store_id=store_id)
+            _orders(users["customer"])
         log(f"tenant {tenant.schema_name}: {tenant.domains.get(is_primary=True).domain} users {', '.join(USERS)}")
 
 
@@ -48,11 +60,33 @@ def _tenant(schema: str, name: str, domains: list[str]) -> Tenant:
 @transaction.atomic
 def _user(username: str, *, superuser: bool):
     user, _ = get_user_model().objects.get_or_create(username=username)
-    user.is_staff = user.is_superuser = superuser
+    user.is_staff = user.is_superuser = user.is_tenant_admin = superuser
     if not user.check_password(PASSWORD):
         user.set_password(PASSWORD)
     user.save()
     return user
+
+
+def _stores() -> None:
+    """Stores with exactly the ids 1 and 2, in every tenant."""
+    for store_id, name in STORES.items():
+        Store.objects.get_or_create(id=store_id, defaults={"name": name})
+    # Explicit ids do not move the sequence; later stores must not collide.
+    with connection.cursor() as cursor:
+        for sql in connection.ops.sequence_reset_sql(no_style(), [Store]):
+            cursor.execute(sql)
+
+
+def _orders(customer) -> None:
+    for external_id, total, status in ORDERS:
+        if Order.objects.filter(store_id=1, external_id=external_id).exists():
+            continue
+        with transaction.atomic():
+            order = order_create(store_id=1, external_id=external_id, total=total, customer=customer,
+                                 line_items=[{"name": "Menú del día", "quantity": 1}])
+            for step in (Order.Status.ACCEPTED, Order.Status.PREPARING):
+                if order.status != status:
+                    order = order_change_status(order_id=order.pk, status=step)
 
 
 def _welcome(user, tenant: Tenant) -> None:

@@ -8,6 +8,8 @@ identities restarted, so such a test starts with ids from 1 in both
 tenants. Plain tests that need colliding ids pass the id explicitly.
 """
 
+import contextlib
+
 import pytest
 from asgiref.sync import SyncToAsync, sync_to_async
 from channels.db import database_sync_to_async
@@ -139,6 +141,13 @@ class Socket:
     async def nothing(self, timeout: float = 0.2) -> bool:
         return await self.communicator.receive_nothing(timeout=timeout)
 
+    async def next_or_none(self, timeout: float = 0.3) -> dict | None:
+        """The next frame, or None if none comes in time. (A timeout in
+        receive() would cancel the application, as asgiref's testing does.)"""
+        if await self.communicator.receive_nothing(timeout=timeout):
+            return None
+        return await self.receive()
+
 
 @pytest.fixture
 async def open_socket():
@@ -166,5 +175,66 @@ async def open_socket():
 
     yield open_
     for communicator in communicators:
-        await communicator.disconnect()
+        # A socket the server closed, or a test that failed midway, leaves a
+        # finished application behind: its outcome was already asserted.
+        with contextlib.suppress(BaseException):
+            await communicator.disconnect()
     await database_sync_to_async(connections.close_all)()
+
+
+# --- stores and orders, with the same ids in both tenants ----------------------
+class World:
+    """acme and globex, each with stores 1 and 2 and the same cast of users.
+
+    `world.acme.staff1` is staff of acme's store 1; `world.globex.staff1`
+    of globex's store 1, with the same user id and store id.
+    """
+
+    def __init__(self, tenants, make_user):
+        from stores.models import StaffMembership, Store
+
+        self.tenants = tenants
+        for schema, tenant in tenants.items():
+            cast = type("Cast", (), {})()
+            cast.tenant = tenant
+            with tenant_context(tenant):
+                cast.store1 = Store.objects.create(id=1, name=f"{schema} one")
+                cast.store2 = Store.objects.create(id=2, name=f"{schema} two")
+            for username in ("admin", "staff1", "staff2", "customer", "manager1"):
+                setattr(cast, username, make_user(tenant, username, id=_CAST_IDS[username], is_tenant_admin=username == "admin"))
+            with tenant_context(tenant):
+                StaffMembership.objects.create(user=cast.staff1, store=cast.store1)
+                StaffMembership.objects.create(user=cast.staff2, store=cast.store2)
+                StaffMembership.objects.create(user=cast.manager1, store=cast.store1, role="manager")
+            setattr(self, schema, cast)
+
+
+_CAST_IDS = {"admin": 101, "staff1": 102, "staff2": 103, "customer": 104, "manager1": 105}
+
+
+@pytest.fixture
+def world(tenants, make_user) -> World:
+    return World(tenants, make_user)
+
+
+def create_order(tenant, *, store_id=1, external_id=None, customer=None, total="10.00", **fields):
+    from orders.models import Order
+    from orders.services import order_create
+
+    with tenant_context(tenant):
+        external_id = external_id or f"EXT-{Order.objects.count() + 1}-{store_id}"
+        return order_create(store_id=store_id, external_id=external_id, total=total, customer=customer, **fields)
+
+
+def change_status(tenant, order, status):
+    from orders.services import order_change_status
+
+    with tenant_context(tenant):
+        return order_change_status(order_id=order.pk, status=status)
+
+
+def add_comment(tenant, order, author, body):
+    from orders.services import order_comment_add
+
+    with tenant_context(tenant):
+        return order_comment_add(order_id=order.pk, author=author, body=body)

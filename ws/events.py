@@ -63,3 +63,106 @@ class NotificationsUnread(Frame):
 class NotificationCreated(Frame):
     type: ClassVar[str] = "notification.created"
     notification: NotificationData
+
+
+# --- Store order stream -----------------------------------------------------------
+@dataclass(frozen=True, slots=True)
+class OrderData:
+    id: int
+    external_id: str
+    store_id: int
+    status: str
+    total: str  # a decimal as a string ("12.50"): exact, and msgpack-safe
+    currency: str
+    customer: str | None  # the customer's username
+    line_items: list
+    notes: str
+    created_at: str
+    updated_at: str
+
+
+@dataclass(frozen=True, slots=True)
+class CommentData:
+    id: int
+    order_id: int
+    author: str | None
+    body: str
+    created_at: str
+
+
+@dataclass(frozen=True, slots=True)
+class OrderEventData:
+    order: OrderData
+    previous_status: str | None = None  # order.status_changed only
+    comment: CommentData | None = None  # order.comment_added only
+
+
+@dataclass(frozen=True, slots=True)
+class StoreStreamFrame(Frame):
+    """An entry of a store's stream; `seq` counts from 1 per store, gap-free."""
+
+    seq: int
+    store_id: int
+    data: OrderEventData
+
+
+@dataclass(frozen=True, slots=True)
+class OrderCreated(StoreStreamFrame):
+    type: ClassVar[str] = "order.created"
+
+
+@dataclass(frozen=True, slots=True)
+class OrderUpdated(StoreStreamFrame):
+    type: ClassVar[str] = "order.updated"
+
+
+@dataclass(frozen=True, slots=True)
+class OrderStatusChanged(StoreStreamFrame):
+    type: ClassVar[str] = "order.status_changed"
+
+
+@dataclass(frozen=True, slots=True)
+class OrderCommentAdded(StoreStreamFrame):
+    type: ClassVar[str] = "order.comment_added"
+
+
+@dataclass(frozen=True, slots=True)
+class StreamLive(Frame):
+    """Replay (if any) is over; what follows is live. `latest_seq` is where the socket stands."""
+
+    type: ClassVar[str] = "stream.live"
+    latest_seq: int
+
+
+@dataclass(frozen=True, slots=True)
+class Heartbeat(Frame):
+    """Sent to idle sockets: a client whose last `seq` is lower has lost events."""
+
+    type: ClassVar[str] = "heartbeat"
+    latest_seq: int
+
+
+@dataclass(frozen=True, slots=True)
+class Reset(Frame):
+    """The requested `after` is not a position of this stream (e.g. beyond its end).
+
+    The client must reload the store's orders over HTTP and resume from
+    `latest_seq`.
+    """
+
+    type: ClassVar[str] = "reset"
+    latest_seq: int
+    detail: str
+
+
+@dataclass(frozen=True, slots=True)
+class PresentUser:
+    id: int
+    username: str
+
+
+@dataclass(frozen=True, slots=True)
+class Presence(Frame):
+    type: ClassVar[str] = "presence"
+    store_id: int
+    users: list[PresentUser]

@@ -23,20 +23,26 @@ logger = logging.getLogger(__name__)
 FORWARD = "event.forward"
 
 
-def publish_on_commit(group: str, frame: Frame) -> None:
+def publish_on_commit(group: str, frame: Frame, *, seq: int | None = None) -> str:
     """Send `frame` to `group` once the current transaction commits.
 
     The frame is serialized now, once, so later changes to the rows it was
-    built from cannot alter what was committed.
+    built from cannot alter what was committed; the text is returned for
+    callers that also store it. `seq` (store streams) travels beside the
+    text so consumers can order and deduplicate without parsing it.
     """
     text = to_json(frame)
-    transaction.on_commit(lambda: publish_now(group, text))
+    transaction.on_commit(lambda: publish_now(group, text, seq=seq))
+    return text
 
 
-def publish_now(group: str, text: str) -> None:
+def publish_now(group: str, text: str, *, seq: int | None = None) -> None:
     """Send already-committed, serialized text to a group (sync callers)."""
+    message = {"type": FORWARD, "text": text}
+    if seq is not None:
+        message["seq"] = seq
     try:
-        async_to_sync(channel_layer().group_send)(group, {"type": FORWARD, "text": text})
+        async_to_sync(channel_layer().group_send)(group, message)
     except Exception:
         logger.exception("publish to %s failed; clients will recover from the database", group)
         sentry_sdk.capture_exception()

@@ -1,0 +1,120 @@
+from decimal import Decimal
+
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.core.validators import MinValueValidator
+from django.db import models, transaction
+from django.utils.translation import gettext_lazy as _
+
+from stores.models import Store
+
+
+class Order(models.Model):
+    class Status(models.TextChoices):
+        NEW = "new", _("New")
+        ACCEPTED = "accepted", _("Accepted")
+        PREPARING = "preparing", _("Preparing")
+        READY = "ready", _("Ready")
+        COMPLETED = "completed", _("Completed")
+        CANCELLED = "cancelled", _("Cancelled")
+
+    # The status machine, in one place. `cancelled` is reachable from every
+    # state that is not final; completed and cancelled are final.
+    TRANSITIONS: dict[str, frozenset[str]] = {
+        Status.NEW: frozenset({Status.ACCEPTED, Status.CANCELLED}),
+        Status.ACCEPTED: frozenset({Status.PREPARING, Status.CANCELLED}),
+        Status.PREPARING: frozenset({Status.READY, Status.CANCELLED}),
+        Status.READY: frozenset({Status.COMPLETED, Status.CANCELLED}),
+        Status.COMPLETED: frozenset(),
+        Status.CANCELLED: frozenset(),
+    }
+
+    store = models.ForeignKey(Store, on_delete=models.PROTECT, related_name="orders")
+    customer = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="orders"
+    )
+    external_id = models.CharField(max_length=100)
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.NEW)
+    total = models.DecimalField(max_digits=12, decimal_places=2, validators=[MinValueValidator(Decimal("0"))])
+    currency = models.CharField(max_length=3, default="EUR")
+    line_items = models.JSONField(default=list, blank=True)
+    notes = models.TextField(blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["-id"]
+        constraints = [models.UniqueConstraint(fields=["store", "external_id"], name="order_external_id_per_store")]
+        indexes = [models.Index(fields=["store", "status", "-id"], name="order_store_status_idx")]
+
+    def __str__(self):
+        return f"{self.store_id}/{self.external_id}"
+
+    def save(self, *args, **kwargs):
+        # post_save writes the stream event; running the save in a
+        # transaction puts the event in the same one as the change, even
+        # for a caller that did not open one (a shell, a script).
+        with transaction.atomic(using=kwargs.get("using")):
+            super().save(*args, **kwargs)
+
+    @classmethod
+    def from_db(cls, db, field_names, values):
+        order = super().from_db(db, field_names, values)
+        # Remembered so that post_save can tell a status change from an edit.
+        order.saved_status = order.status
+        return order
+
+    saved_status: str | None = None
+
+    def clean(self):
+        # Forms (the admin) obey the same machine as the services.
+        if self.saved_status and self.status != self.saved_status and not self._can_go(self.saved_status, self.status):
+            raise ValidationError({"status": _("An order that is %(old)s cannot become %(new)s.") % {
+                "old": self.saved_status, "new": self.status}})
+
+    @classmethod
+    def _can_go(cls, old: str, new: str) -> bool:
+        return new in cls.TRANSITIONS.get(old, frozenset())
+
+    def can_become(self, status: str) -> bool:
+        return self._can_go(self.status, status)
+
+
+    @property
+    def is_final(self) -> bool:
+        return not self.TRANSITIONS[self.status]
+
+
+class OrderComment(models.Model):
+    order = models.ForeignKey(Order, on_delete=models.CASCADE, related_name="comments")
+    author = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL)
+    body = models.TextField()
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["id"]
+
+    def save(self, *args, **kwargs):
+        with transaction.atomic(using=kwargs.get("using")):  # see Order.save
+            super().save(*args, **kwargs)
+
+
+class StoreEvent(models.Model):
+    """One entry of a store's stream: what staff sockets receive, kept forever.
+
+    Written in the same transaction as the change it describes, with the
+    store's next `seq`; `frame` is the serialized JSON exactly as it was
+    sent live, so a replay is byte-identical to the live delivery.
+    """
+
+    store = models.ForeignKey(Store, on_delete=models.CASCADE, related_name="events")
+    seq = models.BigIntegerField()
+    type = models.CharField(max_length=40)
+    frame = models.TextField()
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["store", "seq"], name="one_event_per_store_seq")]
+
+    def __str__(self):
+        return f"{self.store_id}#{self.seq} {self.type}"

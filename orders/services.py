@@ -1,0 +1,88 @@
+"""Writes to orders. The tenant's schema must be active; authorization
+(staff of the order's store) is the caller's job, through stores.selectors.
+
+Each write runs in one transaction with the stream event that its
+post_save produces, so the event exists exactly when the change does.
+"""
+
+from decimal import Decimal, InvalidOperation
+
+from django.db import transaction
+
+from orders.models import Order, OrderComment
+from platform_core.errors import ApplicationError
+
+MAX_TEXT = 2000
+
+
+def check_status(status) -> str:
+    if not isinstance(status, str) or status not in Order.Status.values:
+        raise ApplicationError(
+            "invalid", "unknown status", fields={"status": f"must be one of: {', '.join(Order.Status.values)}"}
+        )
+    return status
+
+
+def check_comment_body(body) -> str:
+    if not isinstance(body, str) or not body.strip():
+        raise ApplicationError("invalid", "a comment needs a body", fields={"body": "must be a non-empty string"})
+    if len(body) > MAX_TEXT:
+        raise ApplicationError("invalid", "comment too long", fields={"body": f"at most {MAX_TEXT} characters"})
+    return body.strip()
+
+
+def check_order_fields(*, external_id, total, currency, line_items, notes) -> dict:
+    errors: dict[str, str] = {}
+    if not isinstance(external_id, str) or not external_id.strip() or len(external_id) > 100:
+        errors["external_id"] = "must be a non-empty string of at most 100 characters"
+    try:
+        total = Decimal(str(total)) if isinstance(total, (int, str, Decimal)) and not isinstance(total, bool) else None
+    except InvalidOperation:
+        total = None
+    if total is None or not total.is_finite() or total < 0 or total.as_tuple().exponent < -2 or total >= 10**10:
+        errors["total"] = "must be a non-negative amount with at most 2 decimals, as a string or integer"
+    if not isinstance(currency, str) or len(currency) != 3 or not currency.isalpha() or not currency.isupper():
+        errors["currency"] = "must be a 3-letter ISO 4217 code, e.g. EUR"
+    if not isinstance(line_items, list) or not all(isinstance(item, dict) for item in line_items):
+        errors["line_items"] = "must be a list of objects"
+    if not isinstance(notes, str) or len(notes) > MAX_TEXT:
+        errors["notes"] = f"must be a string of at most {MAX_TEXT} characters"
+    if errors:
+        raise ApplicationError("invalid", "invalid order", fields=errors)
+    return {"external_id": external_id.strip(), "total": total, "currency": currency, "line_items": line_items, "notes": notes}
+
+
+@transaction.atomic
+def order_create(
+    *, store_id: int, external_id: str, total, currency: str = "EUR", customer=None, line_items=None, notes: str = ""
+) -> Order:
+    fields = check_order_fields(
+        external_id=external_id, total=total, currency=currency, line_items=line_items or [], notes=notes
+    )
+    if Order.objects.filter(store_id=store_id, external_id=fields["external_id"]).exists():
+        raise ApplicationError("conflict", "order exists", fields={"external_id": "already used in this store"})
+    return Order.objects.create(store_id=store_id, customer=customer, **fields)
+
+
+@transaction.atomic
+def order_change_status(*, order_id: int, status: str) -> Order:
+    """Move an order along the status machine; refuses what the machine forbids."""
+    check_status(status)
+    # Locked so two staff clicking at once cannot both pass the check.
+    order = Order.objects.select_for_update(of=("self",)).select_related("customer").get(pk=order_id)
+    if not order.can_become(status):
+        raise ApplicationError(
+            "invalid_transition",
+            f"an order that is {order.status} cannot become {status}",
+            fields={"status": f"allowed from {order.status}: {', '.join(sorted(order.TRANSITIONS[order.status])) or 'none'}"},
+        )
+    order.status = status
+    order.save(update_fields=["status", "updated_at"])
+    return order
+
+
+@transaction.atomic
+def order_comment_add(*, order_id: int, author, body: str) -> OrderComment:
+    body = check_comment_body(body)
+    order = Order.objects.select_related("customer").get(pk=order_id)
+    return OrderComment.objects.create(order=order, author=author, body=body)

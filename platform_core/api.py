@@ -1,0 +1,117 @@
+"""The JSON API's edge: authentication, bodies, errors and paging.
+
+Every error answers `{"error": {"code", "message", "fields"}}` with a
+status chosen from the code, never an HTML page or a bare 500 for bad
+input.
+"""
+
+import functools
+import json
+import math
+
+from django.conf import settings
+from django.http import JsonResponse
+
+from platform_core.errors import ApplicationError
+
+STATUS_BY_CODE = {
+    "invalid_json": 400,
+    "bad_request": 400,
+    "not_authenticated": 401,
+    "forbidden": 403,
+    "csrf_failed": 403,
+    "not_found": 404,
+    "method_not_allowed": 405,
+    "conflict": 409,
+    "too_large": 413,
+    "unsupported_media_type": 415,
+    "invalid": 422,
+    "invalid_transition": 422,
+}
+
+
+def error_response(error: ApplicationError) -> JsonResponse:
+    body = {"error": {"code": error.code, "message": error.message, "fields": error.fields}}
+    return JsonResponse(body, status=STATUS_BY_CODE.get(error.code, 400))
+
+
+def api_view(*methods: str):
+    """A JSON endpoint for signed-in users: method check, auth, error translation."""
+
+    def decorate(view):
+        @functools.wraps(view)
+        def wrapper(request, *args, **kwargs):
+            if request.method not in methods:
+                response = error_response(ApplicationError("method_not_allowed", f"use {' or '.join(methods)}"))
+                response["Allow"] = ", ".join(methods)
+                return response
+            if not request.user.is_authenticated:
+                return error_response(ApplicationError("not_authenticated", "sign in first"))
+            try:
+                return view(request, *args, **kwargs)
+            except ApplicationError as error:
+                return error_response(error)
+
+        return wrapper
+
+    return decorate
+
+
+def read_json(request) -> dict:
+    """The request body as a JSON object, or an ApplicationError saying why not."""
+    declared = request.META.get("CONTENT_LENGTH") or "0"
+    if not declared.isdigit() or int(declared) > settings.API_MAX_BODY_BYTES:
+        raise ApplicationError("too_large", f"bodies are limited to {settings.API_MAX_BODY_BYTES} bytes")
+    content_type = request.content_type or ""
+    if content_type != "application/json":
+        raise ApplicationError("unsupported_media_type", "send Content-Type: application/json")
+    body = request.body
+    if len(body) > settings.API_MAX_BODY_BYTES:
+        raise ApplicationError("too_large", f"bodies are limited to {settings.API_MAX_BODY_BYTES} bytes")
+    try:
+        data = json.loads(body)
+    except (ValueError, UnicodeDecodeError):
+        raise ApplicationError("invalid_json", "the body is not valid JSON") from None
+    if not isinstance(data, dict):
+        raise ApplicationError("invalid_json", "the body must be a JSON object")
+    return data
+
+
+def paginate(request, queryset, serialize) -> dict:
+    """`?page=` (from 1) and `?page_size=` (1..API_MAX_PAGE_SIZE) over `queryset`."""
+    errors = {}
+    page = _positive_int(request.GET.get("page", "1"))
+    if page is None:
+        errors["page"] = "must be a positive integer"
+    page_size = _positive_int(request.GET.get("page_size", str(settings.API_PAGE_SIZE)))
+    if page_size is None or page_size > settings.API_MAX_PAGE_SIZE:
+        errors["page_size"] = f"must be an integer from 1 to {settings.API_MAX_PAGE_SIZE}"
+    if errors:
+        raise ApplicationError("bad_request", "invalid paging", fields=errors)
+    count = queryset.count()
+    pages = max(1, math.ceil(count / page_size))
+    rows = queryset[(page - 1) * page_size : page * page_size]
+    return {
+        "results": [serialize(row) for row in rows],
+        "count": count,
+        "page": page,
+        "page_size": page_size,
+        "pages": pages,
+        "next": page + 1 if page < pages else None,
+        "previous": page - 1 if page > 1 else None,
+    }
+
+
+def _positive_int(value: str) -> int | None:
+    if not value.isdigit() or len(value) > 9 or int(value) < 1:
+        return None
+    return int(value)
+
+
+def csrf_failure(request, reason=""):
+    """JSON for API calls that fail Django's CSRF check; the usual page elsewhere."""
+    if request.path.startswith("/api/"):
+        return error_response(ApplicationError("csrf_failed", f"CSRF check failed: {reason}"))
+    from django.views.csrf import csrf_failure as default
+
+    return default(request, reason)

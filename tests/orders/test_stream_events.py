@@ -1,0 +1,106 @@
+"""post_save → exactly one durable, sequenced, JSON-safe stream event."""
+
+import json
+from decimal import Decimal
+
+import msgpack
+import pytest
+from django.db import transaction
+from django_tenants.utils import tenant_context
+
+from orders.models import Order, StoreEvent
+from tests.conftest import add_comment, change_status, create_order
+
+pytestmark = pytest.mark.django_db
+
+
+def stream(tenant, store_id=1):
+    with tenant_context(tenant):
+        return [(e.seq, e.type, json.loads(e.frame)) for e in StoreEvent.objects.filter(store_id=store_id).order_by("seq")]
+
+
+def test_each_save_writes_exactly_one_event_in_order(world, django_capture_on_commit_callbacks):
+    acme = world.acme.tenant
+    with django_capture_on_commit_callbacks() as published:
+        order = create_order(acme, external_id="A-1", customer=world.acme.customer, total="12.50",
+                             line_items=[{"sku": "x", "quantity": 2}])
+        change_status(acme, order, "accepted")
+        with tenant_context(acme):
+            order = Order.objects.get(pk=order.pk)
+            order.notes = "no onions"
+            order.save()
+        add_comment(acme, order, world.acme.staff1, "on its way")
+
+    events = stream(acme)
+    assert [(seq, kind) for seq, kind, _ in events] == [
+        (1, "order.created"), (2, "order.status_changed"), (3, "order.updated"), (4, "order.comment_added")
+    ]
+    assert len(published) == 4, "one publish per event, after commit"
+    created = events[0][2]
+    assert created["type"] == "order.created" and created["seq"] == 1 and created["store_id"] == 1
+    assert created["data"]["order"] == {
+        "id": order.pk, "external_id": "A-1", "store_id": 1, "status": "new", "total": "12.50", "currency": "EUR",
+        "customer": "customer", "line_items": [{"sku": "x", "quantity": 2}], "notes": "",
+        "created_at": created["data"]["order"]["created_at"], "updated_at": created["data"]["order"]["updated_at"],
+    }
+    assert events[1][2]["data"]["previous_status"] == "new"
+    assert events[1][2]["data"]["order"]["status"] == "accepted"
+    assert events[2][2]["data"]["order"]["notes"] == "no onions"
+    comment = events[3][2]["data"]["comment"]
+    assert comment["author"] == "staff1" and comment["body"] == "on its way"
+
+
+def test_frames_survive_msgpack_as_channels_redis_carries_them(world):
+    acme = world.acme.tenant
+    create_order(acme, total=Decimal("99999999.99"))
+    for _, _, frame in stream(acme):
+        assert msgpack.unpackb(msgpack.packb(frame)) == frame
+
+
+def test_seq_counts_per_store_and_per_tenant_from_one(world):
+    for tenant in (world.acme.tenant, world.globex.tenant):
+        for store_id in (1, 2):
+            create_order(tenant, store_id=store_id)
+            create_order(tenant, store_id=store_id)
+    for tenant in (world.acme.tenant, world.globex.tenant):
+        for store_id in (1, 2):
+            assert [seq for seq, _, _ in stream(tenant, store_id)] == [1, 2]
+
+
+def test_a_rolled_back_change_leaves_no_event_and_no_gap(world):
+    acme = world.acme.tenant
+    create_order(acme)
+    with pytest.raises(RuntimeError), transaction.atomic():
+        create_order(acme)
+        raise RuntimeError("the request failed after the save")
+    create_order(acme)
+    assert [seq for seq, _, _ in stream(acme)] == [1, 2]
+    with tenant_context(acme):
+        assert Order.objects.count() == 2
+
+
+def test_comment_edits_are_not_new_events(world):
+    acme = world.acme.tenant
+    comment = add_comment(acme, create_order(acme), world.acme.staff1, "first")
+    with tenant_context(acme):
+        comment.body = "edited"
+        comment.save()
+    assert [kind for _, kind, _ in stream(acme)] == ["order.created", "order.comment_added"]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_bare_save_outside_any_transaction_still_commits_its_event_with_it(world):
+    acme = world.acme.tenant
+    with tenant_context(acme):
+        order = Order.objects.create(store_id=1, external_id="from-a-shell", total=1)
+    assert [(seq, kind) for seq, kind, _ in stream(acme)] == [(1, "order.created")]
+    assert stream(acme)[0][2]["data"]["order"]["id"] == order.pk
+
+
+@pytest.mark.django_db(transaction=True)
+def test_when_the_event_cannot_be_written_the_change_is_not_saved_either(world):
+    acme = world.acme.tenant
+    with tenant_context(acme):
+        with pytest.raises(Exception):
+            Order.objects.create(store_id=999, external_id="no-such-store", total=1)
+        assert not Order.objects.filter(external_id="no-such-store").exists()
