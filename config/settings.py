@@ -6,6 +6,7 @@ the in-memory channel layer when REDIS_URL is unset. With DEBUG off nothing
 secret or stateful has a default: a missing value stops the process.
 """
 
+import warnings
 from pathlib import Path
 
 import environ
@@ -48,6 +49,7 @@ SHARED_APPS = [
     "django.contrib.admin",
     "django.contrib.staticfiles",
     "channels",
+    "ws",
 ]
 TENANT_APPS = [
     "django.contrib.contenttypes",
@@ -176,6 +178,9 @@ STATIC_ROOT = BASE_DIR / "staticfiles"
 # Serve straight from the apps' static folders: no collectstatic step.
 WHITENOISE_USE_FINDERS = True
 WHITENOISE_AUTOREFRESH = DEBUG
+# WhiteNoise streams files with sync iterators; under ASGI Django warns on
+# every static response. The files are small and the warning is noise.
+warnings.filterwarnings("ignore", message="StreamingHttpResponse must consume synchronous iterators")
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # --- Logging: everything to stdout, one line per record ---------------------

@@ -6,6 +6,7 @@ layer settings as the test process, and stops it afterwards.
 """
 
 import contextlib
+import dataclasses
 import os
 import socket
 import subprocess
@@ -24,9 +25,15 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
+@dataclasses.dataclass
+class Server:
+    port: int
+    process: subprocess.Popen
+
+
 @contextlib.contextmanager
 def uvicorn_server(*, extra_env: dict[str, str] | None = None, startup_timeout: float = 20):
-    """Yield the port of a running server; terminate it on exit."""
+    """Yield a running Server; terminate it on exit (if a test has not killed it)."""
     port = free_port()
     env = {
         **os.environ,
@@ -50,7 +57,7 @@ def uvicorn_server(*, extra_env: dict[str, str] | None = None, startup_timeout: 
             if time.monotonic() > deadline:
                 raise RuntimeError("server did not start in time")
             time.sleep(0.1)
-        yield port
+        yield Server(port, process)
     finally:
         process.terminate()
         try:
@@ -58,3 +65,17 @@ def uvicorn_server(*, extra_env: dict[str, str] | None = None, startup_timeout: 
         except subprocess.TimeoutExpired:
             process.kill()
             process.wait()
+
+
+def websocket(server: Server, path: str, *, host: str, cookie: str | None = None):
+    """A `websockets` client for `path` on `host` (a tenant), served by `server`."""
+    import websockets
+
+    authority = f"{host}:{server.port}"
+    return websockets.connect(
+        f"ws://{authority}{path}",
+        host="127.0.0.1",
+        port=server.port,
+        origin=f"http://{authority}",
+        additional_headers={"Cookie": cookie} if cookie else {},
+    )

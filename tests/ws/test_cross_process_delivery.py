@@ -6,7 +6,6 @@ import json
 import os
 
 import pytest
-import websockets
 from asgiref.sync import sync_to_async
 from django.db import connections
 from django_tenants.utils import tenant_context
@@ -14,7 +13,7 @@ from django_tenants.utils import tenant_context
 from alerts.models import Notification
 from alerts.services import notification_create
 from tests.conftest import session_cookie
-from tests.servers import uvicorn_server
+from tests.servers import uvicorn_server, websocket
 
 pytestmark = [
     pytest.mark.django_db(transaction=True),
@@ -30,8 +29,8 @@ def customer(acme, make_user):
 
 @pytest.fixture
 def server(acme, customer):
-    with uvicorn_server() as port:
-        yield port
+    with uvicorn_server() as server:
+        yield server
     connections.close_all()
 
 
@@ -42,14 +41,7 @@ def notify(tenant, user, title):
 
 async def test_notification_saved_here_reaches_a_socket_in_another_process(server, acme, customer):
     cookie = await sync_to_async(session_cookie)(acme, customer)
-    host = f"acme.localhost:{server}"
-    async with websockets.connect(
-        f"ws://{host}/ws/notifications/",
-        host="127.0.0.1",
-        port=server,
-        origin=f"http://{host}",
-        additional_headers={"Cookie": cookie},
-    ) as ws:
+    async with websocket(server, "/ws/notifications/", host="acme.localhost", cookie=cookie) as ws:
         first = json.loads(await asyncio.wait_for(ws.recv(), 5))
         assert first["type"] == "notifications.unread"
 
