@@ -40,7 +40,8 @@ def dashboard(request, store_id: int):
                 "orders": orders,
                 "statuses": Order.Status.values,
                 "labels": dict(Order.Status.choices),
-                "transitions": {k: sorted(v) for k, v in Order.TRANSITIONS.items()},
+                # Forward first, cancel last: in the order of the statuses.
+                "transitions": {k: sorted(v, key=Order.Status.values.index) for k, v in Order.TRANSITIONS.items()},
             },
         },
     )

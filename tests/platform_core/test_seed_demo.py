@@ -4,6 +4,8 @@ from django.core.management import call_command
 from django_tenants.utils import get_public_schema_name, schema_context, tenant_context
 
 from alerts.models import Notification
+from orders.models import Order, StoreEvent
+from stores.models import StaffMembership, Store
 from platform_core import demo
 from tenants.models import Domain, Tenant
 
@@ -17,8 +19,12 @@ def snapshot():
     for tenant in Tenant.objects.exclude(schema_name=get_public_schema_name()):
         with tenant_context(tenant):
             rows[tenant.schema_name] = (
-                sorted(get_user_model().objects.values_list("username", "is_superuser")),
+                sorted(get_user_model().objects.values_list("username", "is_tenant_admin")),
                 Notification.objects.count(),
+                sorted(Store.objects.values_list("id", flat=True)),
+                sorted(StaffMembership.objects.values_list("user__username", "store_id")),
+                sorted(Order.objects.values_list("store_id", "external_id", "status", "customer__username")),
+                StoreEvent.objects.count(),
             )
     return tenants, rows
 
@@ -34,9 +40,13 @@ def test_seed_demo_creates_the_contract_demo_and_is_idempotent(tenants):
     assert domains["globex"] == ["globex.localhost"]
     assert "localhost" in domains[get_public_schema_name()]
     for schema in ("acme", "globex"):
-        users, notifications = rows[schema]
+        users, notifications, stores, staff, orders, events = rows[schema]
         assert users == [("admin", True), ("customer", False), ("staff1", False), ("staff2", False)]
         assert notifications == 4  # one welcome each
+        assert stores == [1, 2]
+        assert staff == [("staff1", 1), ("staff2", 2)]
+        assert {(store, customer) for store, _, _, customer in orders} == {(1, "customer")}
+        assert events == 4  # DEMO-1001 created; DEMO-1002 created, accepted, preparing
         tenant = Domain.objects.get(domain=f"{schema}.localhost").tenant
         with tenant_context(tenant):
             for username in demo.USERS:
