@@ -11,8 +11,11 @@ import math
 
 from django.conf import settings
 from django.http import JsonResponse
+from django.middleware.csrf import CsrfViewMiddleware
+from django.views.decorators.csrf import csrf_exempt
 
 from platform_core.errors import ApplicationError
+from platform_core.tokens import user_for_token
 
 STATUS_BY_CODE = {
     "invalid_json": 400,
@@ -36,17 +39,37 @@ def error_response(error: ApplicationError) -> JsonResponse:
 
 
 def api_view(*methods: str):
-    """A JSON endpoint for signed-in users: method check, auth, error translation."""
+    """A JSON endpoint for signed-in users: method check, auth, error translation.
+
+    Two ways in: `Authorization: Bearer <token>` (API clients; no CSRF,
+    since browsers never add that header on their own), or the session
+    cookie (the browser; Django's CSRF check applies to unsafe methods).
+    A Bearer header that is wrong is a 401 even if a session exists.
+    """
 
     def decorate(view):
         @functools.wraps(view)
+        @csrf_exempt  # enforced below for session-authenticated requests only
         def wrapper(request, *args, **kwargs):
             if request.method not in methods:
                 response = error_response(ApplicationError("method_not_allowed", f"use {' or '.join(methods)}"))
                 response["Allow"] = ", ".join(methods)
                 return response
-            if not request.user.is_authenticated:
+            authorization = request.headers.get("Authorization", "")
+            if authorization:
+                scheme, _, credential = authorization.partition(" ")
+                user = user_for_token(credential.strip()) if scheme.lower() == "bearer" else None
+                if user is None:
+                    response = error_response(ApplicationError("not_authenticated", "invalid or revoked API token"))
+                    response["WWW-Authenticate"] = "Bearer"
+                    return response
+                request.user = user
+            elif not request.user.is_authenticated:
                 return error_response(ApplicationError("not_authenticated", "sign in first"))
+            elif request.method not in ("GET", "HEAD", "OPTIONS"):
+                rejected = _CSRF.process_view(request, None, (), {})
+                if rejected is not None:
+                    return rejected
             try:
                 return view(request, *args, **kwargs)
             except ApplicationError as error:
@@ -55,6 +78,9 @@ def api_view(*methods: str):
         return wrapper
 
     return decorate
+
+
+_CSRF = CsrfViewMiddleware(lambda request: None)
 
 
 def read_json(request) -> dict:

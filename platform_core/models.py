@@ -13,3 +13,22 @@ class User(AbstractUser):
     # Tenant admins manage stores, staff and integrations, and broadcast
     # announcements. Django's is_staff/is_superuser only govern /admin/.
     is_tenant_admin = models.BooleanField(_("tenant admin"), default=False)
+
+
+class ApiToken(models.Model):
+    """A bearer token for API clients. Only a SHA-256 digest is stored.
+
+    Tokens are 32 random bytes, so a fast hash is enough (nothing to brute
+    force); the public `prefix` finds the row without scanning.
+    """
+
+    user = models.ForeignKey("platform_core.User", on_delete=models.CASCADE, related_name="api_tokens")
+    name = models.CharField(max_length=100)
+    prefix = models.CharField(max_length=16, unique=True)
+    digest = models.CharField(max_length=64)
+    created_at = models.DateTimeField(auto_now_add=True)
+    last_used_at = models.DateTimeField(null=True, blank=True)
+    revoked_at = models.DateTimeField(null=True, blank=True)
+
+    def __str__(self):
+        return f"{self.user} · {self.name} ({self.prefix}…)"
