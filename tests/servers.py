@@ -32,9 +32,9 @@ class Server:
 
 
 @contextlib.contextmanager
-def uvicorn_server(*, extra_env: dict[str, str] | None = None, startup_timeout: float = 20):
+def uvicorn_server(*, extra_env: dict[str, str] | None = None, port: int | None = None, startup_timeout: float = 20):
     """Yield a running Server; terminate it on exit (if a test has not killed it)."""
-    port = free_port()
+    port = port or free_port()
     env = {
         **os.environ,
         "DJANGO_SETTINGS_MODULE": "tests.settings",

@@ -65,3 +65,27 @@ def test_staff_page_shows_a_new_order_without_reload_and_acts_on_it(server, worl
         other.goto(f"http://globex.localhost:{server.port}/stores/1/")
         expect(other.locator("#connection")).to_have_attribute("data-state", "live", timeout=10_000)
         expect(other.locator('article[data-external-id="WEB-1"]')).to_have_count(0)
+
+
+def test_the_page_reconnects_after_a_restart_and_shows_what_it_missed(world):
+    with browser() as chromium:
+        context = chromium.new_context()
+        with uvicorn_server(extra_env=SERVER_ENV) as first:
+            port = first.port
+            base = f"http://acme.localhost:{port}"
+            page = sign_in(context, base, "staff1", PASSWORD)
+            page.goto(f"{base}/stores/1/")
+            expect(page.locator("#connection")).to_have_attribute("data-state", "live", timeout=10_000)
+            page.evaluate("window.__sameDocument = true")
+        # The server is gone; the page notices and keeps trying.
+        expect(page.locator("#connection")).to_have_attribute("data-state", "offline", timeout=10_000)
+        with ThreadPoolExecutor(1) as other_session:
+            other_session.submit(create_order, world.acme.tenant, external_id="WHILE-DOWN").result()
+            other_session.submit(connections.close_all).result()
+
+        with uvicorn_server(extra_env=SERVER_ENV, port=port):
+            # Reconnects with ?after=<last seq> and gets the missed order replayed.
+            expect(page.locator('article[data-external-id="WHILE-DOWN"]')).to_be_visible(timeout=40_000)
+            expect(page.locator("#connection")).to_have_attribute("data-state", "live")
+            assert page.evaluate("window.__sameDocument") is True
+    connections.close_all()
