@@ -73,11 +73,7 @@ def order_detail(request, order_id: int):
 @api_view("POST")
 def order_status(request, order_id: int):
     order = _order_for_staff(request, order_id)
-    body = read_json(request)
-    if set(body) - {"status"}:
-        raise ApplicationError("invalid", "unexpected fields", fields={k: "unexpected" for k in set(body) - {"status"}})
-    if "status" not in body:
-        raise ApplicationError("invalid", "status is required", fields={"status": "required"})
+    body = read_json(request, required={"status"})
     order = services.order_change_status(order_id=order.pk, status=body["status"])
     return JsonResponse(_order_json(order))
 
@@ -85,10 +81,6 @@ def order_status(request, order_id: int):
 @api_view("POST")
 def order_comments(request, order_id: int):
     order = _order_for_staff(request, order_id)
-    body = read_json(request)
-    if set(body) - {"body"}:
-        raise ApplicationError("invalid", "unexpected fields", fields={k: "unexpected" for k in set(body) - {"body"}})
-    if "body" not in body:
-        raise ApplicationError("invalid", "body is required", fields={"body": "required"})
+    body = read_json(request, required={"body"})
     comment = services.order_comment_add(order_id=order.pk, author=request.user, body=body["body"])
     return JsonResponse(asdict(selectors.comment_data(comment)), status=201)

@@ -83,8 +83,9 @@ def api_view(*methods: str):
 _CSRF = CsrfViewMiddleware(lambda request: None)
 
 
-def read_json(request) -> dict:
-    """The request body as a JSON object, or an ApplicationError saying why not."""
+def read_json(request, *, required: set[str] = frozenset(), optional: set[str] = frozenset()) -> dict:
+    """The request body as a JSON object with exactly the `required` keys
+    (and any `optional` ones), or an ApplicationError naming each bad field."""
     declared = request.META.get("CONTENT_LENGTH") or "0"
     if not declared.isdigit() or int(declared) > settings.API_MAX_BODY_BYTES:
         raise ApplicationError("too_large", f"bodies are limited to {settings.API_MAX_BODY_BYTES} bytes")
@@ -100,6 +101,10 @@ def read_json(request) -> dict:
         raise ApplicationError("invalid_json", "the body is not valid JSON") from None
     if not isinstance(data, dict):
         raise ApplicationError("invalid_json", "the body must be a JSON object")
+    fields = {key: "unexpected field" for key in set(data) - required - optional}
+    fields.update({key: "required" for key in required - set(data)})
+    if fields:
+        raise ApplicationError("invalid", "wrong fields", fields=fields)
     return data
 
 

@@ -105,6 +105,17 @@ def make_user(tenants):
     return make
 
 
+@pytest.fixture
+def customer(acme, make_user):
+    return make_user(acme, "customer")
+
+
+@pytest.fixture
+def globex_twin(globex, customer, make_user):
+    """A globex user with the very same id as acme's `customer`: another person."""
+    return make_user(globex, "globex-customer", id=customer.pk)
+
+
 def session_cookie(tenant: Tenant, user) -> str:
     """A real session of `user`, stored in `tenant`'s schema, as a Cookie header value."""
     with tenant_context(tenant):

@@ -25,10 +25,6 @@ def read(tenant, notification):
 anotify, aread = sync_to_async(notify), sync_to_async(read)
 
 
-@pytest.fixture
-def customer(acme, make_user):
-    return make_user(acme, "customer")
-
 
 async def test_connect_sends_the_true_unread_count_and_the_newest_unread(open_socket, acme, customer):
     first = await anotify(acme, customer, "first")
@@ -97,12 +93,6 @@ async def test_nothing_is_pushed_before_commit_and_nothing_on_rollback(open_sock
     assert seen_before_commit == [False]
     assert (await socket.receive())["notification"]["title"] == "after commit"
 
-
-@pytest.fixture
-def globex_twin(globex, customer, make_user):
-    twin = make_user(globex, "globex-customer")
-    assert twin.pk == customer.pk
-    return twin
 
 
 async def test_same_user_id_in_another_tenant_hears_nothing(open_socket, acme, globex, customer, globex_twin):

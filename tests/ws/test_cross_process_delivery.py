@@ -22,10 +22,6 @@ pytestmark = [
 ]
 
 
-@pytest.fixture
-def customer(acme, make_user):
-    return make_user(acme, "customer")
-
 
 @pytest.fixture
 def server(acme, customer):

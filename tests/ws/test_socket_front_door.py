@@ -10,10 +10,6 @@ from ws import close_codes
 pytestmark = pytest.mark.django_db(transaction=True)
 
 
-@pytest.fixture
-def customer(acme, make_user):
-    return make_user(acme, "customer")
-
 
 async def test_signed_in_user_gets_the_unread_frame(open_socket, acme, customer):
     socket = await open_socket("/ws/notifications/", cookie=await login_cookie(acme, customer))
@@ -30,13 +26,6 @@ async def test_garbage_session_cookie_is_anonymous(open_socket, acme):
     socket = await open_socket("/ws/notifications/", cookie="sessionid=not-a-session-key")
     assert await socket.closed_with() == close_codes.NOT_SIGNED_IN
 
-
-@pytest.fixture
-def globex_twin(globex, customer, make_user):
-    """A globex user with the very same id as acme's customer."""
-    twin = make_user(globex, "someone-else")
-    assert twin.pk == customer.pk
-    return twin
 
 
 async def test_cookie_of_one_tenant_means_nothing_on_another(open_socket, acme, globex, customer, globex_twin):

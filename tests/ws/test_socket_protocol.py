@@ -10,10 +10,6 @@ from ws import close_codes
 pytestmark = pytest.mark.django_db(transaction=True)
 
 
-@pytest.fixture
-def customer(acme, make_user):
-    return make_user(acme, "customer")
-
 
 @pytest.fixture
 async def socket(open_socket, acme, customer):
