@@ -28,13 +28,18 @@ class Notification(models.Model):
         indexes = [
             # The inbox, newest first.
             models.Index(fields=["recipient", "-id"], name="notification_inbox_idx"),
-            # Unread count and the connect frame read only unread rows; a
-            # partial index keeps them fast however large the read history.
+            # Unread counts and the connect frame read only unread rows; a
+            # partial index keeps them fast however large the read history,
+            # and carrying `kind` lets the count skip muted kinds without
+            # visiting the table (an index-only scan).
             models.Index(
                 fields=["recipient", "-id"],
+                include=["kind"],
                 condition=Q(read_at__isnull=True),
                 name="notification_unread_idx",
             ),
+            # Retention prunes old read rows.
+            models.Index(fields=["created_at"], condition=Q(read_at__isnull=False), name="notification_read_age_idx"),
         ]
 
     def __str__(self):
@@ -43,3 +48,14 @@ class Notification(models.Model):
     @property
     def is_read(self) -> bool:
         return self.read_at is not None
+
+
+class NotificationPreference(models.Model):
+    """What a user does not want pushed. Muted kinds are still stored and
+    listed in the inbox, but never pushed live nor counted in the badge."""
+
+    user = models.OneToOneField(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="notification_preference")
+    muted_kinds = models.JSONField(default=list, blank=True)
+
+    def __str__(self):
+        return f"{self.user}: muted {', '.join(self.muted_kinds) or 'nothing'}"

@@ -1,23 +1,167 @@
-"""Writes to the notification inbox. The recipient's tenant schema must be active."""
+"""Writes to the notification inbox, and the triggers that fill it.
 
+The recipient's tenant schema must be active. Every notification is stored
+first and pushed after commit, so a user who is offline, or whose push is
+lost, finds it on the next connect.
+"""
+
+import re
+from dataclasses import dataclass
+from datetime import timedelta
+
+from django.contrib.auth import get_user_model
 from django.db import connection, transaction
+from django.utils import timezone
+from django.utils.translation import gettext as _
 
-from alerts.models import Notification
-from alerts.selectors import notification_data
+from alerts import selectors
+from alerts.models import Notification, NotificationPreference
+from platform_core.errors import ApplicationError
 from ws import events, groups
 from ws.layer import publish_on_commit
+
+MAX_IDS = 1000
+# Django's username characters, after an @ that does not follow a word
+# character (so e-mail addresses are not mentions).
+MENTION = re.compile(r"(?<![\w@])@([\w.+-]+)")
 
 
 @transaction.atomic
 def notification_create(*, recipient, kind: str, title: str, body: str = "", url: str = "") -> Notification:
-    """Persist a notification, then push it to the recipient's open sockets.
-
-    The row is written first: a user who is offline, or whose push is lost,
-    finds it unread on the next connect.
-    """
+    """Persist a notification; push it unless the recipient muted its kind."""
     notification = Notification.objects.create(recipient=recipient, kind=kind, title=title, body=body, url=url)
-    publish_on_commit(
-        groups.user_notifications(connection.tenant, recipient.pk),
-        events.NotificationCreated(notification=notification_data(notification)),
-    )
+    muted = selectors.muted_kinds(user=recipient)
+    if kind not in muted:
+        publish_on_commit(
+            groups.user_notifications(connection.tenant, recipient.pk),
+            events.NotificationCreated(
+                notification=selectors.notification_data(notification),
+                unread_count=selectors.unread_count(user=recipient),
+            ),
+        )
     return notification
+
+
+# --- read state --------------------------------------------------------------
+@dataclass(frozen=True)
+class ReadResult:
+    ids: list[int]  # the user's notifications among those asked for (now read)
+    unknown_ids: list[int]  # not theirs, or not existing: nothing changed for them
+    unread_count: int
+
+
+def check_ids(ids) -> list[int]:
+    if not isinstance(ids, list) or not ids:
+        raise ApplicationError("invalid", "`ids` must be a non-empty list", fields={"ids": "a non-empty list of ids"})
+    if len(ids) > MAX_IDS:
+        raise ApplicationError("invalid", "too many ids", fields={"ids": f"at most {MAX_IDS} per request"})
+    if not all(isinstance(i, int) and not isinstance(i, bool) and 0 < i < 2**63 for i in ids):
+        raise ApplicationError("invalid", "ids must be positive integers", fields={"ids": "positive integers only"})
+    return sorted(set(ids))
+
+
+@transaction.atomic
+def notifications_mark_read(*, user, ids) -> ReadResult:
+    ids = check_ids(ids)
+    mine = list(Notification.objects.filter(recipient=user, pk__in=ids).values_list("pk", flat=True))
+    changed = Notification.objects.filter(pk__in=mine, read_at__isnull=True).update(read_at=timezone.now())
+    result = ReadResult(
+        ids=sorted(mine), unknown_ids=sorted(set(ids) - set(mine)), unread_count=selectors.unread_count(user=user)
+    )
+    if changed:
+        _publish_read(user, result.ids, result.unread_count, all_=False)
+    return result
+
+
+@transaction.atomic
+def notifications_mark_all_read(*, user) -> ReadResult:
+    now = timezone.now()
+    unread = Notification.objects.filter(recipient=user, read_at__isnull=True)
+    ids = sorted(unread.values_list("pk", flat=True)[:MAX_IDS])
+    changed = unread.update(read_at=now)
+    result = ReadResult(ids=ids, unknown_ids=[], unread_count=selectors.unread_count(user=user))
+    if changed:
+        _publish_read(user, ids, result.unread_count, all_=True)
+    return result
+
+
+def _publish_read(user, ids: list[int], unread_count: int, *, all_: bool) -> None:
+    publish_on_commit(
+        groups.user_notifications(connection.tenant, user.pk),
+        events.NotificationsRead(ids=ids, unread_count=unread_count, all=all_),
+    )
+
+
+# --- preferences ----------------------------------------------------------------
+@transaction.atomic
+def preferences_update(*, user, muted_kinds) -> list[str]:
+    if not isinstance(muted_kinds, list) or not all(isinstance(k, str) for k in muted_kinds):
+        raise ApplicationError("invalid", "muted_kinds must be a list", fields={"muted_kinds": "a list of kinds"})
+    unknown = sorted(set(muted_kinds) - set(Notification.Kind.values))
+    if unknown:
+        raise ApplicationError(
+            "invalid", "unknown kinds", fields={"muted_kinds": f"unknown: {', '.join(unknown)[:200]}; known: {', '.join(Notification.Kind.values)}"}
+        )
+    muted = sorted(set(muted_kinds))
+    NotificationPreference.objects.update_or_create(user=user, defaults={"muted_kinds": muted})
+    return muted
+
+
+# --- retention ---------------------------------------------------------------------
+def notifications_prune(*, older_than: timedelta, batch: int = 5000) -> int:
+    """Delete read notifications older than `older_than`; return how many.
+
+    Unread ones are kept whatever their age: they are what a user has not
+    seen yet. Batches keep each transaction (and its locks) short.
+    """
+    cutoff = timezone.now() - older_than
+    total = 0
+    while True:
+        with transaction.atomic():
+            ids = list(
+                Notification.objects.filter(read_at__isnull=False, created_at__lt=cutoff).values_list("pk", flat=True)[:batch]
+            )
+            if not ids:
+                return total
+            total += Notification.objects.filter(pk__in=ids).delete()[0]
+
+
+# --- triggers --------------------------------------------------------------------------
+def notify_status_changed(*, order) -> None:
+    """The order's customer hears that its status changed."""
+    if order.customer_id is None:
+        return
+    notification_create(
+        recipient=order.customer,
+        kind=Notification.Kind.ORDER_STATUS,
+        title=_("Order %(ref)s is now %(status)s") % {"ref": order.external_id, "status": order.get_status_display()},
+        url=f"/notifications/#order-{order.pk}",
+    )
+
+
+def notify_comment_added(*, comment, may_see) -> None:
+    """The order's customer hears of a staff comment; each @mentioned user who
+    may see the order (`may_see(user) -> bool`) hears they were mentioned.
+    Nobody is told about their own comment, and nobody is told twice."""
+    order = comment.order
+    told = {comment.author_id}
+    title = _("New comment on order %(ref)s") % {"ref": order.external_id}
+    if order.customer_id and order.customer_id not in told:
+        notification_create(
+            recipient=order.customer, kind=Notification.Kind.ORDER_COMMENT, title=title, body=comment.body,
+            url=f"/notifications/#order-{order.pk}",
+        )
+        told.add(order.customer_id)
+    usernames = set(MENTION.findall(comment.body))
+    for user in get_user_model().objects.filter(username__in=usernames, is_active=True).order_by("pk"):
+        if user.pk in told or not may_see(user):
+            continue
+        author = comment.author.get_username() if comment.author_id else _("An integration")
+        notification_create(
+            recipient=user,
+            kind=Notification.Kind.MENTION,
+            title=_("%(author)s mentioned you on order %(ref)s") % {"author": author, "ref": order.external_id},
+            body=comment.body,
+            url=f"/stores/{order.store_id}/",
+        )
+        told.add(user.pk)

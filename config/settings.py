@@ -148,6 +148,8 @@ PRESENCE_TTL_SECONDS = env.float("PRESENCE_TTL_SECONDS", default=STREAM_HEARTBEA
 STREAM_REPLAY_BATCH = env.int("STREAM_REPLAY_BATCH", default=500)
 # How many unread notifications the connect frame carries at most.
 NOTIFICATIONS_ON_CONNECT = env.int("NOTIFICATIONS_ON_CONNECT", default=50)
+# Read notifications older than this are deleted by `prune_notifications`.
+NOTIFICATION_RETENTION_DAYS = env.float("NOTIFICATION_RETENTION_DAYS", default=90)
 
 # --- JSON API -----------------------------------------------------------------
 API_MAX_BODY_BYTES = env.int("API_MAX_BODY_BYTES", default=65536)

@@ -17,7 +17,6 @@ heartbeat runs as its own task, so every stream send holds `stream_lock`.
 import asyncio
 import contextlib
 import logging
-from urllib.parse import parse_qs
 
 from django.conf import settings
 
@@ -26,23 +25,10 @@ from platform_core.errors import ApplicationError
 from stores import services as store_services
 from stores.selectors import Access, store_access
 from ws import close_codes, events, groups
-from ws.consumers import JsonSocket
+from ws.consumers import JsonSocket, parse_position
 from ws.db import in_tenant
 
 logger = logging.getLogger(__name__)
-
-
-def parse_after(value) -> int:
-    """A stream position sent by a client: a non-negative integer."""
-    if isinstance(value, bool) or not isinstance(value, (int, str)):
-        raise ApplicationError("invalid", "`after` must be a non-negative integer")
-    if isinstance(value, str):
-        if not value.isdigit() or len(value) > 18:
-            raise ApplicationError("invalid", "`after` must be a non-negative integer")
-        value = int(value)
-    if value < 0 or value >= 2**63:
-        raise ApplicationError("invalid", "`after` must be a non-negative integer")
-    return value
 
 
 class StoreOrdersSocket(JsonSocket):
@@ -65,13 +51,7 @@ class StoreOrdersSocket(JsonSocket):
             self.tenant, store_services.presence_enter,
             store_id=self.store_id, user=self.user, channel_name=self.channel_name,
         )
-        after = None
-        raw = parse_qs(self.scope.get("query_string", b"").decode("latin1")).get("after")
-        if raw:
-            try:
-                after = parse_after(raw[0])
-            except ApplicationError as error:
-                await self.send_error("invalid_message", error.message)
+        after = await self.query_position("after")
         async with self.stream_lock:
             if after is None:
                 self.last_seq = await in_tenant(self.tenant, selectors.latest_seq, store_id=self.store_id)
@@ -97,7 +77,7 @@ class StoreOrdersSocket(JsonSocket):
         """The client noticed a hole: send everything after `after` again."""
         if set(message) - {"type", "after"}:
             raise ApplicationError("invalid", "resume takes only `after`")
-        after = parse_after(message.get("after"))
+        after = parse_position(message.get("after"), "after")
         async with self.stream_lock:
             await self._replay(after)
 

@@ -2,14 +2,18 @@
 (staff of the order's store) is the caller's job, through stores.selectors.
 
 Each write runs in one transaction with the stream event that its
-post_save produces, so the event exists exactly when the change does.
+post_save produces, so the event exists exactly when the change does; the
+personal notifications it triggers are stored in that same transaction and
+pushed after it commits.
 """
 
 from decimal import Decimal, InvalidOperation
 
 from django.db import transaction
 
+from alerts.services import notify_comment_added, notify_status_changed
 from orders.models import Order, OrderComment
+from orders.selectors import orders_visible_to
 from platform_core.errors import ApplicationError
 
 MAX_TEXT = 2000
@@ -78,6 +82,7 @@ def order_change_status(*, order_id: int, status: str) -> Order:
         )
     order.status = status
     order.save(update_fields=["status", "updated_at"])
+    notify_status_changed(order=order)
     return order
 
 
@@ -85,4 +90,8 @@ def order_change_status(*, order_id: int, status: str) -> Order:
 def order_comment_add(*, order_id: int, author, body: str) -> OrderComment:
     body = check_comment_body(body)
     order = Order.objects.select_related("customer").get(pk=order_id)
-    return OrderComment.objects.create(order=order, author=author, body=body)
+    comment = OrderComment.objects.create(order=order, author=author, body=body)
+    notify_comment_added(
+        comment=comment, may_see=lambda user: orders_visible_to(user=user).filter(pk=order.pk).exists()
+    )
+    return comment

@@ -10,6 +10,7 @@ membership that is undone on disconnect.
 
 import json
 import logging
+from urllib.parse import parse_qs
 
 from channels.generic.websocket import AsyncWebsocketConsumer
 from django.conf import settings
@@ -93,10 +94,31 @@ class JsonSocket(AsyncWebsocketConsumer):
     async def on_ping(self, message: dict) -> None:
         await self.send_frame(events.Pong())
 
+    async def query_position(self, name: str) -> int | None:
+        """`?<name>=<n>` of the socket URL; a malformed one gets an error frame
+        and counts as absent (the socket still opens)."""
+        raw = parse_qs(self.scope.get("query_string", b"").decode("latin1")).get(name)
+        if not raw:
+            return None
+        try:
+            return parse_position(raw[0], name)
+        except ApplicationError as error:
+            await self.send_error("invalid_message", error.message)
+            return None
+
     # --- channel layer → socket -----------------------------------------------
     async def event_forward(self, message: dict) -> None:
         """A frame published through ws.layer, already serialized."""
         await self.send(text_data=message["text"])
+
+
+def parse_position(value, name: str) -> int:
+    """A position a client sends (a seq, a notification id): a non-negative integer."""
+    if isinstance(value, str) and value.isdigit() and len(value) <= 18:
+        value = int(value)
+    if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value < 2**63:
+        raise ApplicationError("invalid", f"`{name}` must be a non-negative integer")
+    return value
 
 
 class NotFoundSocket(AsyncWebsocketConsumer):

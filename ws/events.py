@@ -63,6 +63,27 @@ class NotificationsUnread(Frame):
 class NotificationCreated(Frame):
     type: ClassVar[str] = "notification.created"
     notification: NotificationData
+    unread_count: int  # the badge, right after this one arrived
+
+
+@dataclass(frozen=True, slots=True)
+class NotificationsMissed(Frame):
+    """On connect with ?after=<id>: what was created since, read or not."""
+
+    type: ClassVar[str] = "notifications.missed"
+    after: int
+    notifications: list[NotificationData]  # oldest first
+    has_more: bool  # more than the limit were created since; page the inbox API
+
+
+@dataclass(frozen=True, slots=True)
+class NotificationsRead(Frame):
+    """To every socket of the user: these are read now."""
+
+    type: ClassVar[str] = "notifications.read"
+    ids: list[int]
+    unread_count: int
+    all: bool  # "mark all read": every notification up to now is read
 
 
 # --- Store order stream -----------------------------------------------------------

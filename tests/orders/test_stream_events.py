@@ -1,15 +1,19 @@
 """post_save → exactly one durable, sequenced, JSON-safe stream event."""
 
+import asyncio
 import json
 from decimal import Decimal
 
 import msgpack
 import pytest
+from asgiref.sync import async_to_sync
+from channels.layers import get_channel_layer
 from django.db import transaction
 from django_tenants.utils import tenant_context
 
 from orders.models import Order, StoreEvent
 from tests.conftest import add_comment, change_status, create_order
+from ws import groups
 
 pytestmark = pytest.mark.django_db
 
@@ -19,9 +23,31 @@ def stream(tenant, store_id=1):
         return [(e.seq, e.type, json.loads(e.frame)) for e in StoreEvent.objects.filter(store_id=store_id).order_by("seq")]
 
 
+def listen(group: str) -> str:
+    layer = get_channel_layer()
+    channel = async_to_sync(layer.new_channel)()
+    async_to_sync(layer.group_add)(group, channel)
+    return channel
+
+
+def drain(channel: str) -> list[dict]:
+    layer = get_channel_layer()
+
+    async def receive_all():
+        messages = []
+        while True:
+            try:
+                messages.append(await asyncio.wait_for(layer.receive(channel), 0.2))
+            except asyncio.TimeoutError:
+                return messages
+
+    return async_to_sync(receive_all)()
+
+
 def test_each_save_writes_exactly_one_event_in_order(world, django_capture_on_commit_callbacks):
     acme = world.acme.tenant
-    with django_capture_on_commit_callbacks() as published:
+    store_channel = listen(groups.store_orders(acme, 1))
+    with django_capture_on_commit_callbacks(execute=True):
         order = create_order(acme, external_id="A-1", customer=world.acme.customer, total="12.50",
                              line_items=[{"sku": "x", "quantity": 2}])
         change_status(acme, order, "accepted")
@@ -35,7 +61,8 @@ def test_each_save_writes_exactly_one_event_in_order(world, django_capture_on_co
     assert [(seq, kind) for seq, kind, _ in events] == [
         (1, "order.created"), (2, "order.status_changed"), (3, "order.updated"), (4, "order.comment_added")
     ]
-    assert len(published) == 4, "one publish per event, after commit"
+    published = drain(store_channel)
+    assert [(m["seq"], json.loads(m["text"])) for m in published] == [(seq, frame) for seq, _, frame in events]
     created = events[0][2]
     assert created["type"] == "order.created" and created["seq"] == 1 and created["store_id"] == 1
     assert created["data"]["order"] == {

@@ -1,0 +1,101 @@
+// The bell on every page: a live unread badge and a toast per new alert.
+// One notifications socket per tab. Every tab of the user gets the server's
+// `notifications.read` (with the new unread count), so badges agree.
+import { ReconnectingSocket, socketUrl } from "/static/ws/pregon-socket.js";
+
+const badge = document.getElementById("bell-count");
+const toasts = document.getElementById("toasts");
+const seen = new Set();
+let lastId = 0; // the newest notification id this tab has seen: resume point
+
+function setBadge(count) {
+  badge.textContent = count > 99 ? "99+" : String(count);
+  badge.dataset.count = String(count);
+  badge.hidden = count === 0;
+}
+
+function emit(name, detail) {
+  document.dispatchEvent(new CustomEvent(name, { detail }));
+}
+
+function remember(notification) {
+  const isNew = !seen.has(notification.id);
+  seen.add(notification.id);
+  lastId = Math.max(lastId, notification.id);
+  return isNew;
+}
+
+function toast(notification) {
+  const item = document.createElement("div");
+  item.className = "toast";
+  item.setAttribute("role", "status");
+  item.dataset.notificationId = notification.id;
+  const title = document.createElement("strong");
+  title.textContent = notification.title;
+  item.append(title);
+  if (notification.body) {
+    const body = document.createElement("p");
+    body.textContent = notification.body;
+    item.append(body);
+  }
+  item.addEventListener("click", () => item.remove());
+  toasts.append(item);
+  setTimeout(() => item.remove(), 8000);
+}
+
+const socket = new ReconnectingSocket(
+  () => socketUrl(`/ws/notifications/${lastId ? `?after=${lastId}` : ""}`),
+  {
+    onFrame(frame) {
+      switch (frame.type) {
+        case "notifications.unread":
+          frame.notifications.forEach(remember);
+          setBadge(frame.unread_count);
+          emit("pregon:unread", frame);
+          break;
+        case "notifications.missed":
+          frame.notifications.filter(remember).forEach((n) => emit("pregon:notification", n));
+          break;
+        case "notification.created":
+          setBadge(frame.unread_count);
+          if (remember(frame.notification)) {
+            toast(frame.notification);
+            emit("pregon:notification", frame.notification);
+          }
+          break;
+        case "notifications.read":
+          setBadge(frame.unread_count);
+          emit("pregon:read", frame);
+          break;
+        case "error":
+          console.warn("pregon notifications:", frame.code, frame.detail);
+          break;
+      }
+    },
+    onState(state) {
+      document.getElementById("bell").dataset.state = state;
+    },
+  }
+);
+
+async function post(body) {
+  const token = (document.cookie.match(/(?:^|;\s*)csrftoken=([^;]+)/) || [])[1] || "";
+  await fetch("/api/notifications/read", {
+    method: "POST",
+    headers: { "Content-Type": "application/json", "X-CSRFToken": decodeURIComponent(token) },
+    body: JSON.stringify(body),
+    credentials: "same-origin",
+  });
+}
+
+// Through the socket when it is open; over HTTP otherwise. Either way the
+// server tells every tab.
+export function markRead(ids) {
+  if (!socket.send({ type: "notifications.mark_read", ids })) return post({ ids });
+}
+
+export function markAllRead() {
+  if (!socket.send({ type: "notifications.mark_all_read" })) return post({ all: true });
+}
+
+socket.start();
