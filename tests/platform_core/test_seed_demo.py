@@ -42,7 +42,7 @@ def test_seed_demo_creates_the_contract_demo_and_is_idempotent(tenants):
     for schema in ("acme", "globex"):
         users, notifications, stores, staff, orders, events = rows[schema]
         assert users == [("admin", True), ("customer", False), ("staff1", False), ("staff2", False)]
-        assert notifications == 4  # one welcome each
+        assert notifications == 6  # one welcome each, and the customer heard DEMO-1002 go accepted, preparing
         assert stores == [1, 2]
         assert staff == [("staff1", 1), ("staff2", 2)]
         assert {(store, customer) for store, _, _, customer in orders} == {(1, "customer")}
