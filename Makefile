@@ -7,7 +7,7 @@ PORT ?= 8000
 # DATABASE_URL / REDIS_URL are unset). Production sets DEBUG=false.
 export DEBUG ?= true
 # Keep in step with WS_MAX_MESSAGE_BYTES (settings) and the Procfile.
-UVICORN_FLAGS := --lifespan off --ws websockets-sansio --ws-max-size 65536 --ws-ping-interval 20 --ws-ping-timeout 20
+UVICORN_FLAGS := --lifespan on --ws websockets-sansio --ws-max-size 65536 --ws-ping-interval 20 --ws-ping-timeout 20
 
 .PHONY: install run test migrate seed lock clean
 

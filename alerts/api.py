@@ -44,3 +44,40 @@ def preferences(request):
     else:
         muted = selectors.muted_kinds(user=request.user)
     return JsonResponse({"muted_kinds": muted, "kinds": dict(Notification.Kind.choices)})
+
+
+def _announcement_json(announcement) -> dict:
+    read = announcement.read_count_at_expiry if announcement.expired_at else getattr(announcement, "read_count", None)
+    return {
+        "id": announcement.pk,
+        "title": announcement.title,
+        "body": announcement.body,
+        "severity": announcement.severity,
+        "audience": announcement.audience,
+        "author": announcement.author.get_username() if announcement.author_id else None,
+        "status": announcement.status,
+        "created_at": announcement.created_at.isoformat(),
+        "publish_at": announcement.publish_at.isoformat(),
+        "expires_at": announcement.expires_at.isoformat() if announcement.expires_at else None,
+        "recipients_count": announcement.recipients_count,
+        "read_count": read,
+    }
+
+
+@api_view("GET", "POST")
+def announcements(request):
+    if not request.user.is_tenant_admin:
+        raise ApplicationError("forbidden", "only tenant admins may announce")
+    if request.method == "GET":
+        return JsonResponse(paginate(request, selectors.announcement_history(), _announcement_json))
+    body = read_json(request, required={"title", "audience"}, optional={"body", "severity", "publish_at", "expires_at"})
+    announcement = services.announcement_create(
+        author=request.user,
+        title=body["title"],
+        body=body.get("body", ""),
+        severity=body.get("severity", "info"),
+        audience=body["audience"],
+        publish_at=body.get("publish_at"),
+        expires_at=body.get("expires_at"),
+    )
+    return JsonResponse(_announcement_json(announcement), status=201)

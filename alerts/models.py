@@ -5,6 +5,45 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 
+class Announcement(models.Model):
+    """A tenant admin's message to an audience. Each recipient gets a
+    Notification of kind `announcement` (their inbox copy and read state)."""
+
+    class Severity(models.TextChoices):
+        INFO = "info", _("Info")
+        WARNING = "warning", _("Warning")
+        CRITICAL = "critical", _("Critical")
+
+    author = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+")
+    title = models.CharField(max_length=200)
+    body = models.TextField(blank=True)
+    severity = models.CharField(max_length=16, choices=Severity.choices, default=Severity.INFO)
+    # "everyone" | "staff" | "customers" | {"stores": [store ids]}
+    audience = models.JSONField()
+    created_at = models.DateTimeField(auto_now_add=True)
+    publish_at = models.DateTimeField()
+    expires_at = models.DateTimeField(null=True, blank=True)
+    delivered_at = models.DateTimeField(null=True, blank=True)
+    recipients_count = models.PositiveIntegerField(default=0)
+    expired_at = models.DateTimeField(null=True, blank=True)
+    # Expiry deletes the inbox copies; the history keeps how many were read.
+    read_count_at_expiry = models.PositiveIntegerField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-id"]
+
+    def __str__(self):
+        return self.title
+
+    @property
+    def status(self) -> str:
+        if self.expired_at:
+            return "expired"
+        if self.delivered_at:
+            return "delivered"
+        return "scheduled" if self.publish_at > timezone.now() else "sending"
+
+
 class Notification(models.Model):
     """One personal alert in a user's inbox. The inbox is what sockets replay."""
 
@@ -22,9 +61,20 @@ class Notification(models.Model):
     url = models.CharField(max_length=500, blank=True)
     created_at = models.DateTimeField(default=timezone.now)
     read_at = models.DateTimeField(null=True, blank=True)
+    announcement = models.ForeignKey(
+        Announcement, null=True, blank=True, on_delete=models.CASCADE, related_name="notifications"
+    )
 
     class Meta:
         ordering = ["-id"]
+        constraints = [
+            # Delivery may be retried after a crash: one copy per recipient.
+            models.UniqueConstraint(
+                fields=["announcement", "recipient"],
+                condition=Q(announcement__isnull=False),
+                name="one_copy_per_recipient",
+            ),
+        ]
         indexes = [
             # The inbox, newest first.
             models.Index(fields=["recipient", "-id"], name="notification_inbox_idx"),

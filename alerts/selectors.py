@@ -1,8 +1,10 @@
 """Reads of the notification inbox. The user's tenant schema must be active."""
 
-from django.db.models import QuerySet
+from django.contrib.auth import get_user_model
+from django.db import connection
+from django.db.models import Count, Q, QuerySet
 
-from alerts.models import Notification, NotificationPreference
+from alerts.models import Announcement, Notification, NotificationPreference
 from ws import events
 
 
@@ -52,4 +54,57 @@ def missed_since(*, user, after: int, limit: int) -> events.NotificationsMissed:
     rows = list(Notification.objects.filter(recipient=user, pk__gt=after).order_by("id")[: limit + 1])
     return events.NotificationsMissed(
         after=after, notifications=[notification_data(n) for n in rows[:limit]], has_more=len(rows) > limit
+    )
+
+
+def unread_counts(*, user_ids: list[int]) -> dict[int, int]:
+    """`unread_count` for many users in one query (fan-out of announcements).
+
+    The same rule as `_badge`: unread, and not of a kind the user muted.
+    Written in SQL because the muted kinds differ per user (jsonb `?`).
+    """
+    if not user_ids:
+        return {}
+    notification, preference = Notification._meta.db_table, NotificationPreference._meta.db_table
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"""SELECT n.recipient_id, count(*) FROM {notification} n
+                LEFT JOIN {preference} p ON p.user_id = n.recipient_id
+                WHERE n.recipient_id = ANY(%s) AND n.read_at IS NULL
+                  AND NOT COALESCE(p.muted_kinds ? n.kind, false)
+                GROUP BY n.recipient_id""",
+            [list(user_ids)],
+        )
+        counts = dict(cursor.fetchall())
+    return {user_id: counts.get(user_id, 0) for user_id in user_ids}
+
+
+def muting(*, kind: str, user_ids: list[int]) -> set[int]:
+    """Which of `user_ids` muted `kind`."""
+    return set(
+        NotificationPreference.objects.filter(user_id__in=user_ids, muted_kinds__contains=[kind]).values_list("user_id", flat=True)
+    )
+
+
+def audience_users(audience) -> QuerySet:
+    """Active users an (already validated) audience reaches.
+
+    everyone: every active user. staff: users with a staff membership.
+    customers: users with no membership who are not tenant admins.
+    {"stores": [...]}: staff (any role) of those stores.
+    """
+    users = get_user_model().objects.filter(is_active=True)
+    if audience == "everyone":
+        return users
+    if audience == "staff":
+        return users.filter(memberships__isnull=False).distinct()
+    if audience == "customers":
+        return users.filter(memberships__isnull=True, is_tenant_admin=False)
+    return users.filter(memberships__store_id__in=audience["stores"]).distinct()
+
+
+def announcement_history() -> QuerySet[Announcement]:
+    """Announcements, newest first, with how many recipients read them."""
+    return Announcement.objects.select_related("author").annotate(
+        read_count=Count("notifications", filter=Q(notifications__read_at__isnull=False))
     )

@@ -12,15 +12,23 @@ django_http = get_asgi_application()
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 from django.conf import settings  # noqa: E402
 
+from platform_core import jobs  # noqa: E402
 from ws.middleware import TenantWebsocketMiddleware  # noqa: E402
 from ws.routing import websocket_urlpatterns  # noqa: E402
 
-application = ProtocolTypeRouter(
+protocols = ProtocolTypeRouter(
     {
         "http": django_http,
         "websocket": TenantWebsocketMiddleware(URLRouter(websocket_urlpatterns)),
     }
 )
+
+
+async def application(scope, receive, send):
+    # Lifespan starts the deferred-job loop with each worker process.
+    if scope["type"] == "lifespan":
+        return await jobs.lifespan(scope, receive, send)
+    return await protocols(scope, receive, send)
 
 if settings.SENTRY_DSN:
     # Reports exceptions raised in consumers too, which Django's own

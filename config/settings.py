@@ -151,6 +151,11 @@ NOTIFICATIONS_ON_CONNECT = env.int("NOTIFICATIONS_ON_CONNECT", default=50)
 # Read notifications older than this are deleted by `prune_notifications`.
 NOTIFICATION_RETENTION_DAYS = env.float("NOTIFICATION_RETENTION_DAYS", default=90)
 
+# --- Deferred jobs (scheduled announcements, expiries) ------------------------
+JOBS_IN_WEB = env.bool("JOBS_IN_WEB", default=True)  # run the job loop in each web worker
+JOBS_POLL_SECONDS = env.float("JOBS_POLL_SECONDS", default=1)
+JOB_LEASE_SECONDS = env.int("JOB_LEASE_SECONDS", default=300)
+
 # --- JSON API -----------------------------------------------------------------
 API_MAX_BODY_BYTES = env.int("API_MAX_BODY_BYTES", default=65536)
 API_PAGE_SIZE = 25

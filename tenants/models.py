@@ -16,3 +16,28 @@ class Tenant(TenantMixin):
 
 class Domain(DomainMixin):
     """A host name that selects a tenant, e.g. ``acme.example.com``."""
+
+
+class Job(models.Model):
+    """Deferred work for a tenant, due at a time: the public schema's queue.
+
+    One table for every tenant, so one query finds what is due anywhere.
+    Workers claim rows with FOR UPDATE SKIP LOCKED; a claim is a lease, so
+    work of a worker that died is taken again after JOB_LEASE_SECONDS (the
+    handlers are idempotent).
+    """
+
+    tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="jobs")
+    kind = models.CharField(max_length=50)
+    object_id = models.BigIntegerField()
+    due_at = models.DateTimeField()
+    claimed_until = models.DateTimeField(null=True, blank=True)
+    attempts = models.PositiveIntegerField(default=0)
+    done_at = models.DateTimeField(null=True, blank=True)
+    last_error = models.TextField(blank=True)
+
+    class Meta:
+        indexes = [models.Index(fields=["due_at"], condition=models.Q(done_at__isnull=True), name="job_due_idx")]
+
+    def __str__(self):
+        return f"{self.kind} {self.object_id} @ {self.due_at:%Y-%m-%d %H:%M}"

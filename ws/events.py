@@ -9,7 +9,8 @@ and what every socket sends, unchanged.
 """
 
 import json
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass, fields
+from functools import cache
 from typing import ClassVar
 
 
@@ -19,7 +20,23 @@ class Frame:
 
 
 def to_json(frame: Frame) -> str:
-    return json.dumps({"type": frame.type, **asdict(frame)}, separators=(",", ":"), ensure_ascii=False)
+    return json.dumps({"type": frame.type, **_plain(frame)}, separators=(",", ":"), ensure_ascii=False)
+
+
+@cache
+def _field_names(cls) -> tuple[str, ...]:
+    return tuple(field.name for field in fields(cls))
+
+
+def _plain(value):
+    # dataclasses.asdict deep-copies every value; frames hold only JSON
+    # primitives, so walking the fields is enough and several times faster
+    # (it matters when an announcement is serialized for 20,000 users).
+    if hasattr(value, "__dataclass_fields__"):
+        return {name: _plain(getattr(value, name)) for name in _field_names(type(value))}
+    if isinstance(value, list):
+        return [_plain(item) for item in value]
+    return value
 
 
 # --- Generic frames -----------------------------------------------------------
@@ -84,6 +101,15 @@ class NotificationsRead(Frame):
     ids: list[int]
     unread_count: int
     all: bool  # "mark all read": every notification up to now is read
+
+
+@dataclass(frozen=True, slots=True)
+class NotificationsRemoved(Frame):
+    """These are gone from the inbox (an expired announcement)."""
+
+    type: ClassVar[str] = "notifications.removed"
+    ids: list[int]
+    unread_count: int
 
 
 # --- Store order stream -----------------------------------------------------------

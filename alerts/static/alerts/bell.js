@@ -67,6 +67,10 @@ const socket = new ReconnectingSocket(
           setBadge(frame.unread_count);
           emit("pregon:read", frame);
           break;
+        case "notifications.removed":
+          setBadge(frame.unread_count);
+          emit("pregon:removed", frame);
+          break;
         case "error":
           console.warn("pregon notifications:", frame.code, frame.detail);
           break;

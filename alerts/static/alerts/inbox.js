@@ -45,6 +45,12 @@ document.addEventListener("pregon:read", (event) => {
   if (event.detail.all) items.forEach((_, id) => setRead(id));
   else event.detail.ids.forEach(setRead);
 });
+document.addEventListener("pregon:removed", (event) => {
+  for (const id of event.detail.ids) {
+    items.get(id)?.remove();
+    items.delete(id);
+  }
+});
 document.getElementById("mark-all").addEventListener("click", () => markAllRead());
 onlyUnread.addEventListener("change", load);
 
