@@ -158,6 +158,9 @@ JOB_LEASE_SECONDS = env.int("JOB_LEASE_SECONDS", default=300)
 
 # --- JSON API -----------------------------------------------------------------
 API_MAX_BODY_BYTES = env.int("API_MAX_BODY_BYTES", default=65536)
+WEBHOOK_MAX_BODY_BYTES = env.int("WEBHOOK_MAX_BODY_BYTES", default=1024 * 1024)
+WEBHOOK_LOG_RETENTION_DAYS = env.float("WEBHOOK_LOG_RETENTION_DAYS", default=30)
+WS_TICKET_SECONDS = env.int("WS_TICKET_SECONDS", default=30)
 API_PAGE_SIZE = 25
 API_MAX_PAGE_SIZE = 100
 CSRF_FAILURE_VIEW = "platform_core.api.csrf_failure"

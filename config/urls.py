@@ -5,7 +5,7 @@ from django.urls import include, path
 
 from alerts.urls import api_urlpatterns as alert_api, page_urlpatterns as alert_pages
 from orders.urls import api_urlpatterns as order_api, page_urlpatterns as order_pages
-from platform_core import views
+from platform_core import account_api, views
 
 urlpatterns = [
     path("", views.home, name="home"),
@@ -13,6 +13,9 @@ urlpatterns = [
     path("", include(alert_pages)),
     path("api/", include(order_api)),
     path("api/", include(alert_api)),
+    path("api/ws-tickets", account_api.ws_tickets, name="api-ws-tickets"),
+    path("api/tokens", account_api.tokens, name="api-tokens"),
+    path("api/tokens/<int:token_id>", account_api.token, name="api-token"),
     path("accounts/", include("django.contrib.auth.urls")),
     path("admin/", admin.site.urls),
 ]

@@ -118,3 +118,64 @@ class StoreEvent(models.Model):
 
     def __str__(self):
         return f"{self.store_id}#{self.seq} {self.type}"
+
+
+class Integration(models.Model):
+    """A shop system that posts signed webhooks to create and update orders."""
+
+    name = models.CharField(max_length=100)
+    all_stores = models.BooleanField(default=True, help_text="May write to every store of the tenant.")
+    stores = models.ManyToManyField(Store, blank=True, related_name="+", help_text="When not all stores: these.")
+    created_at = models.DateTimeField(auto_now_add=True)
+    revoked_at = models.DateTimeField(null=True, blank=True)
+
+    def __str__(self):
+        return self.name
+
+    def may_write(self, store_id: int) -> bool:
+        return self.all_stores or self.stores.filter(pk=store_id).exists()
+
+
+class IntegrationSecret(models.Model):
+    """A signing secret (`whsec_…`). Several may be active during a rotation.
+
+    Stored as is: HMAC verification needs the key itself, not a hash of it.
+    It is shown once, when created; afterwards only its prefix.
+    """
+
+    integration = models.ForeignKey(Integration, on_delete=models.CASCADE, related_name="secrets")
+    secret = models.CharField(max_length=100)
+    created_at = models.DateTimeField(auto_now_add=True)
+    revoked_at = models.DateTimeField(null=True, blank=True)
+
+    @property
+    def prefix(self) -> str:
+        return self.secret[:10] + "…"
+
+
+class WebhookDelivery(models.Model):
+    """One authenticated webhook request: accepted, duplicate or refused.
+
+    Unsigned or badly signed requests are not stored (anyone can send
+    those). An accepted `webhook-id` is unique per integration: a retry is
+    answered 2xx and changes nothing. A refused one may be retried with the
+    same id once fixed.
+    """
+
+    integration = models.ForeignKey(Integration, on_delete=models.CASCADE, related_name="deliveries")
+    webhook_id = models.CharField(max_length=200)
+    event_type = models.CharField(max_length=40, blank=True)
+    received_at = models.DateTimeField(auto_now_add=True)
+    accepted = models.BooleanField(default=False)
+    status_code = models.PositiveSmallIntegerField()
+    error = models.TextField(blank=True)
+    order = models.ForeignKey(Order, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+
+    class Meta:
+        ordering = ["-id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["integration", "webhook_id"], condition=models.Q(accepted=True), name="accepted_once"
+            )
+        ]
+        indexes = [models.Index(fields=["received_at"], name="delivery_received_idx")]

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from orders import api, views
+from orders import api, integrations_api, views
 
 api_urlpatterns = [
     path("stores/<int:store_id>/orders", api.store_orders, name="api-store-orders"),
@@ -8,9 +8,17 @@ api_urlpatterns = [
     path("orders/<int:order_id>", api.order_detail, name="api-order"),
     path("orders/<int:order_id>/status", api.order_status, name="api-order-status"),
     path("orders/<int:order_id>/comments", api.order_comments, name="api-order-comments"),
+    path("integrations/<int:integration_id>/webhook", integrations_api.webhook, name="api-webhook"),
+    path("integrations", integrations_api.integrations, name="api-integrations"),
+    path("integrations/<int:integration_id>/secrets", integrations_api.integration_secrets, name="api-integration-secrets"),
+    path("integrations/<int:integration_id>/secrets/<int:secret_id>", integrations_api.integration_secret,
+         name="api-integration-secret"),
+    path("integrations/<int:integration_id>/deliveries", integrations_api.integration_deliveries,
+         name="api-integration-deliveries"),
 ]
 
 page_urlpatterns = [
     path("stores/", views.store_list, name="store-list"),
     path("stores/<int:store_id>/", views.dashboard, name="dashboard"),
+    path("integrations/", views.integrations, name="integrations"),
 ]

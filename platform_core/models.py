@@ -32,3 +32,13 @@ class ApiToken(models.Model):
 
     def __str__(self):
         return f"{self.user} · {self.name} ({self.prefix}…)"
+
+
+class WsTicket(models.Model):
+    """A single-use, short-lived pass for one socket (`?ticket=`), for
+    clients that cannot send the session cookie. Only a digest is stored."""
+
+    user = models.ForeignKey("platform_core.User", on_delete=models.CASCADE, related_name="+")
+    digest = models.CharField(max_length=64, unique=True)
+    expires_at = models.DateTimeField()
+    used_at = models.DateTimeField(null=True, blank=True)

@@ -1,4 +1,4 @@
-"""API tokens: create (shown once), revoke, authenticate.
+"""API tokens (create, shown once; revoke; authenticate) and socket tickets.
 
 A token reads `pgn_<prefix>_<secret>`. The tenant's schema must be active:
 tokens live with their users, so a token of one tenant is unknown on
@@ -10,11 +10,12 @@ import hmac
 import secrets
 from datetime import timedelta
 
+from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
 from platform_core.errors import ApplicationError
-from platform_core.models import ApiToken
+from platform_core.models import ApiToken, WsTicket
 
 SCHEME = "pgn"
 # Recording every use would be a write per request; once a minute is enough
@@ -56,3 +57,33 @@ def user_for_token(plaintext: str):
     if token.last_used_at is None or now - token.last_used_at > LAST_USED_RESOLUTION:
         ApiToken.objects.filter(pk=token.pk).update(last_used_at=now)
     return token.user
+
+
+# --- socket tickets ----------------------------------------------------------------
+@transaction.atomic
+def ws_ticket_issue(*, user) -> str:
+    """A single-use pass for one socket of `user`, valid WS_TICKET_SECONDS."""
+    plaintext = secrets.token_urlsafe(32)
+    WsTicket.objects.create(
+        user=user, digest=_digest(plaintext), expires_at=timezone.now() + timedelta(seconds=settings.WS_TICKET_SECONDS)
+    )
+    return plaintext
+
+
+def ws_ticket_consume(plaintext: str):
+    """The ticket's user, once; None for an unknown, used or expired ticket.
+
+    One UPDATE … WHERE used_at IS NULL: two sockets racing with the same
+    ticket cannot both win.
+    """
+    if not plaintext or len(plaintext) > 100:
+        return None
+    now = timezone.now()
+    with transaction.atomic():
+        ticket = WsTicket.objects.filter(digest=_digest(plaintext), used_at__isnull=True, expires_at__gt=now).first()
+        if ticket is None or not WsTicket.objects.filter(pk=ticket.pk, used_at__isnull=True).update(used_at=now):
+            return None
+        # Spent and expired tickets are useless; clear them as we go.
+        WsTicket.objects.filter(expires_at__lt=now - timedelta(minutes=5)).delete()
+    user = ticket.user
+    return user if user.is_active else None

@@ -12,7 +12,7 @@ an open socket; a reject before accept reaches the client as a bare HTTP
 """
 
 import logging
-from urllib.parse import urlsplit
+from urllib.parse import parse_qs, urlsplit
 
 from channels.db import database_sync_to_async
 from django.conf import settings
@@ -24,6 +24,7 @@ from django.http.request import split_domain_port, validate_host
 from django.utils.module_loading import import_string
 from django_tenants.utils import get_public_schema_name, schema_context
 
+from platform_core.tokens import ws_ticket_consume
 from tenants.models import Domain, Tenant
 from ws import close_codes
 from ws.db import in_tenant
@@ -49,14 +50,20 @@ class TenantWebsocketMiddleware:
             return await refuse(receive, send, close_codes.NOT_FOUND)
 
         # Browsers always send Origin; a page of another tenant or another
-        # site must not ride on this tenant's session cookie.
+        # site must not ride on this tenant's session cookie. A client with a
+        # ticket (no ambient credential) may omit it, but not send a wrong one.
+        ticket = parse_qs(scope.get("query_string", b"").decode("latin1")).get("ticket", [None])[0]
         origin = headers.get("origin")
-        if origin is None or urlsplit(origin).netloc.lower() != host.lower():
+        if (origin is None and ticket is None) or (origin is not None and urlsplit(origin).netloc.lower() != host.lower()):
             logger.info("websocket refused: origin %r does not match host %r", origin, host)
             return await refuse(receive, send, close_codes.FORBIDDEN)
 
-        session_key = parse_cookie(headers.get("cookie", "")).get(settings.SESSION_COOKIE_NAME)
-        user = await in_tenant(tenant, user_for_session, session_key) if session_key else AnonymousUser()
+        if ticket is not None:
+            # A ticket decides alone: a bad one is not rescued by a cookie.
+            user = await in_tenant(tenant, ws_ticket_consume, ticket) or AnonymousUser()
+        else:
+            session_key = parse_cookie(headers.get("cookie", "")).get(settings.SESSION_COOKIE_NAME)
+            user = await in_tenant(tenant, user_for_session, session_key) if session_key else AnonymousUser()
         return await self.inner(dict(scope, tenant=tenant, user=user), receive, send)
 
 

@@ -1,0 +1,126 @@
+"""Integrations over HTTP: the signed webhook, and their management by tenant admins."""
+
+from dataclasses import asdict
+
+from django.conf import settings
+from django.http import JsonResponse
+from django.views.decorators.csrf import csrf_exempt
+
+from orders import selectors, services, webhooks
+from orders.models import Integration, WebhookDelivery
+from platform_core.api import api_view, error_response, paginate, read_json
+from platform_core.errors import ApplicationError
+
+
+@csrf_exempt  # authenticated by its signature, not by a browser session
+def webhook(request, integration_id: int):
+    """POST /api/integrations/<id>/webhook. Answer fast; write only on success."""
+    if request.method != "POST":
+        response = error_response(ApplicationError("method_not_allowed", "use POST"))
+        response["Allow"] = "POST"
+        return response
+    integration = Integration.objects.filter(pk=integration_id, revoked_at__isnull=True).first()
+    if integration is None:
+        return error_response(ApplicationError("not_found", "no such integration on this host"))
+    limit = settings.WEBHOOK_MAX_BODY_BYTES
+    declared = request.META.get("CONTENT_LENGTH") or "0"
+    if not declared.isdigit() or int(declared) > limit:
+        return error_response(ApplicationError("too_large", f"bodies are limited to {limit} bytes"))
+    body = request.read(limit + 1)
+    if len(body) > limit:
+        return error_response(ApplicationError("too_large", f"bodies are limited to {limit} bytes"))
+
+    secrets = list(integration.secrets.filter(revoked_at__isnull=True).values_list("secret", flat=True))
+    try:
+        webhook_id = webhooks.verify(secrets=secrets, headers=request.headers, body=body)
+    except ApplicationError as error:
+        return error_response(error)  # unauthenticated: nothing is stored
+
+    event_type = ""
+    try:
+        event = webhooks.parse(body)
+        event_type = event.type
+        try:
+            applied, order = services.webhook_receive(integration=integration, webhook_id=webhook_id, event=event)
+        except ApplicationError as error:
+            # Services name their own fields; the integrator sent them under `data`.
+            error.fields = {f"data.{name}": why for name, why in error.fields.items()}
+            raise
+    except ApplicationError as error:
+        response = error_response(error)
+        services.webhook_refused(
+            integration=integration, webhook_id=webhook_id, event_type=event_type,
+            status_code=response.status_code, error=f"{error.code}: {error.message} {error.fields}",
+        )
+        return response
+    return JsonResponse({
+        "status": "processed" if applied else "duplicate",
+        "webhook_id": webhook_id,
+        "order": asdict(selectors.order_data(order)) if order else None,
+    })
+
+
+# --- management, for tenant admins ----------------------------------------------------
+def _admin_only(request):
+    if not request.user.is_tenant_admin:
+        raise ApplicationError("forbidden", "only tenant admins manage integrations")
+
+
+def _integration_json(integration: Integration) -> dict:
+    return {
+        "id": integration.pk,
+        "name": integration.name,
+        "all_stores": integration.all_stores,
+        "stores": sorted(integration.stores.values_list("pk", flat=True)),
+        "created_at": integration.created_at.isoformat(),
+        "webhook_url": f"/api/integrations/{integration.pk}/webhook",
+        "secrets": [
+            {"id": s.pk, "prefix": s.prefix, "created_at": s.created_at.isoformat(), "active": s.revoked_at is None}
+            for s in integration.secrets.order_by("id")
+        ],
+    }
+
+
+def _integration(integration_id: int) -> Integration:
+    integration = Integration.objects.filter(pk=integration_id, revoked_at__isnull=True).first()
+    if integration is None:
+        raise ApplicationError("not_found", "no such integration")
+    return integration
+
+
+@api_view("GET", "POST")
+def integrations(request):
+    _admin_only(request)
+    if request.method == "GET":
+        return JsonResponse(paginate(request, Integration.objects.filter(revoked_at__isnull=True).order_by("-id"), _integration_json))
+    body = read_json(request, required={"name"}, optional={"stores"})
+    stores = body.get("stores")
+    if stores is not None and (not isinstance(stores, list) or not all(isinstance(s, int) and not isinstance(s, bool) for s in stores)):
+        raise ApplicationError("invalid", "invalid stores", fields={"stores": "a list of store ids, or leave it out for all"})
+    integration, secret = services.integration_create(name=body["name"], store_ids=stores)
+    return JsonResponse({**_integration_json(integration), "secret": secret}, status=201)
+
+
+@api_view("POST")
+def integration_secrets(request, integration_id: int):
+    """Rotate: a new secret, shown once; the others stay valid until revoked."""
+    _admin_only(request)
+    secret = services.integration_secret_add(integration=_integration(integration_id))
+    return JsonResponse({"secret": secret}, status=201)
+
+
+@api_view("DELETE")
+def integration_secret(request, integration_id: int, secret_id: int):
+    _admin_only(request)
+    services.integration_secret_revoke(integration=_integration(integration_id), secret_id=secret_id)
+    return JsonResponse({"revoked": secret_id})
+
+
+@api_view("GET")
+def integration_deliveries(request, integration_id: int):
+    _admin_only(request)
+    deliveries = WebhookDelivery.objects.filter(integration=_integration(integration_id)).order_by("-id")
+    return JsonResponse(paginate(request, deliveries, lambda d: {
+        "id": d.pk, "webhook_id": d.webhook_id, "event_type": d.event_type, "received_at": d.received_at.isoformat(),
+        "accepted": d.accepted, "status_code": d.status_code, "error": d.error, "order_id": d.order_id,
+    }))
