@@ -5,7 +5,7 @@ from django.urls import include, path
 
 from alerts.urls import api_urlpatterns as alert_api, page_urlpatterns as alert_pages
 from orders.urls import api_urlpatterns as order_api, page_urlpatterns as order_pages
-from platform_core import account_api, views
+from platform_core import account_api, openapi, views
 
 urlpatterns = [
     path("", views.home, name="home"),
@@ -16,6 +16,8 @@ urlpatterns = [
     path("api/ws-tickets", account_api.ws_tickets, name="api-ws-tickets"),
     path("api/tokens", account_api.tokens, name="api-tokens"),
     path("api/tokens/<int:token_id>", account_api.token, name="api-token"),
+    path("api/openapi.json", openapi.openapi_json, name="openapi"),
+    path("api/docs", openapi.api_docs, name="api-docs"),
     path("accounts/", include("django.contrib.auth.urls")),
     path("admin/", admin.site.urls),
 ]
