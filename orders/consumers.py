@@ -47,10 +47,12 @@ class StoreOrdersSocket(JsonSocket):
         # Join first: anything committed from now on reaches this socket
         # live, and everything before it comes from the database.
         await self.join(groups.store_orders(self.tenant, self.store_id))
-        await in_tenant(
+        presence = await in_tenant(
             self.tenant, store_services.presence_enter,
             store_id=self.store_id, user=self.user, channel_name=self.channel_name,
         )
+        if presence is not None:
+            await self.send_frame(presence)
         after = await self.query_position("after")
         async with self.stream_lock:
             if after is None:

@@ -39,11 +39,13 @@ def stores_for_staff(*, user):
     return Store.objects.filter(memberships__user=user).order_by("id") if user.is_authenticated else Store.objects.none()
 
 
-def present_users(*, store_id: int) -> list[events.PresentUser]:
-    """Users with a fresh presence row on the store, by username."""
-    fresh = timezone.now() - timedelta(seconds=settings.PRESENCE_TTL_SECONDS)
+def present_users(*, store_id: int, at=None, include_stale: bool = False) -> list[events.PresentUser]:
+    """Users with a fresh presence row on the store (or any row), by username."""
+    rows = PresenceSession.objects.filter(store_id=store_id)
+    if not include_stale:
+        rows = rows.filter(seen_at__gte=(at or timezone.now()) - timedelta(seconds=settings.PRESENCE_TTL_SECONDS))
     rows = (
-        PresenceSession.objects.filter(store_id=store_id, seen_at__gte=fresh)
+        rows
         .values_list("user_id", "user__username")
         .distinct()
         .order_by("user__username")

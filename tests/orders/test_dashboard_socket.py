@@ -184,8 +184,8 @@ async def test_after_beyond_the_end_gets_a_reset_not_a_guess(open_socket, world)
 @pytest.mark.parametrize("after", ["abc", "-1", "1.5", "9" * 30])
 async def test_malformed_after_gets_an_error_frame_and_a_fresh_start(open_socket, world, after):
     socket = await dashboard(open_socket, world.acme, after=after)
-    frame = await socket.receive()
-    assert frame["type"] == "error" and frame["code"] == "invalid_message"
+    frame = await until(socket, "error")
+    assert frame["code"] == "invalid_message"
     assert (await until(socket, "stream.live"))["latest_seq"] == 0
 
 
@@ -283,6 +283,16 @@ async def test_presence_never_crosses_tenants_or_stores(open_socket, world):
     await dashboard(open_socket, world.globex)  # same user id, same store id, other tenant
     await open_socket("/ws/stores/2/orders/", cookie=await login_cookie(world.acme.tenant, world.acme.staff2))
     assert await nothing_but(acme_staff, "heartbeat")
+
+
+async def test_another_tab_of_a_present_user_costs_no_broadcast(open_socket, world):
+    first = await dashboard(open_socket, world.acme)
+    assert [u["username"] for u in (await until(first, "presence"))["users"]] == ["staff1"]
+    second = await dashboard(open_socket, world.acme)  # the same user again
+    assert [u["username"] for u in (await until(second, "presence"))["users"]] == ["staff1"]
+    assert await nothing_but(first, "heartbeat")
+    await second.communicator.disconnect()
+    assert await nothing_but(first, "heartbeat"), "staff1 is still present in the first tab"
 
 
 
