@@ -9,7 +9,7 @@ export DEBUG ?= true
 # Keep in step with WS_MAX_MESSAGE_BYTES (settings) and the Procfile.
 UVICORN_FLAGS := --lifespan on --ws websockets-sansio --ws-max-size 65536 --ws-ping-interval 20 --ws-ping-timeout 20
 
-.PHONY: install run test migrate seed lock clean
+.PHONY: install run test bench migrate seed lock clean
 
 install: $(VENV)/.installed
 
@@ -30,6 +30,12 @@ run: seed
 
 test: install
 	$(PY) -m pytest $(PYTEST_ARGS)
+
+# Measure against real services (this machine's by default). QUICK=1: a smoke run.
+bench: install
+	DATABASE_URL=$${DATABASE_URL:-postgres://postgres@127.0.0.1:5432/pregon} \
+	REDIS_URL=$${REDIS_URL:-redis://127.0.0.1:6379/2} \
+	$(PY) -m tests.bench.run $(if $(QUICK),--quick) --write docs/performance$(if $(QUICK),-quick).md
 
 # Re-pin every package after changing pyproject.toml's ranges.
 lock:

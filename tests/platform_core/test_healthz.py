@@ -1,3 +1,5 @@
+import copy
+
 import pytest
 from django.db import connection
 from django.test import Client
@@ -26,16 +28,25 @@ def test_healthz_is_503_when_the_channel_layer_is_unreachable(tenants, settings)
 @pytest.mark.django_db(transaction=True)
 def test_healthz_is_503_not_500_when_the_database_is_unreachable(tenants):
     client = Client(HTTP_HOST="acme.localhost")
-    saved = dict(connection.settings_dict)
+    saved = copy.deepcopy(connection.settings_dict)
+    pooled = "pool" in connection.settings_dict.get("OPTIONS", {})
+
+    def reset():
+        connection.close()
+        if pooled:
+            connection.close_pool()  # the next connection builds a pool from settings_dict
+
     # A real connection attempt to a port where no PostgreSQL listens.
-    connection.close()
+    reset()
     connection.settings_dict.update(HOST="127.0.0.1", PORT="1")
+    if pooled:
+        connection.settings_dict["OPTIONS"]["pool"] = {**saved["OPTIONS"]["pool"], "min_size": 0, "timeout": 1}
     try:
         response = client.get("/healthz")
     finally:
+        reset()
         connection.settings_dict.clear()
         connection.settings_dict.update(saved)
-        connection.close()
     assert response.status_code == 503
     assert response.json()["checks"]["database"] == "fail"
     # And it recovers by itself once the database is back.

@@ -1,0 +1,384 @@
+"""`make bench`: run the product the way the Procfile does and measure it.
+
+    python -m tests.bench.run [--quick] [--write docs/performance.md]
+
+Needs DATABASE_URL and REDIS_URL (real PostgreSQL and Redis; `make bench`
+points them at this machine's). Creates a fresh database `pregon_bench`,
+starts uvicorn with the Procfile's `web` command (DEBUG off), drives it from
+separate load-generator processes (tests/bench/clients.py), and runs every
+scenario of the targets table in shared/PRODUCT.md. Prints a table and, with
+--write, writes docs/performance.md. Timings are reported, never asserted:
+the quick mode is a smoke run that only fails if something is broken.
+"""
+
+import argparse
+import json
+import os
+import platform
+import statistics
+import subprocess
+import sys
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
+
+ROOT = Path(__file__).resolve().parents[2]
+HOST = "bench.localhost"
+PASSWORD = "bench-pass-123"
+
+
+def pct(values, p):
+    if not values:
+        return float("nan")
+    values = sorted(values)
+    return values[min(len(values) - 1, int(round(p / 100 * (len(values) - 1))))]
+
+
+class Bench:
+    def __init__(self, quick: bool):
+        self.quick = quick
+        for name in ("DATABASE_URL", "REDIS_URL"):
+            if not os.environ.get(name):
+                sys.exit(f"{name} must point at a real service (make bench sets it)")
+        url = urlsplit(os.environ["DATABASE_URL"])
+        self.maintenance_url = urlunsplit(url._replace(path="/postgres"))
+        self.env = {
+            **os.environ,
+            "DATABASE_URL": urlunsplit(url._replace(path="/pregon_bench")),
+            "DEBUG": "false", "SECRET_KEY": "bench-only", "ALLOWED_HOSTS": ".localhost,127.0.0.1",
+            "SECURE_COOKIES": "false", "CHANNEL_LAYER_PREFIX": "pregon-bench", "LOG_LEVEL": "WARNING",
+            "DJANGO_SETTINGS_MODULE": "config.settings", "FORWARDED_ALLOW_IPS": "127.0.0.1",
+        }
+        self.rows: list[dict] = []
+        self.port = 18000 + os.getpid() % 1000
+
+    # --- setup ------------------------------------------------------------------------------
+    def prepare(self):
+        import psycopg
+
+        with psycopg.connect(self.maintenance_url, autocommit=True) as conn:
+            conn.execute("DROP DATABASE IF EXISTS pregon_bench WITH (FORCE)")
+            conn.execute("CREATE DATABASE pregon_bench")
+        subprocess.run([sys.executable, "manage.py", "migrate_schemas", "--shared", "--noinput", "-v", "0"],
+                       cwd=ROOT, env=self.env, check=True)
+        os.environ.update(self.env)
+        import django
+
+        django.setup()
+        from django.contrib.auth import get_user_model
+        from django.test import Client
+        from django_tenants.utils import tenant_context
+
+        from orders.services import integration_create
+        from stores.models import StaffMembership, Store
+        from tenants.models import Domain, Tenant
+
+        Tenant(schema_name="public", name="public").save()
+        self.tenant = Tenant(schema_name="bench", name="Bench")
+        self.tenant.save(verbosity=0)
+        Domain.objects.create(domain=HOST, tenant=self.tenant, is_primary=True)
+        with tenant_context(self.tenant):
+            User = get_user_model()
+            Store.objects.create(id=1, name="Bench store")
+            staff = [User.objects.create_user(f"staff{i}", password=PASSWORD) for i in range(10)]
+            for user in staff:
+                StaffMembership.objects.create(user=user, store_id=1)
+            self.customers = [User.objects.create_user(f"customer{i}", password=PASSWORD) for i in range(200)]
+            self.staff_cookies = [self._cookie(Client(), u) for u in staff]
+            self.customer_cookies = [self._cookie(Client(), u) for u in self.customers]
+            self.integration, self.secret = integration_create(name="bench")
+
+    @staticmethod
+    def _cookie(client, user):
+        client.force_login(user)
+        return f"sessionid={client.cookies['sessionid'].value}"
+
+    def start_server(self):
+        web = next(line for line in (ROOT / "Procfile").read_text().splitlines() if line.startswith("web:"))
+        command = web.split(":", 1)[1].strip().replace("--host 0.0.0.0", "--host 127.0.0.1")
+        self.server = subprocess.Popen(["bash", "-c", f"exec {command}"], cwd=ROOT,
+                                       env={**self.env, "PORT": str(self.port), "PATH": f"{Path(sys.executable).parent}:{os.environ['PATH']}"})
+        deadline = time.time() + 30
+        import socket
+
+        while time.time() < deadline:
+            try:
+                socket.create_connection(("127.0.0.1", self.port), timeout=0.2).close()
+                return
+            except OSError:
+                time.sleep(0.2)
+        sys.exit("the server did not start")
+
+    def rss(self) -> int:
+        import psutil
+
+        return psutil.Process(self.server.pid).memory_info().rss
+
+    def stop(self):
+        if getattr(self, "server", None):
+            self.server.terminate()
+            self.server.wait(timeout=20)
+
+    # --- load generators ------------------------------------------------------------------------
+    def clients(self, total: int, *, path: str, mode: str, cookies, per_process: int = 1000, after=None,
+                raw_port=None, concurrency=100):
+        processes = []
+        for start in range(0, total, per_process):
+            config = {
+                "count": min(per_process, total - start), "mode": mode, "cookies": cookies,
+                "url": f"ws://{HOST}:{raw_port or self.port}{path}", "origin": f"http://{HOST}:{raw_port or self.port}",
+                "connect_host": "127.0.0.1", "connect_port": raw_port or self.port, "after": after,
+                "raw": raw_port is not None, "concurrency": concurrency,
+            }
+            processes.append(subprocess.Popen([sys.executable, "-m", "tests.bench.clients", json.dumps(config)],
+                                              cwd=ROOT, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True))
+        ready = [json.loads(p.stdout.readline()) for p in processes]
+        return processes, ready
+
+    @staticmethod
+    def finish(processes, order: dict) -> list[dict]:
+        for p in processes:
+            p.stdin.write(json.dumps(order) + "\n")
+            p.stdin.flush()
+        results = [json.loads(p.stdout.readline()) for p in processes]
+        for p in processes:
+            p.wait(timeout=60)
+        return results
+
+    # --- publishers (this process, through the product's own services) ----------------------------
+    def order(self, i: int, stamps: dict | None = None) -> None:
+        from django.db import transaction
+        from django_tenants.utils import tenant_context
+
+        from orders.services import order_create
+
+        with tenant_context(self.tenant), transaction.atomic():
+            if stamps is not None:
+                # Registered before the publish callback: runs at commit, first.
+                transaction.on_commit(lambda: stamps.__setitem__(i, time.time()))
+            order_create(store_id=1, external_id=f"B-{i}-{time.time_ns()}", total="12.50")
+
+    def latest_seq(self) -> int:
+        from django_tenants.utils import tenant_context
+
+        from orders.selectors import latest_seq
+
+        with tenant_context(self.tenant):
+            return latest_seq(store_id=1)
+
+    def record(self, scenario, metric, value, unit="", target=None, met=None):
+        self.rows.append({"scenario": scenario, "metric": metric, "value": value, "unit": unit,
+                          "target": target or "", "met": met})
+        shown = f"{value:,.1f}" if isinstance(value, float) else f"{value:,}" if isinstance(value, int) else value
+        flag = "" if met is None else ("  ✓" if met else "  ✗")
+        print(f"  {scenario:34} {metric:34} {shown:>12} {unit:8} {target or '':22}{flag}", flush=True)
+
+    # --- scenarios -------------------------------------------------------------------------------
+    def idle(self):
+        n = 500 if self.quick else 10_000
+        time.sleep(1)
+        before = self.rss()
+        started = time.time()
+        processes, ready = self.clients(n, path="/ws/notifications/", mode="idle", cookies=self.customer_cookies,
+                                        per_process=2000)
+        connected = sum(r["ready"] for r in ready)
+        elapsed = time.time() - started
+        time.sleep(3)
+        after = self.rss()
+        per_socket = (after - before) / max(connected, 1) / 1024
+        self.finish(processes, {})
+        self.record("idle sockets (1 worker)", "sockets held", connected, "", f"{n:,}", connected == n)
+        self.record("idle sockets (1 worker)", "connect rate", connected / elapsed, "/s")
+        self.record("idle sockets (1 worker)", "RSS per socket", per_socket, "KB", "≤ 40 KB", per_socket <= 40)
+
+    def fanout(self, n: int, orders: int, gap: float, label: str, target_ms: float | None):
+        processes, ready = self.clients(n, path="/ws/stores/1/orders/", mode="stream", cookies=self.staff_cookies)
+        base = self.latest_seq()
+        stamps: dict[int, float] = {}
+        for i in range(orders):
+            self.order(base + i + 1, stamps)
+            time.sleep(gap)
+        results = self.finish(processes, {"commit": stamps, "expect": [base + 1, base + orders]})
+        latencies = [x for r in results for x in r["latencies_ms"]]
+        lost = sum(r["missing"] for r in results)
+        duplicates = sum(r["duplicates"] for r in results)
+        p99 = pct(latencies, 99)
+        self.record(label, "p50 commit→receive", pct(latencies, 50), "ms")
+        self.record(label, "p99 commit→receive", p99, "ms", f"≤ {target_ms:g} ms" if target_ms else None,
+                    p99 <= target_ms if target_ms else None)
+        self.record(label, "lost / duplicate deliveries", f"{lost} / {duplicates}", "",
+                    "0 / 0", lost == 0 and duplicates == 0)
+
+    def throughput(self, n: int, orders: int):
+        # Ours: orders as fast as two publishers can commit them, N sockets.
+        processes, _ = self.clients(n, path="/ws/stores/1/orders/", mode="stream", cookies=self.staff_cookies)
+        base = self.latest_seq()
+        stamps: dict[int, float] = {}
+        started = time.time()
+        with ThreadPoolExecutor(2) as pool:
+            list(pool.map(lambda i: self.order(base + 1 + i, stamps), range(orders)))
+        results = self.finish(processes, {"expect": [base + 1, base + orders], "wait": 60})
+        received = sum(r["received"] for r in results)
+        ours = received / (max(r["last_receive"] for r in results) - started)
+        lost = sum(r["missing"] for r in results)
+
+        # The baseline: a bare websockets broadcast server, the same clients.
+        raw_port = self.port + 1
+        raw = subprocess.Popen([sys.executable, "-m", "tests.bench.raw_broadcast", str(raw_port)], cwd=ROOT,
+                               stdout=subprocess.PIPE, text=True)
+        raw.stdout.readline()
+        processes, _ = self.clients(n, path="/", mode="stream", cookies=None, raw_port=raw_port)
+        import asyncio
+
+        import websockets
+
+        async def go():
+            async with websockets.connect(f"ws://127.0.0.1:{raw_port}/") as control:
+                await control.recv()
+                started = time.time()
+                await control.send(f"go {orders}")
+                while await control.recv() != "done":
+                    pass
+                return started
+
+        raw_started = asyncio.run(go())
+        results = self.finish(processes, {"expect": [1, orders], "wait": 60})
+        raw.terminate()
+        raw_received = sum(r["received"] for r in results)
+        baseline = raw_received / (max(r["last_receive"] for r in results) - raw_started)
+        label = f"fan-out throughput, N={n:,}"
+        self.record(label, "our deliveries/s", ours, "/s")
+        self.record(label, "raw websockets deliveries/s", baseline, "/s")
+        self.record(label, "ratio ours / raw", ours / baseline, "", "≥ 0.33", ours / baseline >= 1 / 3)
+        self.record(label, "lost deliveries", lost, "", "0", lost == 0)
+
+    def notifications(self, total: int):
+        from django_tenants.utils import tenant_context
+
+        from alerts.models import Notification
+        from alerts.services import notification_create
+
+        processes, _ = self.clients(len(self.customers), path="/ws/notifications/", mode="notifications",
+                                    cookies=self.customer_cookies, per_process=100)
+        stamps: dict[int, float] = {}
+        lock = threading.Lock()
+
+        def create(i):
+            from django.db import transaction
+
+            with tenant_context(self.tenant), transaction.atomic():
+                holder = {}
+                transaction.on_commit(lambda: holder.__setitem__("t", time.time()))
+                n = notification_create(recipient=self.customers[i % len(self.customers)], kind=Notification.Kind.SYSTEM,
+                                        title=f"bench {i}")
+            with lock:
+                stamps[n.pk] = holder["t"]
+
+        started = time.time()
+        with ThreadPoolExecutor(4) as pool:
+            list(pool.map(create, range(total)))
+        elapsed = time.time() - started
+        results = self.finish(processes, {"commit": stamps, "expect_ids": True, "wait": 30})
+        latencies = [x for r in results for x in r.get("latencies_ms", [])]
+        received = sum(r.get("received", 0) for r in results)
+        label = "personal notifications"
+        self.record(label, "persisted + published", total / elapsed, "/s", "≥ 2,000/s", total / elapsed >= 2000)
+        self.record(label, "p99 commit→receive", pct(latencies, 99), "ms", "≤ 100 ms", pct(latencies, 99) <= 100)
+        self.record(label, "delivered / created", f"{received} / {total}", "", "all", received == total)
+
+    def reconnect_storm(self, clients: int, missed: int):
+        processes, ready = self.clients(clients, path="/ws/stores/1/orders/", mode="stream", cookies=self.staff_cookies)
+        base = self.latest_seq()
+        self.finish(processes, {})  # everyone goes away
+        for i in range(missed):
+            self.order(base + 1 + i)
+        started = time.time()
+        processes, ready = self.clients(clients, path="/ws/stores/1/orders/", mode="stream", cookies=self.staff_cookies,
+                                        after=base, concurrency=200)
+        elapsed = time.time() - started
+        results = self.finish(processes, {"expect": [base + 1, base + missed], "wait": 30})
+        reconnected = sum(r["ready"] for r in ready)
+        bad = sum(r["missing"] + r["duplicates"] for r in results)
+        label = f"reconnect storm, {clients:,} × {missed} missed"
+        self.record(label, "all reconnected and replayed in", elapsed, "s", "≤ 15 s", elapsed <= 15 and reconnected == clients)
+        self.record(label, "missing + duplicate seq", bad, "", "0", bad == 0)
+
+    def webhooks(self, rate: int | None, total: int):
+        from tests.bench.webhook_load import run
+
+        result = run(port=self.port, host=HOST, integration_id=self.integration.pk, secret=self.secret,
+                     total=total, rate=rate, concurrency=16)
+        label = "webhook ingestion" + (f" at {rate}/s" if rate else " (max)")
+        if rate is None:
+            self.record(label, "orders/s", result["rate"], "/s", "≥ 500/s", result["rate"] >= 500)
+        else:
+            self.record(label, "p99 latency", result["p99"], "ms", "≤ 50 ms", result["p99"] <= 50)
+        self.record(label, "p50 latency", result["p50"], "ms")
+        self.record(label, "errors", result["errors"], "", "0", result["errors"] == 0)
+
+
+def write_report(bench: Bench, command: str, path: Path):
+    commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True).stdout.strip()
+    import psutil
+
+    lines = [
+        "# Performance",
+        "",
+        "Measured by `make bench` (tests/bench/): the product started with the Procfile's `web` command",
+        "(one uvicorn worker, DEBUG off), real PostgreSQL and Redis, driven by separate load-generator",
+        "processes on the same machine. Every figure below was printed by that run; none is typed in.",
+        "",
+        f"- command: `{command}`",
+        f"- commit: `{commit}`, {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}",
+        f"- machine: {psutil.cpu_count()} cores, {psutil.virtual_memory().total / 2**30:.0f} GiB, {platform.platform()}, Python {platform.python_version()}",
+        f"- mode: {'quick (smoke)' if bench.quick else 'full'}",
+        "",
+        "| scenario | metric | value | target | met |",
+        "|---|---|---|---|---|",
+    ]
+    for row in bench.rows:
+        value = row["value"]
+        shown = f"{value:,.1f}" if isinstance(value, float) else f"{value:,}" if isinstance(value, int) else value
+        met = "" if row["met"] is None else ("yes" if row["met"] else "**no**")
+        lines.append(f"| {row['scenario']} | {row['metric']} | {shown} {row['unit']} | {row['target']} | {met} |")
+    path.write_text("\n".join(lines) + "\n" + NOTES)
+
+
+NOTES = (Path(__file__).with_name("notes.md").read_text() if Path(__file__).with_name("notes.md").exists() else "")
+
+
+def main():
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--quick", action="store_true", help="small numbers: a smoke run")
+    parser.add_argument("--write", help="write the report here (docs/performance.md)")
+    args = parser.parse_args()
+    bench = Bench(args.quick)
+    print("preparing the bench database…", flush=True)
+    bench.prepare()
+    bench.start_server()
+    try:
+        print(f"  {'scenario':34} {'metric':34} {'value':>12} {'unit':8} target", flush=True)
+        bench.idle()
+        for n in (10, 100, 1000):
+            bench.fanout(n, orders=10 if bench.quick else 20, gap=0.05, label=f"store fan-out, N={n:,}",
+                         target_ms=150 if n == 1000 else None)
+        bench.fanout(100, orders=40 if bench.quick else 100, gap=0.05, label="store fan-out, N=100 at 20 orders/s",
+                     target_ms=50)
+        bench.throughput(200 if bench.quick else 1000, orders=50 if bench.quick else 200)
+        bench.notifications(500 if bench.quick else 4000)
+        bench.reconnect_storm(300 if bench.quick else 5000, 20)
+        bench.webhooks(None, 300 if bench.quick else 3000)
+        bench.webhooks(300, 300 if bench.quick else 3000)
+    finally:
+        bench.stop()
+    if args.write:
+        write_report(bench, "make bench" + (" QUICK=1" if args.quick else ""), ROOT / args.write)
+        print(f"wrote {args.write}")
+    broken = [r for r in bench.rows if r["metric"].startswith(("lost", "missing", "errors", "delivered")) and r["met"] is False]
+    sys.exit(1 if broken and args.quick else 0)
+
+
+if __name__ == "__main__":
+    main()
