@@ -68,6 +68,11 @@ TENANT_DOMAIN_MODEL = "tenants.Domain"
 PUBLIC_SCHEMA_URLCONF = "config.urls_public"
 ROOT_URLCONF = "config.urls"
 DATABASE_ROUTERS = ["django_tenants.routers.TenantSyncRouter"]
+# Issue `SET search_path` only when the schema changes, not before every
+# query (it was half of all round trips). django-tenants forgets what it set
+# on close, rollback, savepoint rollback and every tenant switch, so a pooled
+# connection or the consumers' shared thread never runs in a stale schema.
+TENANT_LIMIT_SET_CALLS = True
 AUTH_USER_MODEL = "platform_core.User"
 
 MIDDLEWARE = [
@@ -126,21 +131,35 @@ else:
     DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
 
 # --- Channel layer --------------------------------------------------------
-# channels-redis drops group messages silently once a channel holds
-# `capacity` messages; the default (100) is far too small for a dashboard
-# that may receive a burst of orders. Gaps are still repaired by `seq`.
+# Two channels-redis layers, measured against each other by `make bench`.
+# The core layer stores a copy per member and drops silently once a channel
+# holds `capacity` messages (the default 100 is far too small for a busy
+# dashboard); gaps are repaired by `seq` either way.
 if "REDIS_URL" in env.ENVIRON:
-    CHANNEL_LAYERS = {
-        "default": {
-            "BACKEND": "channels_redis.core.RedisChannelLayer",
-            "CONFIG": {
-                "hosts": [env.str("REDIS_URL")],
-                "prefix": env.str("CHANNEL_LAYER_PREFIX", default="pregon"),
-                "capacity": env.int("CHANNEL_LAYER_CAPACITY", default=1000),
-                "expiry": 60,
-            },
+    CHANNEL_LAYER = env.str("CHANNEL_LAYER", default="pubsub")
+    if CHANNEL_LAYER == "pubsub":
+        # One PUBLISH per group; each worker fans out to its own sockets in
+        # memory. Nothing is stored in Redis, so a worker that is not
+        # subscribed misses the message: store streams repair that by `seq`,
+        # notifications from the inbox on connect (docs/performance.md).
+        CHANNEL_LAYERS = {
+            "default": {
+                "BACKEND": "channels_redis.pubsub.RedisPubSubChannelLayer",
+                "CONFIG": {"hosts": [env.str("REDIS_URL")], "prefix": env.str("CHANNEL_LAYER_PREFIX", default="pregon")},
+            }
         }
-    }
+    else:
+        CHANNEL_LAYERS = {
+            "default": {
+                "BACKEND": "channels_redis.core.RedisChannelLayer",
+                "CONFIG": {
+                    "hosts": [env.str("REDIS_URL")],
+                    "prefix": env.str("CHANNEL_LAYER_PREFIX", default="pregon"),
+                    "capacity": env.int("CHANNEL_LAYER_CAPACITY", default=1000),
+                    "expiry": 60,
+                },
+            }
+        }
 elif DEBUG:
     CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
 else:

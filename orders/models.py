@@ -53,8 +53,10 @@ class Order(models.Model):
     def save(self, *args, **kwargs):
         # post_save writes the stream event; running the save in a
         # transaction puts the event in the same one as the change, even
-        # for a caller that did not open one (a shell, a script).
-        with transaction.atomic(using=kwargs.get("using")):
+        # for a caller that did not open one (a shell, a script). Inside a
+        # caller's transaction no savepoint is needed: a failure here fails
+        # the whole change anyway (and a savepoint costs two round trips).
+        with transaction.atomic(using=kwargs.get("using"), savepoint=False):
             super().save(*args, **kwargs)
 
     @classmethod
@@ -95,7 +97,7 @@ class OrderComment(models.Model):
         ordering = ["id"]
 
     def save(self, *args, **kwargs):
-        with transaction.atomic(using=kwargs.get("using")):  # see Order.save
+        with transaction.atomic(using=kwargs.get("using"), savepoint=False):  # see Order.save
             super().save(*args, **kwargs)
 
 

@@ -16,6 +16,7 @@ from collections import defaultdict
 from asgiref.sync import async_to_sync
 from channels.layers import InMemoryChannelLayer, get_channel_layer
 from channels_redis.core import RedisChannelLayer
+from channels_redis.pubsub import RedisPubSubChannelLayer
 from django.db import transaction
 
 from ws.events import Frame, to_json
@@ -90,6 +91,10 @@ EXISTS_MANY = "local found = {} for i, key in ipairs(KEYS) do found[i] = redis.c
 def groups_with_members(group_names: list[str]) -> set[str]:
     """Which of these groups have at least one socket in them right now.
 
+    Uses what each channels-redis layer keeps in Redis (the core layer's
+    group sorted sets, the pub/sub layer's subscriptions); a layer this does
+    not know is treated as "everyone is online".
+
     Fan-out to thousands of per-user groups asks this first, so that only
     users with an open socket cost a send; the others find their inbox copy
     on connect. One pipelined EXISTS per Redis host, not one round trip per
@@ -115,6 +120,23 @@ def groups_with_members(group_names: list[str]) -> set[str]:
                     # script call answers for thousands of keys.
                     found = await connection.eval(EXISTS_MANY, len(chunk), *(layer._group_key(n) for n in chunk))
                     occupied.update(name for name, exists in zip(chunk, found) if exists)
+            return occupied
+        if isinstance(layer, RedisPubSubChannelLayer):
+            # The pub/sub layer keeps no membership in Redis, but Redis knows
+            # which group channels some worker is subscribed to.
+            loop_layer = layer._get_layer()
+            by_shard: dict[int, tuple] = {}
+            for name in group_names:
+                channel = loop_layer._get_group_channel_name(name)
+                shard = loop_layer._get_shard(channel)
+                by_shard.setdefault(id(shard), (shard, []))[1].append((name, channel))
+            occupied = set()
+            for shard, pairs in by_shard.values():
+                shard._ensure_redis()
+                for start in range(0, len(pairs), 5000):
+                    chunk = pairs[start : start + 5000]
+                    counts = await shard._redis.pubsub_numsub(*(channel for _, channel in chunk))
+                    occupied.update(name for (name, _), (_, count) in zip(chunk, counts) if count)
             return occupied
         return set(group_names)  # another layer: assume everyone is online
 

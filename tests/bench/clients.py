@@ -86,14 +86,15 @@ async def main(config):
     order = json.loads(line or "{}")
     result = {"sockets": len(clients)}
     if order.get("expect_ids"):
+        # Which notifications reach which process is not known in advance:
+        # wait until nothing new has arrived for a second.
         commit = {int(k): v for k, v in order["commit"].items()}
-        deadline = time.time() + order.get("wait", 15)
-        mine = lambda: sum(1 for c in clients for key, _ in c.seqs if key in commit)  # noqa: E731
-        while time.time() < deadline and mine() < len(commit) * len(clients) / max(1, order.get("of", len(clients))):
-            await asyncio.sleep(0.1)
-            if time.time() > deadline - 14 and mine() == getattr(main, "last", -1):
-                break
-            main.last = mine()
+        deadline, seen, quiet_since = time.time() + order.get("wait", 15), -1, time.time()
+        while time.time() < deadline and time.time() - quiet_since < 1:
+            count = sum(len(c.seqs) for c in clients)
+            if count != seen:
+                seen, quiet_since = count, time.time()
+            await asyncio.sleep(0.05)
         latencies = [round((at - commit[key]) * 1000, 2) for c in clients for key, at in c.seqs if key in commit]
         result.update(latencies_ms=latencies, received=len(latencies))
     elif "expect" in order:

@@ -81,7 +81,8 @@ class Bench:
         Domain.objects.create(domain=HOST, tenant=self.tenant, is_primary=True)
         with tenant_context(self.tenant):
             User = get_user_model()
-            Store.objects.create(id=1, name="Bench store")
+            for store_id in range(1, 11):
+                Store.objects.create(id=store_id, name=f"Bench store {store_id}")
             staff = [User.objects.create_user(f"staff{i}", password=PASSWORD) for i in range(10)]
             for user in staff:
                 StaffMembership.objects.create(user=user, store_id=1)
@@ -126,8 +127,9 @@ class Bench:
                 raw_port=None, concurrency=100):
         processes = []
         for start in range(0, total, per_process):
+            rotated = cookies[start % len(cookies):] + cookies[: start % len(cookies)] if cookies else None
             config = {
-                "count": min(per_process, total - start), "mode": mode, "cookies": cookies,
+                "count": min(per_process, total - start), "mode": mode, "cookies": rotated,
                 "url": f"ws://{HOST}:{raw_port or self.port}{path}", "origin": f"http://{HOST}:{raw_port or self.port}",
                 "connect_host": "127.0.0.1", "connect_port": raw_port or self.port, "after": after,
                 "raw": raw_port is not None, "concurrency": concurrency,
@@ -148,7 +150,29 @@ class Bench:
         return results
 
     # --- publishers (this process, through the product's own services) ----------------------------
-    def order(self, i: int, stamps: dict | None = None) -> None:
+    def start_loop(self):
+        """Publishers run as server code does: sync work on a worker thread
+        whose async_to_sync publish hops back to one event loop (and its
+        Redis connection), not a new loop and connection per publish."""
+        import asyncio
+
+        self.loop = asyncio.new_event_loop()
+        threading.Thread(target=self.loop.run_forever, daemon=True).start()
+
+    def call(self, func, *args):
+        import asyncio
+
+        from asgiref.sync import sync_to_async
+
+        async def run():
+            return await sync_to_async(func, thread_sensitive=False)(*args)
+
+        return asyncio.run_coroutine_threadsafe(run(), self.loop).result()
+
+    def order(self, i: int, stamps: dict | None = None, store_id: int = 1) -> None:
+        self.call(self._order, i, stamps, store_id)
+
+    def _order(self, i: int, stamps: dict | None, store_id: int) -> None:
         from django.db import transaction
         from django_tenants.utils import tenant_context
 
@@ -158,7 +182,7 @@ class Bench:
             if stamps is not None:
                 # Registered before the publish callback: runs at commit, first.
                 transaction.on_commit(lambda: stamps.__setitem__(i, time.time()))
-            order_create(store_id=1, external_id=f"B-{i}-{time.time_ns()}", total="12.50")
+            order_create(store_id=store_id, external_id=f"B-{i}-{time.time_ns()}", total="12.50")
 
     def latest_seq(self) -> int:
         from django_tenants.utils import tenant_context
@@ -278,7 +302,7 @@ class Bench:
 
         started = time.time()
         with ThreadPoolExecutor(4) as pool:
-            list(pool.map(create, range(total)))
+            list(pool.map(lambda i: self.call(create, i), range(total)))
         elapsed = time.time() - started
         results = self.finish(processes, {"commit": stamps, "expect_ids": True, "wait": 30})
         latencies = [x for r in results for x in r.get("latencies_ms", [])]
@@ -358,6 +382,7 @@ def main():
     print("preparing the bench database…", flush=True)
     bench.prepare()
     bench.start_server()
+    bench.start_loop()
     try:
         print(f"  {'scenario':34} {'metric':34} {'value':>12} {'unit':8} target", flush=True)
         bench.idle()

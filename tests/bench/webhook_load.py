@@ -1,7 +1,8 @@
 """Signed order webhooks as fast as possible, or at a fixed rate (open loop).
 
 Plain asyncio HTTP/1.1 with keep-alive connections; each request is signed
-at send time (Standard Webhooks), each creates a new order.
+at send time (Standard Webhooks), each creates a new order, spread over the
+tenant's ten stores (a store's writes are serialized by its gap-free `seq`).
 """
 
 import asyncio
@@ -15,7 +16,7 @@ import uuid
 
 def _request(host: str, port: int, integration_id: int, key: bytes, n: int) -> bytes:
     body = json.dumps({"type": "order.created", "timestamp": "2026-11-21T12:00:00Z",
-                       "data": {"store_id": 1, "external_id": f"WH-{n}-{uuid.uuid4().hex[:8]}", "total": "9.90"}}).encode()
+                       "data": {"store_id": 1 + n % 10, "external_id": f"WH-{n}-{uuid.uuid4().hex[:8]}", "total": "9.90"}}).encode()
     webhook_id, stamp = f"msg_{uuid.uuid4().hex}", str(int(time.time()))
     signature = base64.b64encode(hmac.new(key, f"{webhook_id}.{stamp}.".encode() + body, hashlib.sha256).digest()).decode()
     head = (f"POST /api/integrations/{integration_id}/webhook HTTP/1.1\r\nHost: {host}:{port}\r\n"

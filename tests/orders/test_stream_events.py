@@ -6,7 +6,7 @@ from decimal import Decimal
 
 import msgpack
 import pytest
-from asgiref.sync import async_to_sync
+from asgiref.sync import sync_to_async
 from channels.layers import get_channel_layer
 from django.db import transaction
 from django_tenants.utils import tenant_context
@@ -23,31 +23,24 @@ def stream(tenant, store_id=1):
         return [(e.seq, e.type, json.loads(e.frame)) for e in StoreEvent.objects.filter(store_id=store_id).order_by("seq")]
 
 
-def listen(group: str) -> str:
-    layer = get_channel_layer()
-    channel = async_to_sync(layer.new_channel)()
-    async_to_sync(layer.group_add)(group, channel)
-    return channel
+async def drain(layer, channel: str) -> list[dict]:
+    messages = []
+    while True:
+        try:
+            messages.append(await asyncio.wait_for(layer.receive(channel), 0.5))
+        except asyncio.TimeoutError:
+            return messages
 
 
-def drain(channel: str) -> list[dict]:
-    layer = get_channel_layer()
-
-    async def receive_all():
-        messages = []
-        while True:
-            try:
-                messages.append(await asyncio.wait_for(layer.receive(channel), 0.2))
-            except asyncio.TimeoutError:
-                return messages
-
-    return async_to_sync(receive_all)()
-
-
-def test_each_save_writes_exactly_one_event_in_order(world, django_capture_on_commit_callbacks):
+@pytest.mark.django_db(transaction=True)
+async def test_each_save_writes_exactly_one_event_in_order(world):
     acme = world.acme.tenant
-    store_channel = listen(groups.store_orders(acme, 1))
-    with django_capture_on_commit_callbacks(execute=True):
+    # Listen on the store's group through the real channel layer, in this loop.
+    layer = get_channel_layer()
+    channel = await layer.new_channel()
+    await layer.group_add(groups.store_orders(acme, 1), channel)
+
+    def saves():
         order = create_order(acme, external_id="A-1", customer=world.acme.customer, total="12.50",
                              line_items=[{"sku": "x", "quantity": 2}])
         change_status(acme, order, "accepted")
@@ -56,12 +49,14 @@ def test_each_save_writes_exactly_one_event_in_order(world, django_capture_on_co
             order.notes = "no onions"
             order.save()
         add_comment(acme, order, world.acme.staff1, "on its way")
+        return order
 
-    events = stream(acme)
+    order = await sync_to_async(saves)()
+    published = await drain(layer, channel)
+    events = await sync_to_async(stream)(acme)
     assert [(seq, kind) for seq, kind, _ in events] == [
         (1, "order.created"), (2, "order.status_changed"), (3, "order.updated"), (4, "order.comment_added")
     ]
-    published = drain(store_channel)
     assert [(m["seq"], json.loads(m["text"])) for m in published] == [(seq, frame) for seq, _, frame in events]
     created = events[0][2]
     assert created["type"] == "order.created" and created["seq"] == 1 and created["store_id"] == 1

@@ -12,6 +12,7 @@ import time
 from asgiref.sync import async_to_sync
 from channels import DEFAULT_CHANNEL_LAYER
 from channels.layers import channel_layers
+from channels_redis.core import RedisChannelLayer
 from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand, CommandError
 from django.db import connection, transaction
@@ -63,7 +64,12 @@ class Command(BaseCommand):
 
         # Simulate open sockets: put a channel in the groups of `online` users.
         layer = channel_layers[DEFAULT_CHANNEL_LAYER]
-        members = [(groups.user_notifications(connection.tenant, uid), f"bench.{uid}!x") for _, uid in created[: self.online]]
+        # Only the core layer keeps membership in Redis to simulate; with the
+        # pub/sub layer every recipient is sent a PUBLISH (cheap when nobody
+        # subscribed), so there is nothing to fake.
+        simulate = isinstance(layer, RedisChannelLayer)
+        members = [(groups.user_notifications(connection.tenant, uid), f"bench.{uid}!x")
+                   for _, uid in created[: self.online]] if simulate else []
         for group, channel in members:
             async_to_sync(layer.group_add)(group, channel)
         try:
