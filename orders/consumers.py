@@ -8,10 +8,11 @@ silently when a channel is full) and the hole is filled from the database
 before it is sent. So a socket never shows a hole, whatever the channel
 layer does.
 
-Channels hands a consumer its messages one at a time, so live frames that
-arrive during the replay on connect wait in the channel's queue and are
-deduplicated against last_seq afterwards (join, replay, then flush). The
-heartbeat runs as its own task, so every stream send holds `stream_lock`.
+Live frames come from the worker's hub (ws/hub.py), which receives each
+store frame once per process. Frames that arrive while a replay, a resume
+or a repair holds `stream_lock` are parked and applied after it, then
+deduplicated against last_seq (join, replay, then flush). Every stream send
+holds `stream_lock`.
 """
 
 import asyncio
@@ -27,6 +28,7 @@ from stores.selectors import Access, store_access
 from ws import close_codes, events, groups
 from ws.consumers import JsonSocket, parse_position
 from ws.db import in_tenant
+from ws.hub import hub
 
 logger = logging.getLogger(__name__)
 
@@ -43,16 +45,26 @@ class StoreOrdersSocket(JsonSocket):
 
     async def opened(self):
         self.stream_lock = asyncio.Lock()
+        self.parked: list[dict] = []
         self.last_seq = 0
         # Join first: anything committed from now on reaches this socket
-        # live, and everything before it comes from the database.
-        await self.join(groups.store_orders(self.tenant, self.store_id))
-        presence = await in_tenant(
+        # live, and everything before it comes from the database. The
+        # worker's hub receives the store's frames once and hands them to
+        # `deliver`; this socket's own channel is not in the group.
+        self.group = groups.store_orders(self.tenant, self.store_id)
+        await hub().join(self.group, self)
+        broadcast = await in_tenant(
             self.tenant, store_services.presence_enter,
             store_id=self.store_id, user=self.user, channel_name=self.channel_name,
         )
-        if presence is not None:
-            await self.send_frame(presence)
+        # If the user set changed, the broadcast (which this socket hears)
+        # carries the list. If not, send the list the hub last saw, or read it.
+        if not broadcast:
+            cached = hub().last_presence.get(self.group)
+            if cached is not None:
+                await self.send(text_data=cached)
+            else:
+                await self.send_frame(await in_tenant(self.tenant, store_services.presence_list, store_id=self.store_id))
         after = await self.query_position("after")
         async with self.stream_lock:
             if after is None:
@@ -60,6 +72,7 @@ class StoreOrdersSocket(JsonSocket):
                 await self.send_frame(events.StreamLive(latest_seq=self.last_seq))
             else:
                 await self._replay(after)
+        await self._unpark()
         self.heartbeat = asyncio.create_task(self._heartbeat())
 
     async def disconnect(self, code):
@@ -69,6 +82,7 @@ class StoreOrdersSocket(JsonSocket):
             with contextlib.suppress(asyncio.CancelledError):
                 await heartbeat
         if hasattr(self, "stream_lock"):
+            await hub().leave(self.group, self)
             await in_tenant(
                 self.tenant, store_services.presence_leave, store_id=self.store_id, channel_name=self.channel_name
             )
@@ -82,21 +96,43 @@ class StoreOrdersSocket(JsonSocket):
         after = parse_position(message.get("after"), "after")
         async with self.stream_lock:
             await self._replay(after)
+        await self._unpark()
 
-    # --- channel layer → socket -----------------------------------------------
-    async def event_forward(self, message: dict) -> None:
+    # --- hub → socket -------------------------------------------------------------
+    async def deliver(self, message: dict) -> None:
+        """A frame of this store's group, from the worker's hub.
+
+        Never waits on this socket's lock (the hub serves every socket of
+        the worker): while a replay or repair holds it, the frame is parked
+        and sent when the lock is released.
+        """
         seq = message.get("seq")
         if seq is None:  # presence: not part of the stream
             await self.send(text_data=message["text"])
             return
+        if self.stream_lock.locked():
+            self.parked.append(message)
+            return
         async with self.stream_lock:
-            if seq <= self.last_seq:
-                return
-            if seq > self.last_seq + 1:
-                await self._send_from_db(upto=seq)
-            else:
-                await self.send(text_data=message["text"])
-                self.last_seq = seq
+            await self._apply(message)
+
+    async def _apply(self, message: dict) -> None:
+        seq = message["seq"]
+        if seq <= self.last_seq:
+            return
+        if seq > self.last_seq + 1:
+            await self._send_from_db(upto=seq)
+        else:
+            await self.send(text_data=message["text"])
+            self.last_seq = seq
+
+    async def _unpark(self) -> None:
+        # Parked frames may now be older than what was sent meanwhile: _apply
+        # drops those by seq, and fills any hole from the database.
+        while self.parked:
+            message = self.parked.pop(0)
+            async with self.stream_lock:
+                await self._apply(message)
 
     # --- internals ----------------------------------------------------------------
     async def _replay(self, after: int) -> None:
@@ -135,6 +171,7 @@ class StoreOrdersSocket(JsonSocket):
                         # A live frame never came: repair from the database.
                         await self._send_from_db(upto=latest)
                     await self.send_frame(events.Heartbeat(latest_seq=self.last_seq))
+                await self._unpark()
             except Exception:
                 # The database may be restarting; the next beat tries again.
                 logger.warning("heartbeat of store %s failed", self.store_id, exc_info=True)

@@ -50,4 +50,7 @@ class PresenceSession(models.Model):
     seen_at = models.DateTimeField()
 
     class Meta:
-        indexes = [models.Index(fields=["store", "seen_at"], name="presence_store_seen_idx")]
+        indexes = [
+            models.Index(fields=["store", "seen_at"], name="presence_store_seen_idx"),
+            models.Index(fields=["store", "user", "seen_at"], name="presence_store_user_idx"),
+        ]

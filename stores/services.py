@@ -18,24 +18,43 @@ from ws import events, groups
 from ws.layer import publish_on_commit
 
 
+def _present(store_id: int, user_id: int, *, at) -> bool:
+    fresh = at - timedelta(seconds=settings.PRESENCE_TTL_SECONDS)
+    return PresenceSession.objects.filter(store_id=store_id, user_id=user_id, seen_at__gte=fresh).exists()
+
+
 @transaction.atomic
-def presence_enter(*, store_id: int, user, channel_name: str) -> events.Presence | None:
-    """Record this socket. Returns the presence frame for the socket to send
-    itself when nothing was broadcast (the user was already present);
-    None when the broadcast, which the socket hears too, carries it."""
-    before = present_users(store_id=store_id)
+def presence_enter(*, store_id: int, user, channel_name: str) -> bool:
+    """Record this socket. Returns True when the user was not present yet and
+    the new list was broadcast (the socket hears it too); False when nothing
+    changed and the socket must get the list itself.
+
+    Only an indexed per-user check runs per connect: a storm of 5,000
+    reconnects must not scan the store's presence rows 5,000 times.
+    """
+    now = timezone.now()
+    was_present = _present(store_id, user.pk, at=now)
     PresenceSession.objects.update_or_create(
-        channel_name=channel_name, defaults={"store_id": store_id, "user": user, "seen_at": timezone.now()}
+        channel_name=channel_name, defaults={"store_id": store_id, "user": user, "seen_at": now}
     )
-    frame, published = _publish_if_changed(store_id, before)
-    return None if published else frame
+    if was_present:
+        return False
+    _publish(store_id)
+    return True
+
+
+def presence_list(*, store_id: int) -> events.Presence:
+    return events.Presence(store_id=store_id, users=present_users(store_id=store_id))
 
 
 @transaction.atomic
 def presence_leave(*, store_id: int, channel_name: str) -> None:
-    before = present_users(store_id=store_id)
-    if PresenceSession.objects.filter(channel_name=channel_name).delete()[0]:
-        _publish_if_changed(store_id, before)
+    row = PresenceSession.objects.filter(channel_name=channel_name).first()
+    if row is None:
+        return
+    row.delete()
+    if not _present(store_id, row.user_id, at=timezone.now()):
+        _publish(store_id)
 
 
 @transaction.atomic
@@ -58,12 +77,9 @@ def presence_refresh(*, store_id: int, user, channel_name: str) -> None:
         channel_name=channel_name, defaults={"store_id": store_id, "user": user, "seen_at": now}
     )
     PresenceSession.objects.filter(store_id=store_id, seen_at__lt=stale).delete()
-    _publish_if_changed(store_id, before)
+    if present_users(store_id=store_id) != before:
+        _publish(store_id)
 
 
-def _publish_if_changed(store_id: int, before: list[events.PresentUser]) -> tuple[events.Presence, bool]:
-    frame = events.Presence(store_id=store_id, users=present_users(store_id=store_id))
-    changed = frame.users != before
-    if changed:
-        publish_on_commit(groups.store_orders(connection.tenant, store_id), frame)
-    return frame, changed
+def _publish(store_id: int) -> None:
+    publish_on_commit(groups.store_orders(connection.tenant, store_id), presence_list(store_id=store_id))

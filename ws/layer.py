@@ -43,7 +43,8 @@ def publish_on_commit(group: str, frame: Frame, *, seq: int | None = None) -> st
 
 def publish_now(group: str, text: str, *, seq: int | None = None) -> None:
     """Send already-committed, serialized text to a group (sync callers)."""
-    message = {"type": FORWARD, "text": text}
+    # `group` lets a worker's hub (ws/hub.py) route the one copy it receives.
+    message = {"type": FORWARD, "text": text, "group": group}
     if seq is not None:
         message["seq"] = seq
     try:

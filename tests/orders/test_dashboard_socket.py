@@ -11,6 +11,7 @@ from django_tenants.utils import tenant_context
 from stores.models import PresenceSession
 from tests.conftest import add_comment, change_status, create_order, login_cookie
 from ws import close_codes, groups
+from ws.hub import hub
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -217,22 +218,20 @@ async def test_bad_resume_gets_an_error_and_the_socket_stays_open(open_socket, w
     assert (await until(socket, "pong"))["type"] == "pong"
 
 
-async def consumer_channel(cast) -> str:
-    def read():
-        with tenant_context(cast.tenant):
-            return PresenceSession.objects.get(user=cast.staff1).channel_name
-
-    return await sync_to_async(read)()
+def hub_channel() -> str:
+    """The channel through which this worker (this test's event loop) receives store frames."""
+    return hub().channel
 
 
 async def test_a_live_event_lost_by_the_channel_layer_is_repaired_from_the_database(open_socket, world):
-    """The layer drops a message for this socket (as channels-redis does when a
-    channel is full): the next live event reveals the hole and the socket
-    fills it from the database before sending it."""
+    """The layer drops a message for this worker (as channels-redis does when
+    a channel is full, or the pub/sub layer while a subscription is down):
+    the next live event reveals the hole and the socket fills it from the
+    database before sending it."""
     acme = world.acme.tenant
     socket = await dashboard(open_socket, world.acme)
     await until(socket, "stream.live")
-    channel = await consumer_channel(world.acme)
+    channel = hub_channel()
     group = groups.store_orders(acme, 1)
     layer = get_channel_layer()
 
@@ -254,8 +253,7 @@ async def test_heartbeat_tells_idle_sockets_the_latest_seq_and_repairs_a_lost_la
     await until(socket, "stream.live")
     assert (await until(socket, "heartbeat"))["latest_seq"] == 0
 
-    channel = await consumer_channel(world.acme)
-    await get_channel_layer().group_discard(groups.store_orders(acme, 1), channel)
+    await get_channel_layer().group_discard(groups.store_orders(acme, 1), hub_channel())
     lost = await acreate_order(acme)  # the last event, and nothing follows it
 
     frame = await stream_frames(socket, 1)
