@@ -47,26 +47,31 @@ class StoreOrdersSocket(JsonSocket):
         self.stream_lock = asyncio.Lock()
         self.parked: list[dict] = []
         self.last_seq = 0
-        # Join first: anything committed from now on reaches this socket
-        # live, and everything before it comes from the database. The
-        # worker's hub receives the store's frames once and hands them to
-        # `deliver`; this socket's own channel is not in the group.
         self.group = groups.store_orders(self.tenant, self.store_id)
-        await hub().join(self.group, self)
-        broadcast = await in_tenant(
-            self.tenant, store_services.presence_enter,
-            store_id=self.store_id, user=self.user, channel_name=self.channel_name,
-        )
-        # If the user set changed, the broadcast (which this socket hears)
-        # carries the list. If not, send the list the hub last saw, or read it.
-        if not broadcast:
-            cached = hub().last_presence.get(self.group)
-            if cached is not None:
-                await self.send(text_data=cached)
-            else:
-                await self.send_frame(await in_tenant(self.tenant, store_services.presence_list, store_id=self.store_id))
-        after = await self.query_position("after")
+        # Hold the lock from before joining until the replay is done: live
+        # frames the hub hands over meanwhile are parked, then applied in
+        # order and deduplicated by seq (join, replay, then flush).
         async with self.stream_lock:
+            # Join first: anything committed from now on reaches this socket
+            # live, and everything before it comes from the database. The
+            # worker's hub receives the store's frames once and hands them to
+            # `deliver`; this socket's own channel is not in the group.
+            await hub().join(self.group, self)
+            broadcast = await in_tenant(
+                self.tenant, store_services.presence_enter,
+                store_id=self.store_id, user=self.user, channel_name=self.channel_name,
+            )
+            # If the user set changed, the broadcast (which this socket hears)
+            # carries the list. If not, send the list the hub last saw, or read it.
+            if not broadcast:
+                cached = hub().last_presence.get(self.group)
+                if cached is not None:
+                    await self.send(text_data=cached)
+                else:
+                    await self.send_frame(
+                        await in_tenant(self.tenant, store_services.presence_list, store_id=self.store_id)
+                    )
+            after = await self.query_position("after")
             if after is None:
                 self.last_seq = await in_tenant(self.tenant, selectors.latest_seq, store_id=self.store_id)
                 await self.send_frame(events.StreamLive(latest_seq=self.last_seq))
@@ -106,10 +111,6 @@ class StoreOrdersSocket(JsonSocket):
         the worker): while a replay or repair holds it, the frame is parked
         and sent when the lock is released.
         """
-        seq = message.get("seq")
-        if seq is None:  # presence: not part of the stream
-            await self.send(text_data=message["text"])
-            return
         if self.stream_lock.locked():
             self.parked.append(message)
             return
@@ -117,7 +118,10 @@ class StoreOrdersSocket(JsonSocket):
             await self._apply(message)
 
     async def _apply(self, message: dict) -> None:
-        seq = message["seq"]
+        seq = message.get("seq")
+        if seq is None:  # presence: not part of the stream
+            await self.send(text_data=message["text"])
+            return
         if seq <= self.last_seq:
             return
         if seq > self.last_seq + 1:
