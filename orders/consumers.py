@@ -57,26 +57,33 @@ class StoreOrdersSocket(JsonSocket):
             # worker's hub receives the store's frames once and hands them to
             # `deliver`; this socket's own channel is not in the group.
             await hub().join(self.group, self)
-            broadcast = await in_tenant(
-                self.tenant, store_services.presence_enter,
-                store_id=self.store_id, user=self.user, channel_name=self.channel_name,
-            )
+            after = await self.query_position("after")
+            # One trip to the database thread for everything the connect
+            # reads (each trip costs a pooled connection and its search_path):
+            # presence, the stream position, the first replay batch.
+            need_list = self.group not in hub().last_presence
+            broadcast, presence, latest, batch = await in_tenant(self.tenant, self._open_state, after, need_list)
             # If the user set changed, the broadcast (which this socket hears)
             # carries the list. If not, send the list the hub last saw, or read it.
             if not broadcast:
                 cached = hub().last_presence.get(self.group)
                 if cached is not None:
                     await self.send(text_data=cached)
-                else:
-                    await self.send_frame(
-                        await in_tenant(self.tenant, store_services.presence_list, store_id=self.store_id)
-                    )
-            after = await self.query_position("after")
+                elif presence is not None:
+                    await self.send_frame(presence)
             if after is None:
-                self.last_seq = await in_tenant(self.tenant, selectors.latest_seq, store_id=self.store_id)
+                self.last_seq = latest
                 await self.send_frame(events.StreamLive(latest_seq=self.last_seq))
+            elif after > latest:
+                await self._reset(after, latest)
             else:
-                await self._replay(after)
+                self.last_seq = after
+                for seq, frame in batch:
+                    await self.send(text_data=frame)
+                    self.last_seq = seq
+                if len(batch) == settings.STREAM_REPLAY_BATCH:
+                    await self._send_from_db(upto=None)
+                await self.send_frame(events.StreamLive(latest_seq=self.last_seq))
         await self._unpark()
         self.heartbeat = asyncio.create_task(self._heartbeat())
 
@@ -143,14 +150,17 @@ class StoreOrdersSocket(JsonSocket):
         """Send every event with seq > after from the database, then `stream.live`."""
         latest = await in_tenant(self.tenant, selectors.latest_seq, store_id=self.store_id)
         if after > latest:
-            # Not a position of this stream: a client from another database,
-            # or one that made up a number. Say so rather than guess.
-            self.last_seq = max(self.last_seq, latest)
-            await self.send_frame(events.Reset(latest_seq=latest, detail=f"after={after} is beyond the latest seq {latest}"))
+            await self._reset(after, latest)
             return
         self.last_seq = after
         await self._send_from_db(upto=None)
         await self.send_frame(events.StreamLive(latest_seq=self.last_seq))
+
+    async def _reset(self, after: int, latest: int) -> None:
+        # Not a position of this stream: a client from another database, or
+        # one that made up a number. Say so rather than guess.
+        self.last_seq = max(self.last_seq, latest)
+        await self.send_frame(events.Reset(latest_seq=latest, detail=f"after={after} is beyond the latest seq {latest}"))
 
     async def _send_from_db(self, *, upto: int | None) -> None:
         """Send stored events last_seq < seq ≤ upto (or to the end), advancing last_seq."""
@@ -179,6 +189,16 @@ class StoreOrdersSocket(JsonSocket):
             except Exception:
                 # The database may be restarting; the next beat tries again.
                 logger.warning("heartbeat of store %s failed", self.store_id, exc_info=True)
+
+    def _open_state(self, after: int | None, need_list: bool):
+        """The connect's reads, in one go. Runs on the DB thread, in the tenant."""
+        broadcast = store_services.presence_enter(store_id=self.store_id, user=self.user, channel_name=self.channel_name)
+        presence = store_services.presence_list(store_id=self.store_id) if not broadcast and need_list else None
+        latest = selectors.latest_seq(store_id=self.store_id)
+        batch = []
+        if after is not None and after <= latest:
+            batch = selectors.stream_after(store_id=self.store_id, after=after, limit=settings.STREAM_REPLAY_BATCH)
+        return broadcast, presence, latest, batch
 
     def _refresh(self) -> int:
         store_services.presence_refresh(store_id=self.store_id, user=self.user, channel_name=self.channel_name)
