@@ -249,3 +249,13 @@ def add_comment(tenant, order, author, body):
 
     with tenant_context(tenant):
         return order_comment_add(order_id=order.pk, author=author, body=body)
+
+
+@pytest.fixture
+def product_server(world):
+    """The product under uvicorn (tests/servers.py), on the test database, with `world` in it."""
+    from tests.servers import uvicorn_server
+
+    with uvicorn_server() as server:
+        yield server
+    connections.close_all()

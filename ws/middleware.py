@@ -14,7 +14,6 @@ an open socket; a reject before accept reaches the client as a bare HTTP
 import logging
 from urllib.parse import parse_qs, urlsplit
 
-from channels.db import database_sync_to_async
 from django.conf import settings
 from django.contrib.auth import get_user
 from django.contrib.auth.models import AnonymousUser
@@ -27,7 +26,7 @@ from django_tenants.utils import get_public_schema_name, schema_context
 from platform_core.tokens import ws_ticket_consume
 from tenants.models import Domain, Tenant
 from ws import close_codes
-from ws.db import in_tenant
+from ws.db import in_tenant, on_db_thread
 
 logger = logging.getLogger(__name__)
 
@@ -45,7 +44,7 @@ class TenantWebsocketMiddleware:
         hostname, _port = split_domain_port(host)
         if not hostname or not validate_host(hostname, settings.ALLOWED_HOSTS):
             return await refuse(receive, send, close_codes.NOT_FOUND)
-        tenant = await database_sync_to_async(tenant_for_hostname)(hostname)
+        tenant = await on_db_thread(lambda: tenant_for_hostname(hostname))
         if tenant is None:
             return await refuse(receive, send, close_codes.NOT_FOUND)
 

@@ -1,25 +1,18 @@
 """The announcements page in a real browser."""
 
 import pytest
-from django.db import connections
 from playwright.sync_api import expect
 
 from tests.browser import browser, sign_in
 from tests.conftest import PASSWORD
-from tests.servers import uvicorn_server
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
 
-@pytest.fixture
-def server(world):
-    with uvicorn_server() as server:
-        yield server
-    connections.close_all()
 
 
-def test_admin_composes_with_preview_and_a_connected_customer_gets_the_toast(server, world):
-    base = f"http://acme.localhost:{server.port}"
+def test_admin_composes_with_preview_and_a_connected_customer_gets_the_toast(product_server, world):
+    base = f"http://acme.localhost:{product_server.port}"
     with browser() as chromium:
         customer = sign_in(chromium.new_context(), base, "customer", PASSWORD)
         expect(customer.locator("#bell")).to_have_attribute("data-state", "live", timeout=10_000)
@@ -45,8 +38,8 @@ def test_admin_composes_with_preview_and_a_connected_customer_gets_the_toast(ser
         expect(row).to_contain_text("delivered", timeout=10_000)
 
 
-def test_staff_cannot_open_the_page(server, world):
-    base = f"http://acme.localhost:{server.port}"
+def test_staff_cannot_open_the_page(product_server, world):
+    base = f"http://acme.localhost:{product_server.port}"
     with browser() as chromium:
         staff = sign_in(chromium.new_context(), base, "staff1", PASSWORD)
         assert staff.goto(f"{base}/announcements/").status == 403

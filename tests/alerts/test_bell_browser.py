@@ -1,26 +1,19 @@
 """The bell in a real browser: toast and badge live, and every tab agrees."""
 
 import pytest
-from django.db import connections
 from playwright.sync_api import expect
 
 from tests.browser import browser, sign_in
 from tests.conftest import PASSWORD, create_order
-from tests.servers import uvicorn_server
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
 
-@pytest.fixture
-def server(world):
+
+
+def test_a_status_change_by_staff_toasts_the_customer_and_mark_all_read_clears_every_tab(product_server, world):
     create_order(world.acme.tenant, external_id="WEB-2", customer=world.acme.customer)
-    with uvicorn_server() as server:
-        yield server
-    connections.close_all()
-
-
-def test_a_status_change_by_staff_toasts_the_customer_and_mark_all_read_clears_every_tab(server, world):
-    base = f"http://acme.localhost:{server.port}"
+    base = f"http://acme.localhost:{product_server.port}"
     with browser() as chromium:
         customer = chromium.new_context()
         home = sign_in(customer, base, "customer", PASSWORD)

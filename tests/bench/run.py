@@ -15,7 +15,6 @@ import argparse
 import json
 import os
 import platform
-import statistics
 import subprocess
 import sys
 import threading
@@ -186,6 +185,21 @@ class Bench:
                 transaction.on_commit(lambda: stamps.__setitem__(i, time.time()))
             order_create(store_id=store_id, external_id=f"B-{i}-{time.time_ns()}", total="12.50")
 
+    def settle(self, timeout: float = 120) -> None:
+        """Wait until the server has said goodbye to every dashboard socket
+        (after a real restart the old sockets die with their process; here
+        the same server would still be closing them while the storm hits)."""
+        from django_tenants.utils import tenant_context
+
+        from stores.models import PresenceSession
+
+        deadline = time.time() + timeout
+        while time.time() < deadline:
+            with tenant_context(self.tenant):
+                if not PresenceSession.objects.exists():
+                    return
+            time.sleep(0.5)
+
     def latest_seq(self) -> int:
         from django_tenants.utils import tenant_context
 
@@ -318,6 +332,7 @@ class Bench:
         processes, ready = self.clients(clients, path="/ws/stores/1/orders/", mode="stream", cookies=self.staff_cookies)
         base = self.latest_seq()
         self.finish(processes, {})  # everyone goes away
+        self.settle()
         for i in range(missed):
             self.order(base + 1 + i)
         started = time.time()

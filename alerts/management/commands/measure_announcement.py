@@ -14,18 +14,14 @@ from channels import DEFAULT_CHANNEL_LAYER
 from channels.layers import channel_layers
 from channels_redis.core import RedisChannelLayer
 from django.contrib.auth import get_user_model
-from django.core.management.base import BaseCommand, CommandError
-from django.db import connection, transaction
-from django_tenants.utils import get_tenant_model, tenant_context
+from django.core.management.base import BaseCommand
+from django.db import connection
 
 from alerts import selectors, services
+from platform_core.measure import rolled_back_in
 from alerts.models import Notification
 from ws import events, groups
 from ws.layer import publish_many_now
-
-
-class Rollback(Exception):
-    pass
 
 
 class Command(BaseCommand):
@@ -38,16 +34,8 @@ class Command(BaseCommand):
 
     def handle(self, *args, schema, users, online, **options):
         self.online = online
-        tenant = get_tenant_model().objects.filter(schema_name=schema).first()
-        if tenant is None:
-            raise CommandError(f"no tenant {schema!r}")
-        with tenant_context(tenant):
-            try:
-                with transaction.atomic():
-                    self.measure(users)
-                    raise Rollback
-            except Rollback:
-                self.stdout.write("(rolled back: nothing was kept)")
+        with rolled_back_in(schema, say=self.stdout.write):
+            self.measure(users)
 
     def measure(self, count):
         User = get_user_model()

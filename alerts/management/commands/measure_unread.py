@@ -13,17 +13,13 @@ import statistics
 import time
 
 from django.contrib.auth import get_user_model
-from django.core.management.base import BaseCommand, CommandError
-from django.db import connection, transaction
+from django.core.management.base import BaseCommand
+from django.db import connection
 from django.utils import timezone
-from django_tenants.utils import get_tenant_model, tenant_context
 
 from alerts import selectors, services
+from platform_core.measure import rolled_back_in
 from alerts.models import Notification
-
-
-class Rollback(Exception):
-    pass
 
 
 class Command(BaseCommand):
@@ -37,16 +33,8 @@ class Command(BaseCommand):
         parser.add_argument("--runs", type=int, default=300)
 
     def handle(self, *args, schema, notifications, users, unread_share, runs, **options):
-        tenant = get_tenant_model().objects.filter(schema_name=schema).first()
-        if tenant is None:
-            raise CommandError(f"no tenant {schema!r}")
-        with tenant_context(tenant):
-            try:
-                with transaction.atomic():
-                    self.measure(notifications, users, unread_share, runs)
-                    raise Rollback
-            except Rollback:
-                self.stdout.write("(rolled back: nothing was kept)")
+        with rolled_back_in(schema, say=self.stdout.write):
+            self.measure(notifications, users, unread_share, runs)
 
     def measure(self, total, user_count, unread_share, runs):
         started = time.perf_counter()
