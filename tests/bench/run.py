@@ -233,7 +233,7 @@ class Bench:
         self.record("idle sockets (1 worker)", "connect rate", connected / elapsed, "/s")
         self.record("idle sockets (1 worker)", "RSS per socket", per_socket, "KB", "≤ 40 KB", per_socket <= 40)
 
-    def fanout(self, n: int, orders: int, gap: float, label: str, target_ms: float | None):
+    def fanout(self, n: int, orders: int, gap: float, label: str, target_ms: float | None = None):
         processes, ready = self.clients(n, path="/ws/stores/1/orders/", mode="stream", cookies=self.staff_cookies)
         base = self.latest_seq()
         stamps: dict[int, float] = {}
@@ -446,11 +446,12 @@ def main():
             bench.throughput(200, orders=100, label="core layer: fan-out throughput, N=200")
     finally:
         bench.stop()
-    if args.write:
-        write_report(bench, "make bench" + (" QUICK=1" if args.quick else ""), ROOT / args.write)
-        print(f"wrote {args.write}")
-    (ROOT / "var").mkdir(exist_ok=True)
-    (ROOT / "var" / "bench-results.json").write_text(json.dumps({"quick": bench.quick, "rows": bench.rows}))
+        # Whatever was measured is kept, even if a later scenario failed.
+        if args.write:
+            write_report(bench, "make bench" + (" QUICK=1" if args.quick else ""), ROOT / args.write)
+            print(f"wrote {args.write}")
+        (ROOT / "var").mkdir(exist_ok=True)
+        (ROOT / "var" / "bench-results.json").write_text(json.dumps({"quick": bench.quick, "rows": bench.rows}))
     broken = [r for r in bench.rows if r["metric"].startswith(("lost", "missing", "errors", "delivered")) and r["met"] is False]
     sys.exit(1 if broken and args.quick else 0)
 
