@@ -37,8 +37,9 @@ def _badge(*, user, muted: list[str]) -> QuerySet[Notification]:
     return Notification.objects.filter(recipient=user, read_at__isnull=True).exclude(kind__in=muted)
 
 
-def unread_count(*, user) -> int:
-    return _badge(user=user, muted=muted_kinds(user=user)).count()
+def unread_count(*, user, muted: list[str] | None = None) -> int:
+    """The badge. Pass `muted` when the caller has already read it."""
+    return _badge(user=user, muted=muted_kinds(user=user) if muted is None else muted).count()
 
 
 def unread_snapshot(*, user, limit: int) -> events.NotificationsUnread:

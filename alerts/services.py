@@ -18,6 +18,7 @@ from alerts import selectors
 from alerts.models import Announcement, Notification, NotificationPreference
 from platform_core import jobs
 from platform_core.errors import ApplicationError
+from platform_core.parsing import parse_moment
 from ws import events, groups
 from ws.layer import groups_with_members, publish_many_now, publish_on_commit
 
@@ -37,7 +38,7 @@ def notification_create(*, recipient, kind: str, title: str, body: str = "", url
             groups.user_notifications(connection.tenant, recipient.pk),
             events.NotificationCreated(
                 notification=selectors.notification_data(notification),
-                unread_count=selectors.unread_count(user=recipient),
+                unread_count=selectors.unread_count(user=recipient, muted=muted),
             ),
         )
     return notification
@@ -211,11 +212,9 @@ def check_announcement(*, author, title, body, severity, audience, publish_at, e
 
 
 def _moment(value, name: str, errors: dict):
-    from django.utils.dateparse import parse_datetime
-
     if value is None:
         return None
-    moment = parse_datetime(value) if isinstance(value, str) and len(value) <= 40 else None
+    moment = parse_moment(value)
     if moment is None or moment.tzinfo is None:
         errors[name] = "an ISO-8601 date-time with a UTC offset, e.g. 2026-12-24T18:00:00+01:00"
         return None

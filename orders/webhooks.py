@@ -14,9 +14,8 @@ import time
 from dataclasses import dataclass
 from decimal import Decimal
 
-from django.utils.dateparse import parse_datetime
-
 from platform_core.errors import ApplicationError
+from platform_core.parsing import parse_moment
 
 TOLERANCE_SECONDS = 5 * 60
 SECRET_PREFIX = "whsec_"
@@ -100,7 +99,7 @@ def parse(body: bytes) -> OrderEvent:
     if kind not in EVENT_TYPES:
         errors["type"] = f"one of: {', '.join(EVENT_TYPES)}"
     stamp = payload.get("timestamp")
-    if not isinstance(stamp, str) or len(stamp) > 40 or parse_datetime(stamp) is None:
+    if parse_moment(stamp) is None:
         errors["timestamp"] = "an ISO-8601 date-time"
     data = payload.get("data")
     if not isinstance(data, dict):

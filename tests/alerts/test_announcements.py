@@ -108,6 +108,8 @@ BAD = [
     ({"severity": "apocalyptic"}, "severity"),
     ({"publish_at": "tomorrow"}, "publish_at"),
     ({"publish_at": "2030-01-01T10:00:00"}, "publish_at"),  # no UTC offset
+    ({"publish_at": "2026-13-45T00:00:00+00:00"}, "publish_at"),  # the right shape, an impossible date
+    ({"expires_at": "2030-02-30T25:00:00+00:00"}, "expires_at"),
     ({"expires_at": "2000-01-01T00:00:00+00:00"}, "expires_at"),
     ({"publish_at": "2030-01-02T00:00:00+00:00", "expires_at": "2030-01-01T00:00:00+00:00"}, "expires_at"),
     ({"sender": "ceo"}, "sender"),

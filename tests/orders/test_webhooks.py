@@ -177,6 +177,7 @@ BAD_PAYLOADS = [
     (payload(total="1") | {"type": "order.deleted"}, 422, "type"),
     ({"type": "order.created", "data": {"store_id": 1, "external_id": "X", "total": "1"}}, 422, "timestamp"),
     (payload(total="1") | {"timestamp": "last tuesday"}, 422, "timestamp"),
+    (payload(total="1") | {"timestamp": "2026-13-45T00:00:00Z"}, 422, "timestamp"),
     (payload(total="1") | {"extra": True}, 422, "extra"),
     (payload(), 422, "data.total"),
     (payload(total="1", store_id="1"), 422, "data.store_id"),
