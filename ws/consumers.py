@@ -6,8 +6,14 @@ types they accept (`handlers`). The base gives every socket the same
 behaviour for the rest: sign-in required, `ping` → `pong`, error frames
 that keep the socket open, a size limit that closes with 1009, and group
 membership that is undone on disconnect.
+
+Failures have clear outcomes too: Redis or PostgreSQL down closes (or
+refuses) the socket with 1013 "try again later" (ws/health.py); a bug
+closes it with 1011 and is logged, which reports it to Sentry. No
+exception escapes a consumer.
 """
 
+import contextlib
 import json
 import logging
 from urllib.parse import parse_qs
@@ -15,8 +21,9 @@ from urllib.parse import parse_qs
 from channels.generic.websocket import AsyncWebsocketConsumer
 from django.conf import settings
 
+from platform_core.availability import is_outage
 from platform_core.errors import ApplicationError
-from ws import close_codes, events
+from ws import close_codes, events, health
 from ws.events import Frame, to_json
 
 logger = logging.getLogger(__name__)
@@ -26,20 +33,55 @@ class JsonSocket(AsyncWebsocketConsumer):
     # client message `type` → name of the coroutine method that handles it
     handlers: dict[str, str] = {"ping": "on_ping"}
 
+    accepted = False
+
+    async def __call__(self, scope, receive, send):
+        try:
+            await super().__call__(scope, receive, send)
+        except Exception as error:
+            # Raised in channels' own code (a channel for this socket while
+            # Redis is down) or in a handler: close cleanly, never crash.
+            code = close_codes.TRY_AGAIN_LATER if is_outage(error) else close_codes.INTERNAL_ERROR
+            if code == close_codes.INTERNAL_ERROR:
+                logger.exception("socket %s failed", scope.get("path"))
+            else:
+                logger.warning("socket %s closed, a service is unavailable: %r", scope.get("path"), error)
+            with contextlib.suppress(Exception):
+                if not self.accepted:
+                    await receive()  # websocket.connect
+                    await send({"type": "websocket.accept"})
+                await send({"type": "websocket.close", "code": code})
+
+    async def accept(self, subprotocol=None, headers=None):
+        await super().accept(subprotocol, headers)
+        self.accepted = True
+
     async def connect(self):
         self.tenant = self.scope["tenant"]
         self.user = self.scope["user"]
         self.joined: list[str] = []
         # A close code reaches the client only on an accepted socket.
         await self.accept()
+        watch = health.watch()
+        if not watch.available:
+            await self.close(code=close_codes.TRY_AGAIN_LATER)
+            return
         if not self.user.is_authenticated:
             await self.close(code=close_codes.NOT_SIGNED_IN)
             return
-        refusal = await self.authorize()
-        if refusal is not None:
-            await self.close(code=refusal)
-            return
-        await self.opened()
+        try:
+            refusal = await self.authorize()
+            if refusal is not None:
+                await self.close(code=refusal)
+                return
+            watch.sockets.add(self)
+            watch.start()
+            await self.opened()
+        except Exception as error:
+            if not is_outage(error):
+                raise
+            logger.warning("socket %s refused, a service is unavailable: %r", self.scope.get("path"), error)
+            await self.close(code=close_codes.TRY_AGAIN_LATER)
 
     async def authorize(self) -> int | None:
         """Return a close code to refuse this (signed-in) user, or None."""
@@ -54,7 +96,10 @@ class JsonSocket(AsyncWebsocketConsumer):
 
     async def disconnect(self, code):
         for group in getattr(self, "joined", []):
-            await self.channel_layer.group_discard(group, self.channel_name)
+            try:
+                await self.channel_layer.group_discard(group, self.channel_name)
+            except Exception as error:  # Redis down: its subscriptions died with it
+                logger.warning("leaving %s failed: %r", group, error)
 
     async def send_frame(self, frame: Frame) -> None:
         await self.send(text_data=to_json(frame))
@@ -90,6 +135,10 @@ class JsonSocket(AsyncWebsocketConsumer):
             await getattr(self, handler)(message)
         except ApplicationError as error:
             await self.send_error("invalid_message", error.message)
+        except Exception as error:
+            if not is_outage(error):
+                raise
+            await self.send_error("unavailable", "the service is briefly unavailable; send it again shortly")
 
     async def on_ping(self, message: dict) -> None:
         await self.send_frame(events.Pong())

@@ -1,0 +1,44 @@
+"""Redis stops in the middle of a stream and comes back."""
+
+import asyncio
+
+import pytest
+from asgiref.sync import sync_to_async
+
+from tests.faults.clients import StreamFollower, WebhookFeeder
+from tests.faults.conftest import orders_in
+from tests.servers import uvicorn_server
+
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.faults]
+
+
+async def test_redis_down_mid_stream_loses_nothing_for_a_client_that_reconnects(
+    world, redis, feed_integration, staff_cookie, staff_token
+):
+    integration, secret = feed_integration
+    with uvicorn_server(extra_env={"REDIS_URL": redis.url, "LAYER_CHECK_SECONDS": "0.5"}) as server:
+        follower = StreamFollower([server], store_id=1, cookie=staff_cookie)
+        feeder = WebhookFeeder([server], integration_id=integration.pk, secret=secret)
+        follower.start()
+        await asyncio.wait_for(follower.live.wait(), 10)
+
+        await feeder.post(15)
+        await follower.wait_until(lambda: follower.last_seq == 15, 10, "the first 15 events live")
+
+        redis.stop()
+        # Orders keep arriving, by webhook and by staff over the API.
+        await feeder.post(10)
+        assert await asyncio.to_thread(feeder.change_status, 1, "accepted", token=staff_token) == 200
+        await feeder.post(4)
+        await follower.wait_until(lambda: len(follower.close_codes) >= 2, 15, "a close and a refused reconnect")
+        # Closed, then refused while Redis is down: "try again later", not an error.
+        assert set(follower.close_codes) == {1013}
+
+        redis.start()
+        await feeder.post(15)
+        await follower.wait_until(lambda: follower.last_seq == 45, 20, "every event after Redis returned")
+        await follower.stop()
+
+    assert feeder.statuses == [200] * 45  # nothing refused, no 500
+    assert follower.seqs == list(range(1, 46))  # every event, once, in order
+    assert await sync_to_async(orders_in)(world.acme.tenant) == list(range(1, 46))
