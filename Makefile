@@ -9,7 +9,7 @@ export DEBUG ?= true
 # Keep in step with WS_MAX_MESSAGE_BYTES (settings) and the Procfile.
 UVICORN_FLAGS := --lifespan on --ws websockets-sansio --ws-max-size 65536 --ws-ping-interval 20 --ws-ping-timeout 20
 
-.PHONY: install run test bench migrate seed lock clean
+.PHONY: install run test chaos bench migrate seed lock clean
 
 install: $(VENV)/.installed
 
@@ -30,6 +30,11 @@ run: seed
 
 test: install
 	$(PY) -m pytest $(PYTEST_ARGS)
+
+# Only the fault tests (they are part of `make test` too): Redis killed,
+# PostgreSQL restarted, workers killed and stopped, on private servers.
+chaos: install
+	$(PY) -m pytest -m faults $(PYTEST_ARGS)
 
 # Measure against real services (this machine's by default). QUICK=1: a smoke run.
 bench: install

@@ -76,6 +76,7 @@ TENANT_LIMIT_SET_CALLS = True
 AUTH_USER_MODEL = "platform_core.User"
 
 MIDDLEWARE = [
+    "platform_core.middleware.ServiceUnavailableMiddleware",
     "platform_core.middleware.HealthCheckMiddleware",
     # Static files need no tenant: served before tenant routing.
     "whitenoise.middleware.WhiteNoiseMiddleware",
@@ -124,8 +125,18 @@ if env.bool("DB_POOL", default=True):
     DATABASES["default"].setdefault("OPTIONS", {})["pool"] = {
         "min_size": env.int("DB_POOL_MIN", default=2),
         "max_size": env.int("DB_POOL_MAX", default=20),
-        "timeout": 10,
+        # How long a request waits for a connection before it is answered
+        # 503 (PostgreSQL down or every connection busy).
+        "timeout": env.float("DB_POOL_TIMEOUT", default=5),
+        # psycopg_pool retries a failed connect with a doubling delay; after
+        # this long it gives up and the next request starts afresh (1 s).
+        # Short, so the pool notices a restarted PostgreSQL within seconds.
+        "reconnect_timeout": env.float("DB_POOL_RECONNECT_TIMEOUT", default=5),
     }
+    # Check a pooled connection before handing it out (one round trip), so
+    # the first requests after a PostgreSQL restart get fresh connections
+    # instead of failing on the dead ones.
+    DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
 else:
     DATABASES["default"]["CONN_MAX_AGE"] = env.int("DB_CONN_MAX_AGE", default=0)
     DATABASES["default"]["CONN_HEALTH_CHECKS"] = True

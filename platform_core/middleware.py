@@ -1,4 +1,50 @@
+import sys
+
+from django.core.signals import got_request_exception
+from django.dispatch import receiver
+from django.http import HttpResponse, JsonResponse
+
+from platform_core.availability import is_outage
 from platform_core.views import healthz
+
+RETRY_AFTER_SECONDS = 5
+
+
+class ServiceUnavailableMiddleware:
+    """Answer 503 "try again", not 500, while PostgreSQL or Redis is down.
+
+    The outermost middleware. Django turns an exception raised anywhere
+    inside (the tenant lookup, a view, a session save) into a 500 response
+    before it gets here; `got_request_exception` (below) keeps the exception
+    on the request, so an outage can be told apart from a bug. Nothing was
+    committed by the failed request, so retrying it is safe.
+    """
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        response = self.get_response(request)
+        error = getattr(request, "pregon_exception", None)
+        if response.status_code == 500 and error is not None and is_outage(error):
+            return unavailable(request)
+        return response
+
+
+@receiver(got_request_exception)
+def _keep_exception(sender, request=None, **kwargs):
+    if request is not None:
+        request.pregon_exception = sys.exc_info()[1]
+
+
+def unavailable(request) -> HttpResponse:
+    message = "Pregón is briefly unavailable (a database or Redis restart); retry in a few seconds."
+    if request.path.startswith("/api/"):
+        response = JsonResponse({"error": {"code": "unavailable", "message": message, "fields": {}}}, status=503)
+    else:
+        response = HttpResponse(f"<!doctype html><title>Try again shortly</title><p>{message}</p>", status=503)
+    response["Retry-After"] = str(RETRY_AFTER_SECONDS)
+    return response
 
 
 class HealthCheckMiddleware:

@@ -23,6 +23,7 @@ from django.http.request import split_domain_port, validate_host
 from django.utils.module_loading import import_string
 from django_tenants.utils import get_public_schema_name, schema_context
 
+from platform_core.availability import OUTAGES
 from platform_core.tokens import ws_ticket_consume
 from tenants.models import Domain, Tenant
 from ws import close_codes
@@ -44,7 +45,11 @@ class TenantWebsocketMiddleware:
         hostname, _port = split_domain_port(host)
         if not hostname or not validate_host(hostname, settings.ALLOWED_HOSTS):
             return await refuse(receive, send, close_codes.NOT_FOUND)
-        tenant = await on_db_thread(lambda: tenant_for_hostname(hostname))
+        try:
+            tenant = await on_db_thread(lambda: tenant_for_hostname(hostname))
+        except OUTAGES as error:
+            logger.warning("websocket refused, the database is unavailable: %r", error)
+            return await refuse(receive, send, close_codes.TRY_AGAIN_LATER)
         if tenant is None:
             return await refuse(receive, send, close_codes.NOT_FOUND)
 
@@ -57,12 +62,16 @@ class TenantWebsocketMiddleware:
             logger.info("websocket refused: origin %r does not match host %r", origin, host)
             return await refuse(receive, send, close_codes.FORBIDDEN)
 
-        if ticket is not None:
-            # A ticket decides alone: a bad one is not rescued by a cookie.
-            user = await in_tenant(tenant, ws_ticket_consume, ticket) or AnonymousUser()
-        else:
-            session_key = parse_cookie(headers.get("cookie", "")).get(settings.SESSION_COOKIE_NAME)
-            user = await in_tenant(tenant, user_for_session, session_key) if session_key else AnonymousUser()
+        try:
+            if ticket is not None:
+                # A ticket decides alone: a bad one is not rescued by a cookie.
+                user = await in_tenant(tenant, ws_ticket_consume, ticket) or AnonymousUser()
+            else:
+                session_key = parse_cookie(headers.get("cookie", "")).get(settings.SESSION_COOKIE_NAME)
+                user = await in_tenant(tenant, user_for_session, session_key) if session_key else AnonymousUser()
+        except OUTAGES as error:
+            logger.warning("websocket refused, the database is unavailable: %r", error)
+            return await refuse(receive, send, close_codes.TRY_AGAIN_LATER)
         return await self.inner(dict(scope, tenant=tenant, user=user), receive, send)
 
 

@@ -12,6 +12,7 @@ import socket
 import subprocess
 import tempfile
 import time
+import warnings
 from pathlib import Path
 
 import pytest
@@ -76,3 +77,72 @@ def private_redis():
         yield redis
     finally:
         redis.stop()
+
+
+class PrivatePostgres:
+    """A PostgreSQL (pgserver's binaries) holding a copy of the test database.
+
+    `stop()` is a fast shutdown, as in a restart: every connection is cut.
+    `start()` starts the same data directory on the same socket.
+    """
+
+    def __init__(self, data_dir: Path, database: str):
+        import pgserver
+        from pgserver._commands import POSTGRES_BIN_PATH, pg_ctl
+
+        self._pgserver, self._pg_ctl, self.bin = pgserver, pg_ctl, POSTGRES_BIN_PATH
+        self.data_dir = data_dir
+        self.database = database
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # platformdirs: XDG_RUNTIME_DIR unset
+            self.server = pgserver.get_server(data_dir, cleanup_mode="stop")
+        self.socket_dir = str(self.server.get_postmaster_info().socket_dir)
+
+    @property
+    def url(self) -> str:
+        return f"postgres://postgres@/{self.database}?host={self.socket_dir}"  # a Unix socket
+
+    def copy_from(self, settings_dict: dict) -> None:
+        """Copy the suite's test database (schemas and rows) into this server."""
+        self.server.psql(f'CREATE DATABASE "{self.database}";')
+        source = [
+            str(self.bin / "pg_dump"), "--no-owner", "--no-privileges",
+            "-h", settings_dict["HOST"] or "/tmp", "-U", settings_dict["USER"] or "postgres", settings_dict["NAME"],
+        ]
+        if settings_dict.get("PORT"):
+            source += ["-p", str(settings_dict["PORT"])]
+        dump = subprocess.run(source, check=True, capture_output=True).stdout
+        # This machine's PostgreSQL keeps a private column option that a
+        # stock server rejects; it carries no data.
+        dump = b"\n".join(line for line in dump.split(b"\n") if b"SET (pg_attver=" not in line)
+        restored = subprocess.run(
+            [str(self.bin / "psql"), "-q", "-v", "ON_ERROR_STOP=1", "-h", self.socket_dir, "-U", "postgres", self.database],
+            input=dump, capture_output=True,
+        )
+        if restored.returncode:
+            raise RuntimeError(f"restoring the copy failed: {restored.stderr.decode()[-2000:]}")
+
+    def stop(self) -> None:
+        self._pg_ctl(["-w", "-m", "fast", "stop"], pgdata=self.data_dir, user=self.server.system_user)
+
+    def start(self) -> None:
+        # As pgserver starts it: on the same Unix socket, no TCP.
+        args = ["-w", "-o", '-h ""', "-o", f"-k {self.socket_dir}", "-l", str(self.server.log), "start"]
+        self._pg_ctl(args, pgdata=self.data_dir, user=self.server.system_user)
+
+    def cleanup(self) -> None:
+        with contextlib.suppress(Exception):
+            self.server.cleanup()
+
+
+@contextlib.contextmanager
+def private_postgres(settings_dict: dict):
+    data_dir = Path(tempfile.mkdtemp(prefix="pregon-faults-pg-"))
+    os.chmod(data_dir, 0o755)  # pgserver runs postgres as another user when we are root
+    postgres = PrivatePostgres(data_dir / "data", settings_dict["NAME"])
+    try:
+        postgres.copy_from(settings_dict)
+        yield postgres
+    finally:
+        postgres.cleanup()
+        shutil.rmtree(data_dir, ignore_errors=True)
