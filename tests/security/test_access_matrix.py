@@ -1,0 +1,174 @@
+"""Who may do what, on every endpoint and socket, with colliding ids.
+
+One table: each row is a request (HTTP or socket) on acme's host, each
+column a role. Both tenants hold the same stores (1, 2), users (ids
+101–105), orders (1, 2), integration (1), secret (1) and notification (1),
+so a check that forgot the tenant would find globex's row. globex's data
+is named "globex"/"GLOBEX", and no answer on acme's host may contain it.
+
+Roles: anonymous; acme's customer; staff of store 1; staff of store 2;
+acme's tenant admin; and globex's tenant admin — the same user id as
+acme's admin — presenting its globex session to acme's host.
+
+Writes run in a transaction that is rolled back after each cell, so every
+cell sees the same starting state.
+"""
+
+import json
+
+import pytest
+from asgiref.sync import sync_to_async
+from django.db import transaction
+from django.test import Client
+from django_tenants.utils import tenant_context
+
+from tests.conftest import add_comment, create_order, session_cookie
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+ROLES = ("anon", "customer", "staff1", "staff2", "admin", "other_admin")
+
+
+def expect(default, **by_role):
+    return {role: by_role.get(role, default) for role in ROLES}
+
+
+SIGNED_IN = expect(200, anon=401, other_admin=401)  # any acme user, own data only
+STORE1_STAFF = expect(403, anon=401, other_admin=401, staff1=200)
+ADMIN_ONLY = expect(403, anon=401, other_admin=401, admin=200)
+PAGE_SIGNED_IN = expect(200, anon=302, other_admin=302)  # to the sign-in page
+PAGE_ADMIN = expect(403, anon=302, other_admin=302, admin=200)
+
+ANNOUNCEMENT = {"title": "Closed Monday", "body": "Back Tuesday", "audience": "everyone"}
+
+# (method, path, JSON body or None, expected status per role)
+HTTP = [
+    ("GET", "/api/stores/1/orders", None, STORE1_STAFF),
+    ("GET", "/api/stores/2/orders", None, expect(403, anon=401, other_admin=401, staff2=200)),
+    ("GET", "/api/stores/3/orders", None, expect(404, anon=401, other_admin=401)),  # globex has none either
+    ("GET", "/api/orders", None, SIGNED_IN),
+    # Order 1: store 1, acme's customer. Order 2: store 2, no customer.
+    ("GET", "/api/orders/1", None, expect(404, anon=401, other_admin=401, customer=200, staff1=200)),
+    ("GET", "/api/orders/2", None, expect(404, anon=401, other_admin=401, staff2=200)),
+    ("POST", "/api/orders/1/status", {"status": "accepted"},
+     expect(404, anon=401, other_admin=401, customer=403, staff1=200)),
+    ("POST", "/api/orders/2/status", {"status": "accepted"}, expect(404, anon=401, other_admin=401, staff2=200)),
+    ("POST", "/api/orders/1/comments", {"body": "ready soon"},
+     expect(404, anon=401, other_admin=401, customer=403, staff1=201)),
+    ("GET", "/api/notifications", None, SIGNED_IN),
+    ("POST", "/api/notifications/read", {"ids": [1]}, SIGNED_IN),  # only the owner's row changes (asserted below)
+    ("GET", "/api/notifications/preferences", None, SIGNED_IN),
+    ("PUT", "/api/notifications/preferences", {"muted_kinds": ["order_comment"]}, SIGNED_IN),
+    ("GET", "/api/announcements", None, ADMIN_ONLY),
+    ("POST", "/api/announcements", ANNOUNCEMENT, expect(403, anon=401, other_admin=401, admin=201)),
+    ("GET", "/api/integrations", None, ADMIN_ONLY),
+    ("POST", "/api/integrations", {"name": "pos"}, expect(403, anon=401, other_admin=401, admin=201)),
+    ("POST", "/api/integrations/1/secrets", None, expect(403, anon=401, other_admin=401, admin=201)),
+    ("DELETE", "/api/integrations/1/secrets/1", None, ADMIN_ONLY),
+    ("GET", "/api/integrations/1/deliveries", None, ADMIN_ONLY),
+    ("GET", "/api/integrations/2/deliveries", None, expect(403, anon=401, other_admin=401, admin=404)),
+    # Signed by nobody: the webhook answers to signatures, not to sessions.
+    ("POST", "/api/integrations/1/webhook", {"type": "order.created"}, expect(401)),
+    ("POST", "/api/ws-tickets", None, expect(201, anon=401, other_admin=401)),
+    ("GET", "/api/tokens", None, SIGNED_IN),
+    ("DELETE", "/api/tokens/1", None, expect(404, anon=401, other_admin=401, staff1=200)),  # staff1's token
+    ("GET", "/", None, PAGE_SIGNED_IN),
+    ("GET", "/stores/", None, PAGE_SIGNED_IN),
+    ("GET", "/stores/1/", None, expect(403, anon=302, other_admin=302, staff1=200)),
+    ("GET", "/stores/3/", None, expect(404, anon=302, other_admin=302)),
+    ("GET", "/notifications/", None, PAGE_SIGNED_IN),
+    ("GET", "/announcements/", None, PAGE_ADMIN),
+    ("GET", "/integrations/", None, PAGE_ADMIN),
+    ("GET", "/admin/", None, expect(302)),  # Django's admin: operators only, none of these
+]
+
+OPEN = "open"
+# (path, expected outcome per role: OPEN or the close code)
+SOCKETS = [
+    ("/ws/stores/1/orders/", expect(4403, anon=4401, other_admin=4401, staff1=OPEN)),
+    ("/ws/stores/2/orders/", expect(4403, anon=4401, other_admin=4401, staff2=OPEN)),
+    ("/ws/stores/3/orders/", expect(4404, anon=4401, other_admin=4401)),
+    ("/ws/notifications/", expect(OPEN, anon=4401, other_admin=4401)),
+    ("/ws/nowhere/", expect(4404)),
+]
+
+
+@pytest.fixture
+def cast(world):
+    """Both tenants' orders, integration, notification and tokens, with the same ids."""
+    from alerts.models import Notification
+    from alerts.services import notification_create
+    from orders.services import integration_create
+    from platform_core.tokens import api_token_create
+
+    for name in ("acme", "globex"):
+        people = getattr(world, name)
+        marker = name.upper()
+        order = create_order(people.tenant, store_id=1, external_id=f"{marker}-1", customer=people.customer)
+        create_order(people.tenant, store_id=2, external_id=f"{marker}-2")
+        add_comment(people.tenant, order, people.staff1, f"{marker} comment")
+        with tenant_context(people.tenant):
+            integration_create(name=f"{marker} shop", store_ids=[1])
+            Notification.objects.all().delete()
+            notification_create(recipient=people.customer, kind="system", title=f"{marker} notice")
+            api_token_create(user=people.staff1, name=f"{marker} token")
+    cookies = {role: session_cookie(world.acme.tenant, getattr(world.acme, role)) for role in ROLES[1:5]}
+    cookies["other_admin"] = session_cookie(world.globex.tenant, world.globex.admin)
+    cookies["anon"] = None
+    return cookies
+
+
+def http_cell(cookie: str | None, method: str, path: str, body) -> tuple[int, str]:
+    client = Client(HTTP_HOST="acme.localhost", HTTP_COOKIE=cookie or "")  # CSRF is tested on its own
+    with transaction.atomic():
+        response = client.generic(method, path, json.dumps(body) if body is not None else "",
+                                  content_type="application/json")
+        transaction.set_rollback(True)
+    return response.status_code, response.content.decode(errors="replace")
+
+
+async def test_every_role_on_every_endpoint_and_socket(cast, world, open_socket):
+    mismatches = []
+    for method, path, body, expected in HTTP:
+        for role in ROLES:
+            status, text = await sync_to_async(http_cell)(cast[role], method, path, body)
+            if status != expected[role]:
+                mismatches.append(f"{method} {path} as {role}: {status}, expected {expected[role]} {text[:120]}")
+            if "globex" in text.lower():
+                mismatches.append(f"{method} {path} as {role}: globex data on acme's host")
+
+    for path, expected in SOCKETS:
+        for role in ROLES:
+            socket = await open_socket(path, cookie=cast[role])
+            # An open socket speaks first (presence, stream.live, unread); a refused one closes.
+            first = await socket.communicator.receive_output(timeout=2)
+            outcome = first.get("code") if first["type"] == "websocket.close" else OPEN
+            if "globex" in first.get("text", "").lower():
+                mismatches.append(f"socket {path} as {role}: globex data")
+            if outcome != expected[role]:
+                mismatches.append(f"socket {path} as {role}: {outcome}, expected {expected[role]}")
+
+    assert mismatches == []
+
+
+def test_every_session_write_needs_the_csrf_token(cast, world):
+    """Each unsafe API row, by a role allowed to make it, without the token: 403, nothing written."""
+    from orders.models import Order, OrderComment
+
+    def counts():
+        with tenant_context(world.acme.tenant):
+            return Order.objects.filter(status="new").count(), OrderComment.objects.count()
+
+    before = counts()
+    checked = 0
+    for method, path, body, expected in HTTP:
+        allowed = [role for role in ROLES if 200 <= expected[role] < 300]
+        if method == "GET" or not path.startswith("/api/") or not allowed:
+            continue
+        client = Client(HTTP_HOST="acme.localhost", HTTP_COOKIE=cast[allowed[0]], enforce_csrf_checks=True)
+        response = client.generic(method, path, json.dumps(body) if body is not None else "",
+                                  content_type="application/json")
+        assert (response.status_code, response.json()["error"]["code"]) == (403, "csrf_failed"), (method, path)
+        checked += 1
+    assert checked >= 10  # the rows above, not an empty loop
+    assert counts() == before
