@@ -9,13 +9,12 @@ import base64
 import binascii
 import hashlib
 import hmac
-import json
 import time
 from dataclasses import dataclass
 from decimal import Decimal
 
 from platform_core.errors import ApplicationError
-from platform_core.parsing import parse_moment
+from platform_core.parsing import parse_json, parse_moment
 
 TOLERANCE_SECONDS = 5 * 60
 SECRET_PREFIX = "whsec_"
@@ -89,9 +88,9 @@ _REQUIRED = {
 def parse(body: bytes) -> OrderEvent:
     """The body as a strict event; an ApplicationError names every bad field."""
     try:
-        payload = json.loads(body, parse_float=Decimal)
-    except (ValueError, UnicodeDecodeError):
-        raise ApplicationError("invalid_json", "the body is not valid JSON") from None
+        payload = parse_json(body, parse_float=Decimal)
+    except ValueError as error:
+        raise ApplicationError("invalid_json", f"the body is not valid JSON: {error}") from None
     if not isinstance(payload, dict):
         raise ApplicationError("invalid_json", "the body must be a JSON object")
     errors: dict[str, str] = {key: "unexpected field" for key in set(payload) - {"type", "timestamp", "data"}}

@@ -6,7 +6,6 @@ input.
 """
 
 import functools
-import json
 import math
 
 from django.conf import settings
@@ -15,6 +14,7 @@ from django.middleware.csrf import CsrfViewMiddleware
 from django.views.decorators.csrf import csrf_exempt
 
 from platform_core.errors import ApplicationError
+from platform_core.parsing import parse_json
 from platform_core.tokens import user_for_token
 
 STATUS_BY_CODE = {
@@ -100,9 +100,9 @@ def read_json(request, *, required: set[str] = frozenset(), optional: set[str] =
     if len(body) > settings.API_MAX_BODY_BYTES:
         raise ApplicationError("too_large", f"bodies are limited to {settings.API_MAX_BODY_BYTES} bytes")
     try:
-        data = json.loads(body)
-    except (ValueError, UnicodeDecodeError):
-        raise ApplicationError("invalid_json", "the body is not valid JSON") from None
+        data = parse_json(body)
+    except ValueError as error:
+        raise ApplicationError("invalid_json", f"the body is not valid JSON: {error}") from None
     if not isinstance(data, dict):
         raise ApplicationError("invalid_json", "the body must be a JSON object")
     fields = {key: "unexpected field" for key in set(data) - required - optional}

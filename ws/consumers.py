@@ -14,7 +14,6 @@ exception escapes a consumer.
 """
 
 import contextlib
-import json
 import logging
 from urllib.parse import parse_qs
 
@@ -23,6 +22,7 @@ from django.conf import settings
 
 from platform_core.availability import is_outage
 from platform_core.errors import ApplicationError
+from platform_core.parsing import parse_json
 from ws import close_codes, events, health
 from ws.events import Frame, to_json
 
@@ -120,9 +120,9 @@ class JsonSocket(AsyncWebsocketConsumer):
             await self.close(code=close_codes.MESSAGE_TOO_BIG)
             return
         try:
-            message = json.loads(text_data)
-        except ValueError:
-            await self.send_error("invalid_json", "the frame is not valid JSON")
+            message = parse_json(text_data)
+        except ValueError as error:
+            await self.send_error("invalid_json", f"the frame is not valid JSON: {error}")
             return
         if not isinstance(message, dict) or not isinstance(message.get("type"), str):
             await self.send_error("invalid_message", "a frame must be a JSON object with a string `type`")

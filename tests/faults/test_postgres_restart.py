@@ -7,7 +7,6 @@ import urllib.error
 import urllib.request
 
 import pytest
-from asgiref.sync import sync_to_async
 from django.db import connection
 
 from tests.faults.clients import StreamFollower, WebhookFeeder
