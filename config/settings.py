@@ -196,6 +196,20 @@ NOTIFICATIONS_ON_CONNECT = env.int("NOTIFICATIONS_ON_CONNECT", default=50)
 # Read notifications older than this are deleted by `prune_notifications`.
 NOTIFICATION_RETENTION_DAYS = env.float("NOTIFICATION_RETENTION_DAYS", default=90)
 
+# --- Limits (docs/reliability.md) ---------------------------------------------
+# Client messages per socket: a token bucket; over it, a message is dropped
+# and answered with a `rate_limited` error frame.
+WS_MESSAGES_PER_SECOND = env.float("WS_MESSAGES_PER_SECOND", default=10)
+WS_MESSAGE_BURST = env.int("WS_MESSAGE_BURST", default=20)
+# Open sockets per user, per worker process; one more is closed with 4429.
+SOCKETS_PER_USER = env.int("SOCKETS_PER_USER", default=20)
+# Webhook requests per integration per minute, across all workers: 429.
+WEBHOOK_REQUESTS_PER_MINUTE = env.int("WEBHOOK_REQUESTS_PER_MINUTE", default=3000)
+# Failed sign-ins per username and per client address, per window: 429.
+LOGIN_FAILURES_PER_USERNAME = env.int("LOGIN_FAILURES_PER_USERNAME", default=10)
+LOGIN_FAILURES_PER_ADDRESS = env.int("LOGIN_FAILURES_PER_ADDRESS", default=50)
+LOGIN_WINDOW_SECONDS = env.int("LOGIN_WINDOW_SECONDS", default=900)
+
 # --- Deferred jobs (scheduled announcements, expiries) ------------------------
 JOBS_IN_WEB = env.bool("JOBS_IN_WEB", default=True)  # run the job loop in each web worker
 JOBS_POLL_SECONDS = env.float("JOBS_POLL_SECONDS", default=1)

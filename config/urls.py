@@ -18,6 +18,7 @@ urlpatterns = [
     path("api/tokens/<int:token_id>", account_api.token, name="api-token"),
     path("api/openapi.json", openapi.openapi_json, name="openapi"),
     path("api/docs", openapi.api_docs, name="api-docs"),
+    path("accounts/login/", views.SignInView.as_view(), name="login"),
     path("accounts/", include("django.contrib.auth.urls")),
     path("admin/", admin.site.urls),
 ]

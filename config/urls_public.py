@@ -7,6 +7,7 @@ from platform_core import views
 
 urlpatterns = [
     path("", views.public_home, name="public-home"),
+    path("accounts/login/", views.SignInView.as_view(), name="login"),
     path("accounts/", include("django.contrib.auth.urls")),
     path("admin/", admin.site.urls),
 ]

@@ -8,6 +8,7 @@ from django.views.decorators.csrf import csrf_exempt
 
 from orders import selectors, services, webhooks
 from orders.models import Integration, WebhookDelivery
+from platform_core import limits
 from platform_core.api import api_view, error_response, paginate, read_json
 from platform_core.errors import ApplicationError
 
@@ -22,6 +23,13 @@ def webhook(request, integration_id: int):
     integration = Integration.objects.filter(pk=integration_id, revoked_at__isnull=True).first()
     if integration is None:
         return error_response(ApplicationError("not_found", "no such integration on this host"))
+    wait = limits.hit(f"webhook:{integration.pk}", limit=settings.WEBHOOK_REQUESTS_PER_MINUTE, window=60)
+    if wait is not None:  # counted before the signature: bad ones cost us too
+        response = error_response(ApplicationError(
+            "rate_limited", f"at most {settings.WEBHOOK_REQUESTS_PER_MINUTE} requests per minute per integration"
+        ))
+        response["Retry-After"] = str(wait)
+        return response
     limit = settings.WEBHOOK_MAX_BODY_BYTES
     declared = request.META.get("CONTENT_LENGTH") or "0"
     if not declared.isdigit() or int(declared) > limit:

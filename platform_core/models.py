@@ -42,3 +42,13 @@ class WsTicket(models.Model):
     digest = models.CharField(max_length=64, unique=True)
     expires_at = models.DateTimeField()
     used_at = models.DateTimeField(null=True, blank=True)
+
+
+class RateCounter(models.Model):
+    """Hits on one limited thing (an integration, a sign-in name, an address)
+    in the current fixed window; shared by every worker process. One row
+    per key, rewritten in place (platform_core/limits.py)."""
+
+    key = models.CharField(max_length=200, primary_key=True)
+    window_start = models.DateTimeField()
+    hits = models.PositiveIntegerField(default=0)

@@ -20,7 +20,7 @@ def _json(schema: dict, description: str = "") -> dict:
 ERRORS = {
     code: {"$ref": f"#/components/responses/{name}"}
     for code, name in {"400": "BadRequest", "401": "Unauthorized", "403": "Forbidden", "404": "NotFound",
-                       "413": "TooLarge", "422": "Invalid"}.items()
+                       "413": "TooLarge", "422": "Invalid", "429": "RateLimited", "503": "Unavailable"}.items()
 }
 
 
@@ -184,7 +184,7 @@ PATHS = {
         "Standard Webhooks delivery: create or update orders. 2xx also for a duplicate webhook-id.",
         _json(_obj(["status", "webhook_id", "order"], {"status": {"type": "string", "enum": ["processed", "duplicate"]},
                                                       "webhook_id": STR, "order": {"oneOf": [_ref("Order"), {"type": "null"}]}})),
-        body=_ref("WebhookEvent"), errors=("400", "401", "403", "404", "413", "422"),
+        body=_ref("WebhookEvent"), errors=("400", "401", "403", "404", "413", "422", "429", "503"),
         params=(INTEGRATION_ID,
                 {"name": "webhook-id", "in": "header", "required": True, "schema": STR},
                 {"name": "webhook-timestamp", "in": "header", "required": True, "schema": STR, "description": "Unix seconds, ±5 minutes"},
@@ -245,6 +245,8 @@ DOCUMENT = {
                 "BadRequest": "Not a JSON object, or bad paging", "Unauthorized": "Not signed in, or a bad signature/token",
                 "Forbidden": "Not allowed", "NotFound": "Unknown, or not visible to you",
                 "TooLarge": "Body over the limit", "Invalid": "A field is wrong; `fields` names each",
+                "RateLimited": "Over WEBHOOK_REQUESTS_PER_MINUTE for this integration; see Retry-After",
+                "Unavailable": "PostgreSQL or Redis is briefly down; nothing was written, retry after Retry-After",
             }.items()
         },
     },

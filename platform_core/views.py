@@ -3,13 +3,16 @@ import logging
 import uuid
 
 from asgiref.sync import async_to_sync
+from django.conf import settings
 from django.contrib.auth.decorators import login_required
+from django.contrib.auth.views import LoginView
 from django.db import connection
 from django.http import JsonResponse
 from django.shortcuts import render
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
 
+from platform_core import limits
 from ws.layer import channel_layer
 
 logger = logging.getLogger(__name__)
@@ -62,3 +65,38 @@ def home(request):
 
 def public_home(request):
     return render(request, "public_home.html")
+
+
+class SignInView(LoginView):
+    """Django's sign-in, with failed attempts limited per username and per
+    client address (LOGIN_FAILURES_PER_*). Over either, every attempt —
+    even with the right password — gets 429 until the window ends."""
+
+    def _limits(self) -> list[tuple[str, int]]:
+        username = (self.request.POST.get("username") or "").strip().lower()[:150]
+        address = self.request.META.get("REMOTE_ADDR") or "unknown"
+        return [
+            (f"login:username:{username}", settings.LOGIN_FAILURES_PER_USERNAME),
+            (f"login:address:{address}", settings.LOGIN_FAILURES_PER_ADDRESS),
+        ]
+
+    def post(self, request, *args, **kwargs):
+        window = settings.LOGIN_WINDOW_SECONDS
+        waits = [limits.exceeded(key, limit=limit, window=window) for key, limit in self._limits()]
+        wait = max((w for w in waits if w is not None), default=None)
+        if wait is not None:
+            # An unbound form: a bound one would check the password.
+            context = self.get_context_data(form=self.get_form_class()(request), locked_seconds=wait)
+            response = self.response_class(request, self.get_template_names(), context, status=429)
+            response["Retry-After"] = str(wait)
+            return response
+        return super().post(request, *args, **kwargs)
+
+    def form_invalid(self, form):
+        for key, limit in self._limits():
+            limits.hit(key, limit=limit, window=settings.LOGIN_WINDOW_SECONDS)
+        return super().form_invalid(form)
+
+    def form_valid(self, form):
+        limits.clear(self._limits()[0][0])  # the address keeps its count
+        return super().form_valid(form)

@@ -15,6 +15,7 @@ exception escapes a consumer.
 
 import contextlib
 import logging
+import time
 from urllib.parse import parse_qs
 
 from channels.generic.websocket import AsyncWebsocketConsumer
@@ -34,6 +35,7 @@ class JsonSocket(AsyncWebsocketConsumer):
     handlers: dict[str, str] = {"ping": "on_ping"}
 
     accepted = False
+    registered = False  # counted in this worker's sockets of the user
 
     async def __call__(self, scope, receive, send):
         try:
@@ -46,6 +48,9 @@ class JsonSocket(AsyncWebsocketConsumer):
                 logger.exception("socket %s failed", scope.get("path"))
             else:
                 logger.warning("socket %s closed, a service is unavailable: %r", scope.get("path"), error)
+            if self.registered:
+                health.watch().unregister(self, self.user_key)
+                self.registered = False
             with contextlib.suppress(Exception):
                 if not self.accepted:
                     await receive()  # websocket.connect
@@ -60,6 +65,7 @@ class JsonSocket(AsyncWebsocketConsumer):
         self.tenant = self.scope["tenant"]
         self.user = self.scope["user"]
         self.joined: list[str] = []
+        self.tokens, self.refilled, self.rate_notice_at = float(settings.WS_MESSAGE_BURST), time.monotonic(), 0.0
         # A close code reaches the client only on an accepted socket.
         await self.accept()
         watch = health.watch()
@@ -74,7 +80,10 @@ class JsonSocket(AsyncWebsocketConsumer):
             if refusal is not None:
                 await self.close(code=refusal)
                 return
-            watch.sockets.add(self)
+            if not watch.register(self, self.user_key):
+                await self.close(code=close_codes.TOO_MANY_SOCKETS)
+                return
+            self.registered = True
             watch.start()
             await self.opened()
         except Exception as error:
@@ -94,7 +103,14 @@ class JsonSocket(AsyncWebsocketConsumer):
         await self.channel_layer.group_add(group, self.channel_name)
         self.joined.append(group)
 
+    @property
+    def user_key(self) -> tuple:
+        return (self.tenant.schema_name, self.user.pk)
+
     async def disconnect(self, code):
+        if self.registered:
+            health.watch().unregister(self, self.user_key)
+            self.registered = False
         for group in getattr(self, "joined", []):
             try:
                 await self.channel_layer.group_discard(group, self.channel_name)
@@ -109,6 +125,8 @@ class JsonSocket(AsyncWebsocketConsumer):
 
     # --- client → server ------------------------------------------------------
     async def receive(self, text_data=None, bytes_data=None):
+        if not await self._within_rate():
+            return
         if text_data is None:
             await self.send_error("invalid_message", "frames must be JSON text, not binary")
             return
@@ -139,6 +157,24 @@ class JsonSocket(AsyncWebsocketConsumer):
             if not is_outage(error):
                 raise
             await self.send_error("unavailable", "the service is briefly unavailable; send it again shortly")
+
+    async def _within_rate(self) -> bool:
+        """A token bucket of WS_MESSAGES_PER_SECOND, WS_MESSAGE_BURST deep.
+        Over it the message is dropped; the client hears so at most once a
+        second (a flood is not answered with a flood)."""
+        now = time.monotonic()
+        rate, burst = settings.WS_MESSAGES_PER_SECOND, settings.WS_MESSAGE_BURST
+        self.tokens = min(burst, self.tokens + (now - self.refilled) * rate)
+        self.refilled = now
+        if self.tokens >= 1:
+            self.tokens -= 1
+            return True
+        if now - self.rate_notice_at >= 1:
+            self.rate_notice_at = now
+            await self.send_error(
+                "rate_limited", f"at most {rate:g} messages per second (bursts of {burst}); this one was dropped"
+            )
+        return False
 
     async def on_ping(self, message: dict) -> None:
         await self.send_frame(events.Pong())

@@ -8,7 +8,9 @@ sockets with 1013 "try again later" and refuses new ones the same way
 until a check passes again. Clients reconnect with backoff and resume
 from the database (`?after=<seq>`, unread replay), so nothing is lost.
 
-Also the registry of this worker's open sockets. One watch per event loop
+Also the registry of this worker's open sockets, which enforces
+SOCKETS_PER_USER (per worker process: no shared state on the connect
+path). One watch per event loop
 (a uvicorn worker has one); none for the in-memory layer, which cannot fail
 apart from the process.
 """
@@ -18,6 +20,7 @@ import contextlib
 import itertools
 import logging
 import weakref
+from collections import Counter
 
 from channels.layers import InMemoryChannelLayer, get_channel_layer
 from django.conf import settings
@@ -31,11 +34,26 @@ class LayerWatch:
     def __init__(self):
         self.available = True
         self.sockets: weakref.WeakSet = weakref.WeakSet()
+        self.per_user: Counter = Counter()  # (tenant schema, user id) → open sockets here
         self.task: asyncio.Task | None = None
         self.channel: str | None = None
         self.receiver: asyncio.Task | None = None
         self.nonces = itertools.count(1)
         self.waiting: dict[int, asyncio.Future] = {}
+
+    def register(self, socket, key: tuple) -> bool:
+        """Count `socket` for its user; False (not counted) if the user is at SOCKETS_PER_USER."""
+        if self.per_user[key] >= settings.SOCKETS_PER_USER:
+            return False
+        self.per_user[key] += 1
+        self.sockets.add(socket)
+        return True
+
+    def unregister(self, socket, key: tuple) -> None:
+        self.sockets.discard(socket)
+        self.per_user[key] -= 1
+        if self.per_user[key] <= 0:
+            del self.per_user[key]
 
     def start(self) -> None:
         if self.task is None and not isinstance(get_channel_layer(), InMemoryChannelLayer):
