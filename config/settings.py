@@ -81,6 +81,7 @@ MIDDLEWARE = [
     # Static files need no tenant: served before tenant routing.
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django_tenants.middleware.main.TenantMainMiddleware",
+    "platform_core.observability.SentryTenantMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -265,13 +266,10 @@ LOGGING = {
 # --- Sentry -----------------------------------------------------------------
 SENTRY_DSN = env.str("SENTRY_DSN", default="")
 if SENTRY_DSN:
-    import sentry_sdk
-    from sentry_sdk.integrations.django import DjangoIntegration
+    from platform_core import observability
 
-    sentry_sdk.init(
+    observability.init(
         dsn=SENTRY_DSN,
-        integrations=[DjangoIntegration()],
         environment=env.str("SENTRY_ENVIRONMENT", default="production"),
         traces_sample_rate=env.float("SENTRY_TRACES_SAMPLE_RATE", default=0.0),
-        send_default_pii=False,
     )

@@ -32,7 +32,10 @@ class Server:
 
 
 @contextlib.contextmanager
-def uvicorn_server(*, extra_env: dict[str, str] | None = None, port: int | None = None, startup_timeout: float = 20):
+def uvicorn_server(
+    *, extra_env: dict[str, str] | None = None, port: int | None = None, startup_timeout: float = 20,
+    app: str = "config.asgi:application",
+):
     """Yield a running Server; terminate it on exit (if a test has not killed it)."""
     port = port or free_port()
     env = {
@@ -42,7 +45,7 @@ def uvicorn_server(*, extra_env: dict[str, str] | None = None, port: int | None 
         **(extra_env or {}),
     }
     process = subprocess.Popen(
-        [sys.executable, "-m", "uvicorn", "config.asgi:application", "--host", "127.0.0.1", "--port", str(port),
+        [sys.executable, "-m", "uvicorn", app, "--host", "127.0.0.1", "--port", str(port),
          "--ws", "websockets-sansio", "--log-level", "warning"],
         cwd=ROOT,
         env=env,

@@ -48,9 +48,8 @@ class JsonSocket(AsyncWebsocketConsumer):
                 logger.exception("socket %s failed", scope.get("path"))
             else:
                 logger.warning("socket %s closed, a service is unavailable: %r", scope.get("path"), error)
-            if self.registered:
-                health.watch().unregister(self, self.user_key)
-                self.registered = False
+            with contextlib.suppress(Exception):
+                await self.disconnect(code)  # leave groups, hub, presence, the worker's count
             with contextlib.suppress(Exception):
                 if not self.accepted:
                     await receive()  # websocket.connect

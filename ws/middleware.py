@@ -23,6 +23,7 @@ from django.http.request import split_domain_port, validate_host
 from django.utils.module_loading import import_string
 from django_tenants.utils import get_public_schema_name, schema_context
 
+from platform_core import observability
 from platform_core.availability import OUTAGES
 from platform_core.tokens import ws_ticket_consume
 from tenants.models import Domain, Tenant
@@ -52,6 +53,7 @@ class TenantWebsocketMiddleware:
             return await refuse(receive, send, close_codes.TRY_AGAIN_LATER)
         if tenant is None:
             return await refuse(receive, send, close_codes.NOT_FOUND)
+        observability.tag_tenant(tenant.schema_name)
 
         # Browsers always send Origin; a page of another tenant or another
         # site must not ride on this tenant's session cookie. A client with a
