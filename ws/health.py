@@ -3,7 +3,7 @@
 With Redis down, a socket that stays open hears nothing and does not know
 it. So each worker process checks the layer every LAYER_CHECK_SECONDS
 with a real round trip (send to its own channel, receive it back: the path
-every live frame takes). When a check fails the worker closes all its
+every live frame takes). When two checks in a row fail the worker closes all its
 sockets with 1013 "try again later" and refuses new ones the same way
 until a check passes again. Clients reconnect with backoff and resume
 from the database (`?after=<seq>`, unread replay), so nothing is lost.
@@ -60,12 +60,16 @@ class LayerWatch:
             self.task = asyncio.create_task(self._run())
 
     async def _run(self) -> None:
+        failures = 0
         while True:
             healthy = await self.check()
+            # Two failures in a row: one slow check on a busy event loop
+            # must not close thousands of sockets.
+            failures = 0 if healthy else failures + 1
             if healthy and not self.available:
                 logger.warning("channel layer is back; sockets may connect again")
                 self.available = True
-            elif not healthy and self.available:
+            elif failures >= 2 and self.available:
                 logger.error("channel layer is not delivering; closing %d sockets with 1013", len(self.sockets))
                 self.available = False
                 await self.close_all(close_codes.TRY_AGAIN_LATER)
