@@ -3,16 +3,15 @@
 With Redis down, a socket that stays open hears nothing and does not know
 it. So each worker process checks the layer every LAYER_CHECK_SECONDS
 with a real round trip (send to its own channel, receive it back: the path
-every live frame takes). When two checks in a row fail the worker closes all its
-sockets with 1013 "try again later" and refuses new ones the same way
-until a check passes again. Clients reconnect with backoff and resume
+every live frame takes). When two checks in a row fail, the worker closes
+all its sockets with 1013 "try again later" and refuses new ones the same
+way until a check passes again. Clients reconnect with backoff and resume
 from the database (`?after=<seq>`, unread replay), so nothing is lost.
 
 Also the registry of this worker's open sockets, which enforces
 SOCKETS_PER_USER (per worker process: no shared state on the connect
-path). One watch per event loop
-(a uvicorn worker has one); none for the in-memory layer, which cannot fail
-apart from the process.
+path). One watch per event loop (a uvicorn worker has one); it checks
+nothing for the in-memory layer, which cannot fail apart from the process.
 """
 
 import asyncio
