@@ -158,3 +158,19 @@ def test_no_webhook_body_gives_a_500_or_a_partial_write(world, integration, body
     if response.status_code != 200:
         assert response.json()["error"]["code"]  # a clear error...
         assert _rows(world) == before  # ...and nothing written
+
+
+# --- Host headers -------------------------------------------------------------------------
+@pytest.mark.django_db
+@FUZZ
+@given(host=st.text(max_size=80) | st.from_regex(r"[a-z0-9.\-]{1,30}(:[0-9a-z]{0,6})?", fullmatch=True))
+@example(host="acme.localhost.evil.com")
+@example(host="acme.localhost:99999999999")
+@example(host="ACME.LOCALHOST")
+@example(host="acme.localhost\r\nX-Injected: 1")
+def test_no_host_header_gives_a_500(world, host):
+    from django.test import Client
+
+    for path in ("/", "/api/orders", "/healthz"):
+        response = Client(HTTP_HOST=host).get(path)
+        assert response.status_code < 500 or (path == "/healthz" and response.status_code == 503), (host, path)
