@@ -9,8 +9,8 @@ and clients recover it from the database (unread replay, `seq` resume).
 
 import asyncio
 import logging
-
-import sentry_sdk
+import threading
+import time
 from collections import defaultdict
 
 from asgiref.sync import async_to_sync
@@ -50,8 +50,7 @@ def publish_now(group: str, text: str, *, seq: int | None = None) -> None:
     try:
         async_to_sync(channel_layer().group_send)(group, message)
     except Exception:
-        logger.exception("publish to %s failed; clients will recover from the database", group)
-        sentry_sdk.capture_exception()
+        _failures.report(f"publish to {group} failed")
 
 
 def publish_many_now(messages: list[tuple[str, str]], *, concurrency: int = 100) -> int:
@@ -81,9 +80,36 @@ def publish_many_now(messages: list[tuple[str, str]], *, concurrency: int = 100)
     except Exception:
         failed = len(messages)
     if failed:
-        logger.error("%d of %d publishes failed; clients will recover from the database", failed, len(messages))
-        sentry_sdk.capture_message(f"{failed} of {len(messages)} publishes failed")
+        _failures.report(f"{failed} of {len(messages)} publishes failed", exc_info=False)
     return failed
+
+
+class _FailureReports:
+    """While Redis is down every publish fails: log the first failure (logged
+    errors reach Sentry), then at most one line per REPORT_SECONDS with the
+    count, not one per event."""
+
+    REPORT_SECONDS = 30
+
+    def __init__(self):
+        self.lock = threading.Lock()
+        self.last = float("-inf")
+        self.quiet = 0
+
+    def report(self, what: str, *, exc_info: bool = True) -> None:
+        with self.lock:
+            now = time.monotonic()
+            if now - self.last < self.REPORT_SECONDS:
+                self.quiet += 1
+                return
+            quiet, self.quiet, self.last = self.quiet, 0, now
+        logger.error(
+            "%s; clients will recover from the database (%d more failures not logged since the last report)",
+            what, quiet, exc_info=exc_info,
+        )
+
+
+_failures = _FailureReports()
 
 
 EXISTS_MANY = "local found = {} for i, key in ipairs(KEYS) do found[i] = redis.call('EXISTS', key) end return found"

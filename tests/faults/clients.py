@@ -56,9 +56,8 @@ class StreamFollower:
     async def _run(self) -> None:
         while True:
             server = self.servers[self.server_index % len(self.servers)]
-            path = f"/ws/stores/{self.store_id}/orders/" + (f"?after={self.last_seq}" if self.seqs else "")
             try:
-                async with websocket(server, path, host=self.host, cookie=self.cookie) as ws:
+                async with websocket(server, self.path(), host=self.host, cookie=self.cookie) as ws:
                     async for text in ws:
                         self._on_frame(json.loads(text), ws)
                     self.close_codes.append(ws.close_code)
@@ -70,6 +69,9 @@ class StreamFollower:
             self.server_index += 1  # as a load balancer would: maybe another worker
             await asyncio.sleep(0.2)
 
+    def path(self) -> str:
+        return f"/ws/stores/{self.store_id}/orders/" + (f"?after={self.last_seq}" if self.seqs else "")
+
     def _on_frame(self, frame: dict, ws) -> None:
         if frame["type"] == "stream.live":
             self.opened += 1
@@ -80,6 +82,31 @@ class StreamFollower:
             if frame["seq"] <= self.last_seq:
                 raise AssertionError(f"seq {frame['seq']} after {self.last_seq}: a duplicate reached the client")
             self.seqs.append(frame["seq"])
+
+
+class NotificationFollower(StreamFollower):
+    """A customer's bell (pregon-socket.js's notifications client, in Python):
+    reconnects with `?after=<highest id seen>` and keeps every id, once."""
+
+    def __init__(self, servers: list[Server], *, cookie: str, host: str = "acme.localhost"):
+        super().__init__(servers, store_id=0, cookie=cookie, host=host)
+        self.ids: list[int] = []  # in the order first seen, deduplicated by id as clients do
+
+    def path(self) -> str:
+        return "/ws/notifications/" + (f"?after={max(self.ids)}" if self.ids else "")
+
+    def _on_frame(self, frame: dict, ws) -> None:
+        if frame["type"] == "notifications.unread":
+            self.opened += 1
+            self.live.set()
+            found = frame["notifications"]
+        elif frame["type"] == "notifications.missed":
+            found = frame["notifications"]
+        elif frame["type"] == "notification.created":
+            found = [frame["notification"]]
+        else:
+            return
+        self.ids.extend(n["id"] for n in found if n["id"] not in self.ids)
 
 
 class WebhookFeeder:

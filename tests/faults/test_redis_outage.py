@@ -4,8 +4,10 @@ import asyncio
 
 import pytest
 from asgiref.sync import sync_to_async
+from django_tenants.utils import tenant_context
 
-from tests.faults.clients import StreamFollower, WebhookFeeder
+from tests.conftest import create_order, session_cookie
+from tests.faults.clients import NotificationFollower, StreamFollower, WebhookFeeder
 from tests.faults.conftest import orders_in
 from tests.servers import uvicorn_server
 
@@ -42,3 +44,37 @@ async def test_redis_down_mid_stream_loses_nothing_for_a_client_that_reconnects(
     assert feeder.statuses == [200] * 45  # nothing refused, no 500
     assert follower.seqs == list(range(1, 46))  # every event, once, in order
     assert await sync_to_async(orders_in)(world.acme.tenant) == list(range(1, 46))
+
+
+def customer_notification_ids(tenant, customer) -> list[int]:
+    from alerts.models import Notification
+
+    with tenant_context(tenant):
+        return sorted(Notification.objects.filter(recipient=customer).values_list("id", flat=True))
+
+
+async def test_redis_down_loses_no_alert_for_a_customer_who_reconnects(world, redis, staff_token):
+    acme = world.acme
+    order = await sync_to_async(create_order)(acme.tenant, customer=acme.customer)
+    cookie = await sync_to_async(session_cookie)(acme.tenant, acme.customer)
+    with uvicorn_server(extra_env={"REDIS_URL": redis.url, "LAYER_CHECK_SECONDS": "0.5"}) as server:
+        bell = NotificationFollower([server], cookie=cookie)
+        staff = WebhookFeeder([server], integration_id=0, secret="")
+        bell.start()
+        await asyncio.wait_for(bell.live.wait(), 10)
+
+        assert await asyncio.to_thread(staff.change_status, order.pk, "accepted", token=staff_token) == 200
+        await bell.wait_until(lambda: len(bell.ids) == 1, 10, "the first alert, live")
+
+        redis.stop()
+        assert await asyncio.to_thread(staff.change_status, order.pk, "preparing", token=staff_token) == 200
+        await bell.wait_until(lambda: bell.close_codes, 15, "the socket to be closed")
+        redis.start()
+        await bell.wait_until(lambda: len(bell.ids) == 2, 20, "the alert made while Redis was down")
+
+        assert await asyncio.to_thread(staff.change_status, order.pk, "ready", token=staff_token) == 200
+        await bell.wait_until(lambda: len(bell.ids) == 3, 10, "the next alert, live again")
+        await bell.stop()
+
+    assert bell.close_codes[0] == 1013
+    assert bell.ids == await sync_to_async(customer_notification_ids)(acme.tenant, acme.customer)

@@ -71,6 +71,7 @@ HTTP = [
     ("POST", "/api/integrations/1/webhook", {"type": "order.created"}, expect(401)),
     ("POST", "/api/ws-tickets", None, expect(201, anon=401, other_admin=401)),
     ("GET", "/api/tokens", None, SIGNED_IN),
+    ("POST", "/api/tokens", {"name": "pos"}, expect(201, anon=401, other_admin=401)),
     ("DELETE", "/api/tokens/1", None, expect(404, anon=401, other_admin=401, staff1=200)),  # staff1's token
     ("GET", "/", None, PAGE_SIGNED_IN),
     ("GET", "/stores/", None, PAGE_SIGNED_IN),
@@ -80,6 +81,11 @@ HTTP = [
     ("GET", "/announcements/", None, PAGE_ADMIN),
     ("GET", "/integrations/", None, PAGE_ADMIN),
     ("GET", "/admin/", None, expect(302)),  # Django's admin: operators only, none of these
+    # Public by design: the API's description, the sign-in page, the health check.
+    ("GET", "/api/openapi.json", None, expect(200)),
+    ("GET", "/api/docs", None, expect(200)),
+    ("GET", "/accounts/login/", None, expect(200)),
+    ("GET", "/healthz", None, expect(200)),
 ]
 
 OPEN = "open"
