@@ -20,5 +20,6 @@ urlpatterns = [
     path("api/docs", openapi.api_docs, name="api-docs"),
     path("accounts/login/", views.SignInView.as_view(), name="login"),
     path("accounts/", include("django.contrib.auth.urls")),
+    path("admin/login/", views.admin_sign_in),  # before admin's own: limited sign-ins
     path("admin/", admin.site.urls),
 ]

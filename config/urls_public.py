@@ -9,5 +9,6 @@ urlpatterns = [
     path("", views.public_home, name="public-home"),
     path("accounts/login/", views.SignInView.as_view(), name="login"),
     path("accounts/", include("django.contrib.auth.urls")),
+    path("admin/login/", views.admin_sign_in),  # before admin's own: limited sign-ins
     path("admin/", admin.site.urls),
 ]

@@ -4,10 +4,11 @@ import uuid
 
 from asgiref.sync import async_to_sync
 from django.conf import settings
+from django.contrib import admin
 from django.contrib.auth.decorators import login_required
 from django.contrib.auth.views import LoginView
 from django.db import connection
-from django.http import JsonResponse
+from django.http import HttpResponse, JsonResponse
 from django.shortcuts import render
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
@@ -67,23 +68,38 @@ def public_home(request):
     return render(request, "public_home.html")
 
 
+def _sign_in_limits(request) -> list[tuple[str, int]]:
+    username = (request.POST.get("username") or "").strip().lower()[:150]
+    address = request.META.get("REMOTE_ADDR") or "unknown"
+    return [
+        (f"login:username:{username}", settings.LOGIN_FAILURES_PER_USERNAME),
+        (f"login:address:{address}", settings.LOGIN_FAILURES_PER_ADDRESS),
+    ]
+
+
+def _sign_in_lockout(request) -> int | None:
+    """Seconds until this username or address may try again, or None."""
+    window = settings.LOGIN_WINDOW_SECONDS
+    waits = [limits.exceeded(key, limit=limit, window=window) for key, limit in _sign_in_limits(request)]
+    return max((wait for wait in waits if wait is not None), default=None)
+
+
+def _sign_in_failed(request) -> None:
+    for key, limit in _sign_in_limits(request):
+        limits.hit(key, limit=limit, window=settings.LOGIN_WINDOW_SECONDS)
+
+
+def _sign_in_succeeded(request) -> None:
+    limits.clear(_sign_in_limits(request)[0][0])  # the address keeps its count
+
+
 class SignInView(LoginView):
     """Django's sign-in, with failed attempts limited per username and per
     client address (LOGIN_FAILURES_PER_*). Over either, every attempt —
     even with the right password — gets 429 until the window ends."""
 
-    def _limits(self) -> list[tuple[str, int]]:
-        username = (self.request.POST.get("username") or "").strip().lower()[:150]
-        address = self.request.META.get("REMOTE_ADDR") or "unknown"
-        return [
-            (f"login:username:{username}", settings.LOGIN_FAILURES_PER_USERNAME),
-            (f"login:address:{address}", settings.LOGIN_FAILURES_PER_ADDRESS),
-        ]
-
     def post(self, request, *args, **kwargs):
-        window = settings.LOGIN_WINDOW_SECONDS
-        waits = [limits.exceeded(key, limit=limit, window=window) for key, limit in self._limits()]
-        wait = max((w for w in waits if w is not None), default=None)
+        wait = _sign_in_lockout(request)
         if wait is not None:
             # An unbound form: a bound one would check the password.
             context = self.get_context_data(form=self.get_form_class()(request), locked_seconds=wait)
@@ -93,10 +109,28 @@ class SignInView(LoginView):
         return super().post(request, *args, **kwargs)
 
     def form_invalid(self, form):
-        for key, limit in self._limits():
-            limits.hit(key, limit=limit, window=settings.LOGIN_WINDOW_SECONDS)
+        _sign_in_failed(self.request)
         return super().form_invalid(form)
 
     def form_valid(self, form):
-        limits.clear(self._limits()[0][0])  # the address keeps its count
+        _sign_in_succeeded(self.request)
         return super().form_valid(form)
+
+
+def admin_sign_in(request, extra_context=None):
+    """Django admin's sign-in (/admin/login/), under the same limits."""
+    if request.method == "POST":
+        wait = _sign_in_lockout(request)
+        if wait is not None:
+            response = HttpResponse(
+                f"<!doctype html><title>Too many attempts</title><p>Too many failed sign-ins. "
+                f"Try again in {wait} seconds.</p>", status=429,
+            )
+            response["Retry-After"] = str(wait)
+            return response
+    response = admin.site.login(request, extra_context)
+    if request.method == "POST" and response.status_code == 200:
+        _sign_in_failed(request)  # the form again: the credentials were refused
+    elif request.method == "POST" and response.status_code == 302:
+        _sign_in_succeeded(request)
+    return response

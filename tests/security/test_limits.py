@@ -170,3 +170,16 @@ def test_failed_sign_ins_are_limited_per_address(world, settings):
         assert sign_in("acme.localhost", name, "wrong", address="10.6.6.6").status_code == 200
     assert sign_in("acme.localhost", "staff1", PASSWORD, address="10.6.6.6").status_code == 429
     assert sign_in("acme.localhost", "staff1", PASSWORD, address="10.7.7.7").status_code == 302
+
+
+@pytest.mark.django_db
+def test_the_admin_sign_in_shares_the_limits(world, settings):
+    settings.LOGIN_FAILURES_PER_USERNAME, settings.LOGIN_WINDOW_SECONDS = 3, 3600
+    clear_of_window_edge(3600)
+    client = Client(HTTP_HOST="acme.localhost", REMOTE_ADDR="10.0.0.2")
+    for _ in range(2):
+        assert client.post("/admin/login/", {"username": "admin", "password": "wrong"}).status_code == 200
+    assert sign_in("acme.localhost", "admin", "wrong").status_code == 200  # the third, on the product's page
+    locked = client.post("/admin/login/", {"username": "admin", "password": PASSWORD})
+    assert locked.status_code == 429 and b"Too many failed sign-ins" in locked.content
+    assert Client(HTTP_HOST="acme.localhost").get("/admin/login/").status_code == 200  # the page itself still shows
