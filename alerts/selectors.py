@@ -58,6 +58,22 @@ def missed_since(*, user, after: int, limit: int) -> events.NotificationsMissed:
     )
 
 
+def connect_state(*, user, after: int | None, limit: int, missed_limit: int):
+    """What a socket reads on connect, in one trip to the database thread:
+    the unread snapshot, what was missed since `after` (if given), and the
+    newest notification id of the user (the socket's position)."""
+    snapshot = unread_snapshot(user=user, limit=limit)
+    missed = missed_since(user=user, after=after, limit=missed_limit) if after is not None else None
+    latest = Notification.objects.filter(recipient=user).order_by("-id").values_list("id", flat=True).first() or 0
+    return snapshot, missed, latest
+
+
+def catch_up(*, user, after: int, limit: int) -> tuple[events.NotificationsMissed, int]:
+    """For a socket's heartbeat, in one go: what was created after `after`
+    (normally nothing: live pushes got there first) and the unread count."""
+    return missed_since(user=user, after=after, limit=limit), unread_count(user=user, muted=muted_kinds(user=user))
+
+
 def unread_counts(*, user_ids: list[int]) -> dict[int, int]:
     """`unread_count` for many users in one query (fan-out of announcements).
 

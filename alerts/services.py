@@ -40,6 +40,7 @@ def notification_create(*, recipient, kind: str, title: str, body: str = "", url
                 notification=selectors.notification_data(notification),
                 unread_count=selectors.unread_count(user=recipient, muted=muted),
             ),
+            seq=notification.pk,  # the socket's position: its heartbeat repairs from here
         )
     return notification
 
@@ -276,6 +277,7 @@ def announcement_deliver(announcement_id: int) -> None:
                 ),
                 unread_count=counts[uid],
             )),
+            nid,
         )
         for nid, uid in loud
     ])

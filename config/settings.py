@@ -192,6 +192,9 @@ STREAM_HEARTBEAT_SECONDS = env.float("STREAM_HEARTBEAT_SECONDS", default=25)
 PRESENCE_TTL_SECONDS = env.float("PRESENCE_TTL_SECONDS", default=STREAM_HEARTBEAT_SECONDS * 3)
 # Events read from the database per query when replaying a stream.
 STREAM_REPLAY_BATCH = env.int("STREAM_REPLAY_BATCH", default=500)
+# How often a notifications socket checks it missed nothing and hears the
+# true unread count (one query per socket per beat).
+NOTIFICATIONS_HEARTBEAT_SECONDS = env.float("NOTIFICATIONS_HEARTBEAT_SECONDS", default=30)
 # How many unread notifications the connect frame carries at most.
 NOTIFICATIONS_ON_CONNECT = env.int("NOTIFICATIONS_ON_CONNECT", default=50)
 # Read notifications older than this are deleted by `prune_notifications`.

@@ -94,6 +94,17 @@ class NotificationsMissed(Frame):
 
 
 @dataclass(frozen=True, slots=True)
+class NotificationsHeartbeat(Frame):
+    """Every NOTIFICATIONS_HEARTBEAT_SECONDS, after any `notifications.missed`
+    that a lost live push made necessary: the socket is caught up to
+    `latest_id`, and the badge is `unread_count`."""
+
+    type: ClassVar[str] = "notifications.heartbeat"
+    latest_id: int
+    unread_count: int
+
+
+@dataclass(frozen=True, slots=True)
 class NotificationsRead(Frame):
     """To every socket of the user: these are read now."""
 

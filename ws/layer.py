@@ -43,18 +43,24 @@ def publish_on_commit(group: str, frame: Frame, *, seq: int | None = None) -> st
 
 def publish_now(group: str, text: str, *, seq: int | None = None) -> None:
     """Send already-committed, serialized text to a group (sync callers)."""
-    # `group` lets a worker's hub (ws/hub.py) route the one copy it receives.
-    message = {"type": FORWARD, "text": text, "group": group}
-    if seq is not None:
-        message["seq"] = seq
     try:
-        async_to_sync(channel_layer().group_send)(group, message)
+        async_to_sync(channel_layer().group_send)(group, _message(group, text, seq))
     except Exception:
         _failures.report(f"publish to {group} failed")
 
 
-def publish_many_now(messages: list[tuple[str, str]], *, concurrency: int = 100) -> int:
-    """Send many (group, text) pairs, `concurrency` at a time; return how many failed.
+def _message(group: str, text: str, seq: int | None = None) -> dict:
+    # `group` lets a worker's hub (ws/hub.py) route the one copy it receives;
+    # `seq` is the frame's position (a store's seq, a notification's id).
+    message = {"type": FORWARD, "text": text, "group": group}
+    if seq is not None:
+        message["seq"] = seq
+    return message
+
+
+def publish_many_now(messages: list[tuple], *, concurrency: int = 100) -> int:
+    """Send many (group, text) or (group, text, seq) tuples, `concurrency` at
+    a time; return how many failed.
 
     For fan-out after a commit (announcements): one group per recipient,
     sent concurrently so ten thousand sends take Redis round trips in
@@ -69,7 +75,7 @@ def publish_many_now(messages: list[tuple[str, str]], *, concurrency: int = 100)
         for start in range(0, len(messages), concurrency):
             chunk = messages[start : start + concurrency]
             results = await asyncio.gather(
-                *(layer.group_send(group, {"type": FORWARD, "text": text}) for group, text in chunk),
+                *(layer.group_send(group, _message(group, text, *seq)) for group, text, *seq in chunk),
                 return_exceptions=True,
             )
             failed += sum(isinstance(result, Exception) for result in results)

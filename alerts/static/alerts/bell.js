@@ -63,6 +63,9 @@ const socket = new ReconnectingSocket(
             emit("pregon:notification", frame.notification);
           }
           break;
+        case "notifications.heartbeat":
+          setBadge(frame.unread_count);
+          break;
         case "notifications.read":
           setBadge(frame.unread_count);
           emit("pregon:read", frame);
