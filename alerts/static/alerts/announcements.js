@@ -1,4 +1,6 @@
 // Compose an announcement with a live preview, send it, and list the history.
+import { api } from "/static/ws/pregon-api.js";
+
 const form = document.getElementById("compose");
 const preview = document.getElementById("preview");
 const errors = document.getElementById("errors");
@@ -48,20 +50,13 @@ async function loadHistory() {
 form.addEventListener("input", renderPreview);
 form.addEventListener("submit", async (event) => {
   event.preventDefault();
-  const token = (document.cookie.match(/(?:^|;\s*)csrftoken=([^;]+)/) || [])[1] || "";
   const body = { title: form.title.value, body: form.body.value, severity: form.severity.value, audience: audience() };
   const publishAt = isoOrNull(form.publish_at.value);
   const expiresAt = isoOrNull(form.expires_at.value);
   if (publishAt) body.publish_at = publishAt;
   if (expiresAt) body.expires_at = expiresAt;
-  const response = await fetch("/api/announcements", {
-    method: "POST",
-    headers: { "Content-Type": "application/json", "X-CSRFToken": decodeURIComponent(token) },
-    body: JSON.stringify(body),
-    credentials: "same-origin",
-  });
-  const data = await response.json();
-  if (!response.ok) {
+  const { ok, data } = await api("POST", "/api/announcements", body);
+  if (!ok) {
     const fields = Object.entries(data.error.fields || {}).map(([name, why]) => `${name}: ${why}`);
     errors.textContent = [data.error.message, ...fields].join(" — ");
     return;

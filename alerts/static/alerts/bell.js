@@ -1,6 +1,7 @@
 // The bell on every page: a live unread badge and a toast per new alert.
 // One notifications socket per tab. Every tab of the user gets the server's
 // `notifications.read` (with the new unread count), so badges agree.
+import { api } from "/static/ws/pregon-api.js";
 import { ReconnectingSocket, socketUrl } from "/static/ws/pregon-socket.js";
 
 const badge = document.getElementById("bell-count");
@@ -86,13 +87,7 @@ const socket = new ReconnectingSocket(
 );
 
 async function post(body) {
-  const token = (document.cookie.match(/(?:^|;\s*)csrftoken=([^;]+)/) || [])[1] || "";
-  await fetch("/api/notifications/read", {
-    method: "POST",
-    headers: { "Content-Type": "application/json", "X-CSRFToken": decodeURIComponent(token) },
-    body: JSON.stringify(body),
-    credentials: "same-origin",
-  });
+  await api("POST", "/api/notifications/read", body);
 }
 
 // Through the socket when it is open; over HTTP otherwise. Either way the

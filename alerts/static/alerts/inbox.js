@@ -1,6 +1,7 @@
 // The inbox page: every notification (muted kinds included), read state kept
 // live by the bell's socket, and the user's muted kinds.
 import { markAllRead, markRead } from "/static/alerts/bell.js";
+import { api } from "/static/ws/pregon-api.js";
 
 const list = document.getElementById("inbox");
 const onlyUnread = document.getElementById("only-unread");
@@ -74,13 +75,7 @@ async function loadPreferences() {
 form.addEventListener("submit", async (event) => {
   event.preventDefault();
   const muted = [...form.querySelectorAll("input[name=muted]:checked")].map((box) => box.value);
-  const token = (document.cookie.match(/(?:^|;\s*)csrftoken=([^;]+)/) || [])[1] || "";
-  await fetch("/api/notifications/preferences", {
-    method: "PUT",
-    headers: { "Content-Type": "application/json", "X-CSRFToken": decodeURIComponent(token) },
-    body: JSON.stringify({ muted_kinds: muted }),
-    credentials: "same-origin",
-  });
+  await api("PUT", "/api/notifications/preferences", { muted_kinds: muted });
   form.querySelector(".saved").hidden = false;
 });
 

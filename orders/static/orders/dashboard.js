@@ -1,5 +1,6 @@
 // The live order board of one store. State comes from the page (the same
 // payloads the stream sends); the stream keeps it current.
+import { api } from "/static/ws/pregon-api.js";
 import { StoreStream } from "/static/ws/pregon-socket.js";
 
 const board = JSON.parse(document.getElementById("board-data").textContent);
@@ -11,20 +12,9 @@ const indicator = document.getElementById("connection");
 const presenceList = document.getElementById("presence");
 const OPEN_STATUSES = board.statuses;
 
-function csrfToken() {
-  const match = document.cookie.match(/(?:^|;\s*)csrftoken=([^;]+)/);
-  return match ? decodeURIComponent(match[1]) : "";
-}
-
 async function post(path, body) {
-  const response = await fetch(path, {
-    method: "POST",
-    headers: { "Content-Type": "application/json", "X-CSRFToken": csrfToken() },
-    body: JSON.stringify(body),
-    credentials: "same-origin",
-  });
-  if (!response.ok) {
-    const data = await response.json().catch(() => ({}));
+  const { ok, data } = await api("POST", path, body);
+  if (!ok) {
     const fields = data.error && data.error.fields ? Object.values(data.error.fields).join("; ") : "";
     alert((data.error && data.error.message) + (fields ? ` (${fields})` : ""));
   }

@@ -1,21 +1,9 @@
 // Tenant admins: create integrations, rotate and revoke secrets, read deliveries.
+import { api } from "/static/ws/pregon-api.js";
+
 const list = document.getElementById("list");
 const shown = document.getElementById("secret-shown");
 const form = document.getElementById("create");
-
-function csrf() {
-  return decodeURIComponent((document.cookie.match(/(?:^|;\s*)csrftoken=([^;]+)/) || [])[1] || "");
-}
-
-async function call(method, path, body) {
-  const response = await fetch(path, {
-    method,
-    headers: { "Content-Type": "application/json", "X-CSRFToken": csrf() },
-    body: body === undefined ? undefined : JSON.stringify(body),
-    credentials: "same-origin",
-  });
-  return { ok: response.ok, data: await response.json() };
-}
 
 function el(tag, text, attrs = {}) {
   const node = document.createElement(tag);
@@ -31,7 +19,7 @@ function showSecret(integration, secret) {
 }
 
 async function deliveries(integration) {
-  const { data } = await call("GET", `/api/integrations/${integration.id}/deliveries?page_size=20`);
+  const { data } = await api("GET", `/api/integrations/${integration.id}/deliveries?page_size=20`);
   const table = el("table");
   table.append(el("tr"));
   table.firstChild.append(...["received", "webhook-id", "event", "status", "error"].map((h) => el("th", h)));
@@ -44,7 +32,7 @@ async function deliveries(integration) {
 }
 
 async function load() {
-  const { data } = await call("GET", "/api/integrations?page_size=100");
+  const { data } = await api("GET", "/api/integrations?page_size=100");
   const cards = [];
   for (const integration of data.results) {
     const card = el("section", undefined, { class: "card integration", "data-integration-id": integration.id });
@@ -56,7 +44,7 @@ async function load() {
       if (secret.active) {
         const revoke = el("button", "Revoke", { type: "button" });
         revoke.addEventListener("click", async () => {
-          await call("DELETE", `/api/integrations/${integration.id}/secrets/${secret.id}`);
+          await api("DELETE", `/api/integrations/${integration.id}/secrets/${secret.id}`);
           load();
         });
         item.append(" ", revoke);
@@ -65,7 +53,7 @@ async function load() {
     }
     const rotate = el("button", "Add a secret (rotate)", { type: "button" });
     rotate.addEventListener("click", async () => {
-      const { data: added } = await call("POST", `/api/integrations/${integration.id}/secrets`);
+      const { data: added } = await api("POST", `/api/integrations/${integration.id}/secrets`);
       showSecret(integration.name, added.secret);
       load();
     });
@@ -79,7 +67,7 @@ form.addEventListener("submit", async (event) => {
   event.preventDefault();
   const body = { name: form.name.value };
   if (!form.all.checked) body.stores = [...form.querySelectorAll("input[name=store]:checked")].map((b) => Number(b.value));
-  const { ok, data } = await call("POST", "/api/integrations", body);
+  const { ok, data } = await api("POST", "/api/integrations", body);
   if (!ok) {
     document.getElementById("errors").textContent = `${data.error.message} ${JSON.stringify(data.error.fields)}`;
     return;
