@@ -21,3 +21,9 @@ OUTAGES = (
 
 def is_outage(error: BaseException) -> bool:
     return isinstance(error, OUTAGES)
+
+
+def is_client_gone(error: BaseException) -> bool:
+    """The ASGI server's way of saying the client left mid-send: a server
+    specific OSError (uvicorn's ClientDisconnected). Normal, not a fault."""
+    return isinstance(error, OSError) and not is_outage(error)

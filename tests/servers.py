@@ -34,9 +34,10 @@ class Server:
 @contextlib.contextmanager
 def uvicorn_server(
     *, extra_env: dict[str, str] | None = None, port: int | None = None, startup_timeout: float = 20,
-    app: str = "config.asgi:application",
+    app: str = "config.asgi:application", output=None,
 ):
-    """Yield a running Server; terminate it on exit (if a test has not killed it)."""
+    """Yield a running Server; terminate it on exit (if a test has not killed it).
+    `output`: an open file that receives the server's log."""
     port = port or free_port()
     env = {
         **os.environ,
@@ -49,6 +50,8 @@ def uvicorn_server(
          "--ws", "websockets-sansio", "--log-level", "warning"],
         cwd=ROOT,
         env=env,
+        stdout=output,  # a file to read the server's log from; inherited if None
+        stderr=subprocess.STDOUT if output is not None else None,
     )
     try:
         deadline = time.monotonic() + startup_timeout

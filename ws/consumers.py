@@ -21,7 +21,7 @@ from urllib.parse import parse_qs
 from channels.generic.websocket import AsyncWebsocketConsumer
 from django.conf import settings
 
-from platform_core.availability import is_outage
+from platform_core.availability import is_client_gone, is_outage
 from platform_core.errors import ApplicationError
 from platform_core.parsing import parse_json
 from ws import close_codes, events, health
@@ -43,13 +43,15 @@ class JsonSocket(AsyncWebsocketConsumer):
         except Exception as error:
             # Raised in channels' own code (a channel for this socket while
             # Redis is down) or in a handler: close cleanly, never crash.
+            with contextlib.suppress(Exception):
+                await self.disconnect(1006)  # leave groups, hub, presence, the worker's count
+            if is_client_gone(error):
+                return  # the client left while we were sending: nothing to report
             code = close_codes.TRY_AGAIN_LATER if is_outage(error) else close_codes.INTERNAL_ERROR
             if code == close_codes.INTERNAL_ERROR:
                 logger.exception("socket %s failed", scope.get("path"))
             else:
                 logger.warning("socket %s closed, a service is unavailable: %r", scope.get("path"), error)
-            with contextlib.suppress(Exception):
-                await self.disconnect(code)  # leave groups, hub, presence, the worker's count
             with contextlib.suppress(Exception):
                 if not self.accepted:
                     await receive()  # websocket.connect

@@ -16,6 +16,8 @@ import logging
 
 from channels.layers import get_channel_layer
 
+from platform_core.availability import is_client_gone
+
 logger = logging.getLogger(__name__)
 
 
@@ -68,9 +70,11 @@ class Hub:
             for socket in list(self.members.get(group, ())):
                 try:
                     await socket.deliver(message)
-                except Exception:
-                    # One broken socket must not stop the others' deliveries.
-                    logger.exception("delivery to one socket failed")
+                except Exception as error:
+                    # One broken socket must not stop the others' deliveries;
+                    # one whose client just left is not broken.
+                    if not is_client_gone(error):
+                        logger.exception("delivery to one socket failed")
 
 
 _hubs: dict[asyncio.AbstractEventLoop, Hub] = {}
