@@ -2,7 +2,7 @@
 
 from django.contrib.auth import get_user_model
 from django.db import connection
-from django.db.models import Count, Q, QuerySet
+from django.db.models import Count, Max, Q, QuerySet
 
 from alerts.models import Announcement, Notification, NotificationPreference
 from ws import events
@@ -50,12 +50,25 @@ def unread_snapshot(*, user, limit: int) -> events.NotificationsUnread:
     return events.NotificationsUnread(unread_count=count, notifications=newest, has_more=count > len(newest))
 
 
-def missed_since(*, user, after: int, limit: int) -> events.NotificationsMissed:
-    """Notifications created after id `after` (read or not, muted or not), oldest first."""
+def missed_since(*, user, after: int, limit: int, unread: int | None = None) -> events.NotificationsMissed:
+    """Notifications created after id `after` (read or not, muted or not),
+    oldest first, with the badge (`unread`, or counted now)."""
     rows = list(Notification.objects.filter(recipient=user, pk__gt=after).order_by("id")[: limit + 1])
+    if unread is None:
+        unread = unread_count(user=user, muted=muted_kinds(user=user))
     return events.NotificationsMissed(
-        after=after, notifications=[notification_data(n) for n in rows[:limit]], has_more=len(rows) > limit
+        after=after, notifications=[notification_data(n) for n in rows[:limit]], has_more=len(rows) > limit,
+        unread_count=unread,
     )
+
+
+def newest_ids(*, user_ids, before) -> dict[int, int]:
+    """The newest notification id of each user, among those created before `before`."""
+    rows = (
+        Notification.objects.filter(recipient_id__in=list(user_ids), created_at__lt=before)
+        .values("recipient_id").annotate(newest=Max("id")).values_list("recipient_id", "newest")
+    )
+    return dict(rows)
 
 
 def connect_state(*, user, after: int | None, limit: int, missed_limit: int):
@@ -63,15 +76,11 @@ def connect_state(*, user, after: int | None, limit: int, missed_limit: int):
     the unread snapshot, what was missed since `after` (if given), and the
     newest notification id of the user (the socket's position)."""
     snapshot = unread_snapshot(user=user, limit=limit)
-    missed = missed_since(user=user, after=after, limit=missed_limit) if after is not None else None
+    missed = None
+    if after is not None:
+        missed = missed_since(user=user, after=after, limit=missed_limit, unread=snapshot.unread_count)
     latest = Notification.objects.filter(recipient=user).order_by("-id").values_list("id", flat=True).first() or 0
     return snapshot, missed, latest
-
-
-def catch_up(*, user, after: int, limit: int) -> tuple[events.NotificationsMissed, int]:
-    """For a socket's heartbeat, in one go: what was created after `after`
-    (normally nothing: live pushes got there first) and the unread count."""
-    return missed_since(user=user, after=after, limit=limit), unread_count(user=user, muted=muted_kinds(user=user))
 
 
 def unread_counts(*, user_ids: list[int]) -> dict[int, int]:

@@ -85,23 +85,14 @@ class NotificationCreated(Frame):
 
 @dataclass(frozen=True, slots=True)
 class NotificationsMissed(Frame):
-    """On connect with ?after=<id>: what was created since, read or not."""
+    """On connect with ?after=<id>, and whenever a live push was lost: what
+    was created since, read or not."""
 
     type: ClassVar[str] = "notifications.missed"
     after: int
     notifications: list[NotificationData]  # oldest first
     has_more: bool  # more than the limit were created since; page the inbox API
-
-
-@dataclass(frozen=True, slots=True)
-class NotificationsHeartbeat(Frame):
-    """Every NOTIFICATIONS_HEARTBEAT_SECONDS, after any `notifications.missed`
-    that a lost live push made necessary: the socket is caught up to
-    `latest_id`, and the badge is `unread_count`."""
-
-    type: ClassVar[str] = "notifications.heartbeat"
-    latest_id: int
-    unread_count: int
+    unread_count: int  # the badge, as of this frame
 
 
 @dataclass(frozen=True, slots=True)

@@ -55,6 +55,7 @@ const socket = new ReconnectingSocket(
           emit("pregon:unread", frame);
           break;
         case "notifications.missed":
+          setBadge(frame.unread_count);
           frame.notifications.filter(remember).forEach((n) => emit("pregon:notification", n));
           break;
         case "notification.created":
@@ -63,9 +64,6 @@ const socket = new ReconnectingSocket(
             toast(frame.notification);
             emit("pregon:notification", frame.notification);
           }
-          break;
-        case "notifications.heartbeat":
-          setBadge(frame.unread_count);
           break;
         case "notifications.read":
           setBadge(frame.unread_count);
