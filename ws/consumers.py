@@ -35,6 +35,7 @@ class JsonSocket(AsyncWebsocketConsumer):
     handlers: dict[str, str] = {"ping": "on_ping"}
 
     accepted = False
+    closing = False  # a close was sent; nothing more may be
     registered = False  # counted in this worker's sockets of the user
 
     async def __call__(self, scope, receive, send):
@@ -61,6 +62,18 @@ class JsonSocket(AsyncWebsocketConsumer):
     async def accept(self, subprotocol=None, headers=None):
         await super().accept(subprotocol, headers)
         self.accepted = True
+
+    async def close(self, code=None, reason=None):
+        if not self.closing:
+            self.closing = True
+            await super().close(code, reason)
+
+    async def send(self, text_data=None, bytes_data=None, close=False):
+        # Once closed (by the worker's layer watch, or a limit) while this
+        # socket was still busy, nothing more goes out: the ASGI server
+        # refuses a send after the close.
+        if not self.closing:
+            await super().send(text_data, bytes_data, close)
 
     async def connect(self):
         self.tenant = self.scope["tenant"]

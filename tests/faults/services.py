@@ -8,6 +8,7 @@ starts a private `redis-server` (Debian's package) or PostgreSQL (the
 import contextlib
 import os
 import shutil
+import signal
 import socket
 import subprocess
 import tempfile
@@ -61,6 +62,13 @@ class PrivateRedis:
             stdout=subprocess.DEVNULL,
         )
         wait_for_port(self.port, up=True)
+
+    def pause(self) -> None:
+        """Freeze the server (SIGSTOP): connections stay open, nothing answers."""
+        self.process.send_signal(signal.SIGSTOP)
+
+    def resume(self) -> None:
+        self.process.send_signal(signal.SIGCONT)
 
     def stop(self) -> None:
         if self.process is not None and self.process.poll() is None:

@@ -78,3 +78,26 @@ async def test_redis_down_loses_no_alert_for_a_customer_who_reconnects(world, re
 
     assert bell.close_codes[0] == 1013
     assert bell.ids == await sync_to_async(customer_notification_ids)(acme.tenant, acme.customer)
+
+
+async def test_a_redis_that_stalls_closes_no_socket_and_loses_nothing(world, redis, feed_integration, staff_cookie):
+    """A hang shorter than LAYER_CHECK_TIMEOUT is slowness, not an outage:
+    closing every socket for it would cause the storm it fears."""
+    integration, secret = feed_integration
+    with uvicorn_server(extra_env={"REDIS_URL": redis.url, "LAYER_CHECK_SECONDS": "0.5"}) as server:
+        follower = StreamFollower([server], store_id=1, cookie=staff_cookie)
+        feeder = WebhookFeeder([server], integration_id=integration.pk, secret=secret)
+        follower.start()
+        await asyncio.wait_for(follower.live.wait(), 10)
+        await feeder.post(3)
+
+        redis.pause()
+        stalled = asyncio.create_task(feeder.post(3))  # their publishes wait for Redis
+        await asyncio.sleep(5)  # ten layer checks' worth
+        redis.resume()
+        await stalled
+        await follower.wait_until(lambda: follower.last_seq == 6, 15, "the events of the stall")
+        await follower.stop()
+
+    assert follower.close_codes == [] and follower.opened == 1  # one socket throughout
+    assert follower.seqs == list(range(1, 7)) and feeder.statuses == [200] * 6
