@@ -137,7 +137,7 @@ if env.bool("DB_POOL", default=True):
     # Check a pooled connection before handing it out (one round trip), so
     # the first requests after a PostgreSQL restart get fresh connections
     # instead of failing on the dead ones.
-    DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
+    DATABASES["default"]["CONN_HEALTH_CHECKS"] = env.bool("DB_POOL_CHECK", default=True)
 else:
     DATABASES["default"]["CONN_MAX_AGE"] = env.int("DB_CONN_MAX_AGE", default=0)
     DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
