@@ -42,7 +42,8 @@ class NotificationsSocket(JsonSocket):
         # notification was in the database when it connected (and a
         # `missed` cut at its limit says so; the inbox API pages the rest).
         self.last_id = latest
-        bell_watch().add(self)
+        if settings.NOTIFICATIONS_HEARTBEAT_SECONDS > 0:
+            bell_watch().add(self)
 
     async def disconnect(self, code):
         bell_watch().discard(self)
