@@ -1,4 +1,5 @@
 import asyncio
+import hashlib
 import logging
 import uuid
 
@@ -69,10 +70,13 @@ def public_home(request):
 
 
 def _sign_in_limits(request) -> list[tuple[str, int]]:
-    username = (request.POST.get("username") or "").strip().lower()[:150]
+    # The username is whatever the client typed: a digest keeps the key short
+    # and free of characters PostgreSQL will not store (NUL).
+    username = (request.POST.get("username") or "").strip().lower()
+    digest = hashlib.sha256(username.encode("utf-8", "replace")).hexdigest()
     address = request.META.get("REMOTE_ADDR") or "unknown"
     return [
-        (f"login:username:{username}", settings.LOGIN_FAILURES_PER_USERNAME),
+        (f"login:username:{digest}", settings.LOGIN_FAILURES_PER_USERNAME),
         (f"login:address:{address}", settings.LOGIN_FAILURES_PER_ADDRESS),
     ]
 

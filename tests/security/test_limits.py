@@ -183,3 +183,13 @@ def test_the_admin_sign_in_shares_the_limits(world, settings):
     locked = client.post("/admin/login/", {"username": "admin", "password": PASSWORD})
     assert locked.status_code == 429 and b"Too many failed sign-ins" in locked.content
     assert Client(HTTP_HOST="acme.localhost").get("/admin/login/").status_code == 200  # the page itself still shows
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("username", ["a\x00b", "x" * 10_000, "é ñ 漢", ""])
+def test_any_typed_username_is_counted_without_a_500(world, username, settings):
+    settings.LOGIN_FAILURES_PER_USERNAME = 2
+    clear_of_window_edge(settings.LOGIN_WINDOW_SECONDS)
+    for _ in range(2):
+        assert sign_in("acme.localhost", username, "wrong").status_code == 200
+    assert sign_in("acme.localhost", username, "wrong").status_code == 429
