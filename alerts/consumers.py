@@ -11,6 +11,7 @@ from platform_core.errors import ApplicationError
 from ws import groups
 from ws.consumers import JsonSocket
 from ws.db import in_tenant
+from ws.loops import per_event_loop
 
 MISSED_LIMIT = 200
 logger = logging.getLogger(__name__)
@@ -126,11 +127,4 @@ class BellWatch:
                 await socket.catch_up()
 
 
-_bell_watches: dict[asyncio.AbstractEventLoop, BellWatch] = {}
-
-
-def bell_watch() -> BellWatch:
-    loop = asyncio.get_running_loop()
-    if loop not in _bell_watches:
-        _bell_watches[loop] = BellWatch()
-    return _bell_watches[loop]
+bell_watch = per_event_loop(BellWatch)

@@ -32,6 +32,7 @@ from channels.layers import InMemoryChannelLayer, get_channel_layer
 from django.conf import settings
 
 from ws import close_codes
+from ws.loops import per_event_loop
 
 logger = logging.getLogger(__name__)
 
@@ -109,11 +110,4 @@ class LayerWatch:
                 await socket.close(code=code)
 
 
-_watches: dict[asyncio.AbstractEventLoop, LayerWatch] = {}
-
-
-def watch() -> LayerWatch:
-    loop = asyncio.get_running_loop()
-    if loop not in _watches:
-        _watches[loop] = LayerWatch()
-    return _watches[loop]
+watch = per_event_loop(LayerWatch)

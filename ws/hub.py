@@ -17,6 +17,7 @@ import logging
 from channels.layers import get_channel_layer
 
 from platform_core.availability import is_client_gone
+from ws.loops import per_event_loop
 
 logger = logging.getLogger(__name__)
 
@@ -77,11 +78,4 @@ class Hub:
                         logger.exception("delivery to one socket failed")
 
 
-_hubs: dict[asyncio.AbstractEventLoop, Hub] = {}
-
-
-def hub() -> Hub:
-    loop = asyncio.get_running_loop()
-    if loop not in _hubs:
-        _hubs[loop] = Hub()
-    return _hubs[loop]
+hub = per_event_loop(Hub)
