@@ -16,6 +16,7 @@ PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 if "PREGON_TEST_DATABASE_NAME" in os.environ:
     DATABASES["default"]["NAME"] = os.environ["PREGON_TEST_DATABASE_NAME"]
 
-# Never share Redis keys with a `make run` on the same machine.
+# Never share Redis keys (or pub/sub channels, which ignore the database
+# number) with a `make run`, or with another test run, on the same machine.
 if "prefix" in CHANNEL_LAYERS["default"].get("CONFIG", {}):
-    CHANNEL_LAYERS["default"]["CONFIG"]["prefix"] = "pregon-test"
+    CHANNEL_LAYERS["default"]["CONFIG"]["prefix"] = os.environ.get("PREGON_TEST_LAYER_PREFIX", "pregon-test")
