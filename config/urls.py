@@ -1,10 +1,10 @@
 """URLs served on a tenant's host (acme.example.com)."""
 
-from django.contrib import admin
 from django.urls import include, path
 
 from alerts.urls import api_urlpatterns as alert_api, page_urlpatterns as alert_pages
 from orders.urls import api_urlpatterns as order_api, page_urlpatterns as order_pages
+from platform_core.admin import tenant_site
 from platform_core import account_api, openapi, views
 
 urlpatterns = [
@@ -20,6 +20,6 @@ urlpatterns = [
     path("api/docs", openapi.api_docs, name="api-docs"),
     path("accounts/login/", views.SignInView.as_view(), name="login"),
     path("accounts/", include("django.contrib.auth.urls")),
-    path("admin/login/", views.admin_sign_in),  # before admin's own: limited sign-ins
-    path("admin/", admin.site.urls),
+    path("admin/login/", views.admin_sign_in, {"site": tenant_site}),  # before admin's own: limited sign-ins
+    path("admin/", tenant_site.urls),
 ]

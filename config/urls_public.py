@@ -1,14 +1,14 @@
 """URLs served on the public host (the operators' site)."""
 
-from django.contrib import admin
 from django.urls import include, path
 
+from platform_core.admin import operator_site
 from platform_core import views
 
 urlpatterns = [
     path("", views.public_home, name="public-home"),
     path("accounts/login/", views.SignInView.as_view(), name="login"),
     path("accounts/", include("django.contrib.auth.urls")),
-    path("admin/login/", views.admin_sign_in),  # before admin's own: limited sign-ins
-    path("admin/", admin.site.urls),
+    path("admin/login/", views.admin_sign_in, {"site": operator_site}),  # before admin's own: limited sign-ins
+    path("admin/", operator_site.urls),
 ]

@@ -31,12 +31,12 @@ def seed(*, log=print) -> None:
     with schema_context(get_public_schema_name()):
         _tenant(get_public_schema_name(), "Pregón operators", PUBLIC_DOMAINS)
         # Operators sign in to the public admin with the same demo account.
-        _user("admin", superuser=True)
+        _user("admin", operator=True)
         log(f"public schema: {', '.join(PUBLIC_DOMAINS)}")
         tenants = [_tenant(schema, name, [domain]) for schema, name, domain in TENANTS]
     for tenant in tenants:
         with tenant_context(tenant):
-            users = {username: _user(username, superuser=is_admin) for username, is_admin in USERS.items()}
+            users = {username: _user(username, tenant_admin=is_admin) for username, is_admin in USERS.items()}
             for user in users.values():
                 _welcome(user, tenant)
             _stores()
@@ -58,9 +58,12 @@ def _tenant(schema: str, name: str, domains: list[str]) -> Tenant:
 
 
 @transaction.atomic
-def _user(username: str, *, superuser: bool):
+def _user(username: str, *, operator: bool = False, tenant_admin: bool = False):
+    """An operator (public schema: Django superuser) or a tenant's user. A
+    tenant admin is never a superuser: that flag means "platform operator"."""
     user, _ = get_user_model().objects.get_or_create(username=username)
-    user.is_staff = user.is_superuser = user.is_tenant_admin = superuser
+    user.is_staff = user.is_superuser = operator
+    user.is_tenant_admin = tenant_admin
     if not user.check_password(PASSWORD):
         user.set_password(PASSWORD)
     user.save()

@@ -5,7 +5,6 @@ import uuid
 
 from asgiref.sync import async_to_sync
 from django.conf import settings
-from django.contrib import admin
 from django.contrib.auth.decorators import login_required
 from django.contrib.auth.views import LoginView
 from django.db import connection
@@ -121,8 +120,8 @@ class SignInView(LoginView):
         return super().form_valid(form)
 
 
-def admin_sign_in(request, extra_context=None):
-    """Django admin's sign-in (/admin/login/), under the same limits."""
+def admin_sign_in(request, site, extra_context=None):
+    """The sign-in of an admin site (/admin/login/), under the same limits."""
     if request.method == "POST":
         wait = _sign_in_lockout(request)
         if wait is not None:
@@ -132,7 +131,7 @@ def admin_sign_in(request, extra_context=None):
             )
             response["Retry-After"] = str(wait)
             return response
-    response = admin.site.login(request, extra_context)
+    response = site.login(request, extra_context)
     if request.method == "POST" and response.status_code == 200:
         _sign_in_failed(request)  # the form again: the credentials were refused
     elif request.method == "POST" and response.status_code == 302:

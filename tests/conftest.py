@@ -198,13 +198,16 @@ class World:
     """acme and globex, each with stores 1 and 2 and the same cast of users.
 
     `world.acme.staff1` is staff of acme's store 1; `world.globex.staff1`
-    of globex's store 1, with the same user id and store id.
+    of globex's store 1, with the same user id and store id. `world.operator`
+    is a platform operator (public schema), with the same id as the admins.
     """
 
     def __init__(self, tenants, make_user):
         from stores.models import StaffMembership, Store
 
         self.tenants = tenants
+        self.public = Tenant.objects.get(schema_name=get_public_schema_name())
+        self.operator = make_user(self.public, "operator", id=_CAST_IDS["admin"], is_staff=True, is_superuser=True)
         for schema, tenant in tenants.items():
             cast = type("Cast", (), {})()
             cast.tenant = tenant

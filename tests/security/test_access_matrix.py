@@ -7,8 +7,12 @@ so a check that forgot the tenant would find globex's row. globex's data
 is named "globex"/"GLOBEX", and no answer on acme's host may contain it.
 
 Roles: anonymous; acme's customer; staff of store 1; staff of store 2;
-acme's tenant admin; and globex's tenant admin — the same user id as
-acme's admin — presenting its globex session to acme's host.
+acme's tenant admin; globex's tenant admin — the same user id as acme's
+admin — presenting its globex session to acme's host; and a platform
+operator (a public-schema superuser) presenting its session there.
+
+Django's admin has a table of its own: every registered model's pages and
+bulk delete, on a tenant's host and on the public host, for every role.
 
 Writes run in a transaction that is rolled back after each cell, so every
 cell sees the same starting state.
@@ -26,10 +30,13 @@ from tests.conftest import add_comment, create_order, session_cookie
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
-ROLES = ("anon", "customer", "staff1", "staff2", "admin", "other_admin")
+ROLES = ("anon", "customer", "staff1", "staff2", "admin", "other_admin", "operator")
 
 
 def expect(default, **by_role):
+    # Sessions of another schema (globex's admin, an operator) are unknown
+    # on acme's host: those roles are anonymous there unless a row says so.
+    by_role.setdefault("operator", by_role.get("other_admin", by_role.get("anon", default)))
     return {role: by_role.get(role, default) for role in ROLES}
 
 
@@ -80,7 +87,7 @@ HTTP = [
     ("GET", "/notifications/", None, PAGE_SIGNED_IN),
     ("GET", "/announcements/", None, PAGE_ADMIN),
     ("GET", "/integrations/", None, PAGE_ADMIN),
-    ("GET", "/admin/", None, expect(302)),  # Django's admin: operators only, none of these
+    ("GET", "/admin/", None, expect(302, admin=200)),  # the tenant's own admin site: its admins only
     # Public by design: the API's description, the sign-in page, the health check.
     ("GET", "/api/openapi.json", None, expect(200)),
     ("GET", "/api/docs", None, expect(200)),
@@ -120,6 +127,7 @@ def cast(world):
             api_token_create(user=people.staff1, name=f"{marker} token")
     cookies = {role: session_cookie(world.acme.tenant, getattr(world.acme, role)) for role in ROLES[1:5]}
     cookies["other_admin"] = session_cookie(world.globex.tenant, world.globex.admin)
+    cookies["operator"] = session_cookie(world.public, world.operator)
     cookies["anon"] = None
     return cookies
 
@@ -178,3 +186,126 @@ def test_every_session_write_needs_the_csrf_token(cast, world):
         checked += 1
     assert checked >= 10  # the rows above, not an empty loop
     assert counts() == before
+
+
+# --- Django's admin, on both kinds of host -------------------------------------------
+TENANT_HOST, PUBLIC_HOST = "acme.localhost", "localhost"
+# What each site's admins may do with each model it registers; every other
+# role, and every model the host's site does not register, gets nothing.
+TENANT_SITE = {  # acme's admin, on acme's host
+    "platform_core/user": {"view", "add", "change"},
+    "stores/store": {"view", "add", "change"},
+    "orders/order": {"view"},
+    "orders/storeevent": {"view"},
+    "alerts/notification": {"view", "delete", "bulk"},
+}
+OPERATOR_SITE = {  # operators, on the public host
+    "tenants/tenant": {"view", "add", "change", "delete"},
+    "tenants/domain": {"view", "add", "change", "delete", "bulk"},
+    "platform_core/user": {"view", "add", "change"},  # deactivated, not deleted
+}
+ALL_MODELS = sorted(set(TENANT_SITE) | set(OPERATOR_SITE))
+PAGES = ("changelist", "add", "change", "delete", "bulk")
+
+
+def admin_expectation(host: str, role: str, model: str, page: str) -> int:
+    site, admin_role = (TENANT_SITE, "admin") if host == TENANT_HOST else (OPERATOR_SITE, "operator")
+    if role != admin_role:
+        return 302  # to the admin's sign-in page: nobody else is signed in to this site
+    if model not in site:
+        return 404  # not a page of this host at all
+    can = site[model]
+    if page == "changelist":
+        return 200
+    if page == "add":
+        return 200 if "add" in can else 403
+    if page == "change":
+        return 200  # view-only models show a read-only form
+    if page == "delete":
+        return 200 if "delete" in can else 403
+    return 302 if "bulk" in can else 200  # done and redirected, or refused on the list page
+
+
+@pytest.fixture
+def admin_objects(cast, world):
+    """model → (host → primary key of one row of that model there)."""
+    from alerts.models import Notification
+    from orders.models import StoreEvent
+
+    with tenant_context(world.acme.tenant):
+        notification = Notification.objects.get().pk
+        event = StoreEvent.objects.order_by("pk").first().pk
+    globex = world.globex.tenant
+    with tenant_context(world.public):
+        globex_domain = globex.domains.get().pk
+    tenant_side = {"platform_core/user": world.acme.staff1.pk, "stores/store": 1, "orders/order": 1,
+                   "orders/storeevent": event, "alerts/notification": notification}
+    public_side = {"tenants/tenant": globex.pk, "tenants/domain": globex_domain, "platform_core/user": world.operator.pk}
+    return {TENANT_HOST: tenant_side, PUBLIC_HOST: public_side}
+
+
+def admin_cell(host: str, cookie: str | None, model: str, page: str, pk) -> tuple[int, bool, str]:
+    """Status, whether the row survived, and the body; rolled back afterwards."""
+    from django.apps import apps
+
+    client = Client(HTTP_HOST=host, HTTP_COOKIE=cookie or "")
+    base = f"/admin/{model}/"
+    model_class = apps.get_model(*model.split("/"))
+    with transaction.atomic():
+        if page == "changelist":
+            response = client.get(base)
+        elif page == "add":
+            response = client.get(f"{base}add/")
+        elif page == "change":
+            response = client.get(f"{base}{pk}/change/")
+        elif page == "delete":
+            response = client.get(f"{base}{pk}/delete/")
+        else:  # the bulk delete, confirmed: it deletes at once if allowed
+            response = client.post(base, {"action": "delete_selected", "_selected_action": [pk], "post": "yes"})
+        survived = pk is None or model_class.objects.filter(pk=pk).exists()
+        transaction.set_rollback(True)
+    return response.status_code, survived, response.content.decode(errors="replace")
+
+
+def test_every_role_on_every_admin_page_of_both_hosts(cast, world, admin_objects):
+    mismatches = []
+    for host in (TENANT_HOST, PUBLIC_HOST):
+        for model in ALL_MODELS:
+            pk = admin_objects[host].get(model)
+            for page in PAGES:
+                for role in ROLES:
+                    if pk is None and page in ("change", "delete", "bulk"):
+                        continue  # this host's site has no such model: the list and add pages show it
+                    status, survived, text = admin_cell(host, cast[role], model, page, pk)
+                    expected = admin_expectation(host, role, model, page)
+                    if status != expected:
+                        mismatches.append(f"{host} {page} {model} as {role}: {status}, expected {expected}")
+                    site, admin_role = (TENANT_SITE, "admin") if host == TENANT_HOST else (OPERATOR_SITE, "operator")
+                    deleted = page == "bulk" and role == admin_role and "bulk" in site.get(model, ())
+                    if survived == deleted:
+                        mismatches.append(f"{host} {page} {model} as {role}: deleted={not survived}")
+                    if host == TENANT_HOST and "globex" in text.lower():
+                        mismatches.append(f"{host} {page} {model} as {role}: globex data on acme's host")
+    assert "\n".join(mismatches) == ""
+
+
+def test_a_tenant_admin_flagged_superuser_still_reaches_no_public_model(world):
+    """Old demo data made tenant admins Django superusers: that flag grants nothing on a tenant's host."""
+    from tenants.models import Domain, Tenant
+
+    with tenant_context(world.acme.tenant):
+        world.acme.admin.is_superuser = world.acme.admin.is_staff = True
+        world.acme.admin.save()
+    client = Client(HTTP_HOST=TENANT_HOST, HTTP_COOKIE=session_cookie(world.acme.tenant, world.acme.admin))
+    before = (sorted(Tenant.objects.values_list("schema_name", flat=True)), Domain.objects.count())
+    globex = world.globex.tenant.pk
+    assert client.get("/admin/tenants/tenant/").status_code == 404
+    assert client.post("/admin/tenants/tenant/", {"action": "delete_selected", "_selected_action": [globex],
+                                                  "post": "yes"}).status_code == 404
+    assert client.post("/admin/tenants/domain/add/", {"domain": "www.localhost", "tenant": world.acme.tenant.pk,
+                                                      "is_primary": "on"}).status_code == 404
+    assert client.get(f"/admin/tenants/tenant/{globex}/change/").status_code == 404
+    index = client.get("/admin/").content.decode()
+    assert "Tenants" not in index and "Stores" in index
+    with tenant_context(world.public):
+        assert (sorted(Tenant.objects.values_list("schema_name", flat=True)), Domain.objects.count()) == before
