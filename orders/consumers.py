@@ -40,8 +40,21 @@ class StoreOrdersSocket(JsonSocket):
         self.store_id = int(self.scope["url_route"]["kwargs"]["store_id"])
         if self.store_id >= 2**63:  # beyond any bigint id
             return close_codes.NOT_FOUND
-        access = await in_tenant(self.tenant, store_access, user=self.user, store_id=self.store_id)
+        return await in_tenant(self.tenant, self.authorize_now)
+
+    def authorize_now(self):
+        access = store_access(user=self.user, store_id=self.store_id)
         return {Access.ALLOWED: None, Access.FORBIDDEN: close_codes.FORBIDDEN}.get(access, close_codes.NOT_FOUND)
+
+    async def recheck_access(self, **ended) -> None:
+        # Under the stream lock: no frame of this store goes out between the
+        # change and the check (the hub parks them meanwhile).
+        lock = getattr(self, "stream_lock", None)
+        if lock is None:
+            return await super().recheck_access(**ended)
+        async with lock:
+            await super().recheck_access(**ended)
+        await self._unpark()
 
     async def opened(self):
         self.stream_lock = asyncio.Lock()
@@ -89,7 +102,7 @@ class StoreOrdersSocket(JsonSocket):
 
     async def disconnect(self, code):
         heartbeat = getattr(self, "heartbeat", None)
-        if heartbeat:
+        if heartbeat and heartbeat is not asyncio.current_task():  # the heartbeat itself may revoke
             heartbeat.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await heartbeat
@@ -107,6 +120,11 @@ class StoreOrdersSocket(JsonSocket):
             raise ApplicationError("invalid", "resume takes only `after`")
         after = parse_position(message.get("after"), "after")
         async with self.stream_lock:
+            # A replay sends the store's history: not to someone who lost it.
+            refusal = await in_tenant(self.tenant, self.refusal_now)
+            if refusal is not None:
+                await self.revoke(refusal)
+                return
             await self._replay(after)
         await self._unpark()
 
@@ -179,7 +197,12 @@ class StoreOrdersSocket(JsonSocket):
         while True:
             await asyncio.sleep(settings.STREAM_HEARTBEAT_SECONDS)
             try:
-                latest = await in_tenant(self.tenant, self._refresh)
+                refusal, latest = await in_tenant(self.tenant, self._beat)
+                if refusal is not None:
+                    # Access ended and no message said so (lost on the way):
+                    # no presence refresh, no repair, closed.
+                    await self.revoke(refusal)
+                    return
                 async with self.stream_lock:
                     if latest > self.last_seq:
                         # A live frame never came: repair from the database.
@@ -200,6 +223,10 @@ class StoreOrdersSocket(JsonSocket):
             batch = selectors.stream_after(store_id=self.store_id, after=after, limit=settings.STREAM_REPLAY_BATCH)
         return broadcast, presence, latest, batch
 
-    def _refresh(self) -> int:
+    def _beat(self) -> tuple[int | None, int | None]:
+        """(a close code if access ended, else None; the latest seq). On the DB thread, in the tenant."""
+        refusal = self.refusal_now()
+        if refusal is not None:
+            return refusal, None
         store_services.presence_refresh(store_id=self.store_id, user=self.user, channel_name=self.channel_name)
-        return selectors.latest_seq(store_id=self.store_id)
+        return None, selectors.latest_seq(store_id=self.store_id)

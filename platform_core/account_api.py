@@ -3,17 +3,27 @@
 from django.conf import settings
 from django.http import JsonResponse
 
+from platform_core.access import Credential
 from platform_core.api import api_view, read_json
+from platform_core.errors import ApplicationError
 from platform_core.models import ApiToken
 from platform_core.tokens import api_token_create, api_token_revoke, ws_ticket_issue
 
 
+def _credential(request) -> Credential:
+    """What this request signed in with: its API token, else its session."""
+    if request.api_token is not None:
+        return Credential(token_id=request.api_token.pk)
+    return Credential(session_key=request.session.session_key)
+
+
 @api_view("POST")
 def ws_tickets(request):
-    """A single-use ticket for `?ticket=` on a socket, bound to this tenant and user."""
-    return JsonResponse(
-        {"ticket": ws_ticket_issue(user=request.user), "expires_in": settings.WS_TICKET_SECONDS}, status=201
-    )
+    """A single-use ticket for `?ticket=` on a socket, bound to this tenant,
+    this user and the credential asking: the socket closes when that token
+    is revoked or that session ends."""
+    ticket = ws_ticket_issue(user=request.user, credential=_credential(request))
+    return JsonResponse({"ticket": ticket, "expires_in": settings.WS_TICKET_SECONDS}, status=201)
 
 
 def _token_json(token: ApiToken) -> dict:
@@ -24,6 +34,7 @@ def _token_json(token: ApiToken) -> dict:
         "created_at": token.created_at.isoformat(),
         "last_used_at": token.last_used_at.isoformat() if token.last_used_at else None,
         "revoked": token.revoked_at is not None,
+        "expires_at": token.expires_at.isoformat() if token.expires_at else None,
     }
 
 
@@ -31,7 +42,12 @@ def _token_json(token: ApiToken) -> dict:
 def tokens(request):
     if request.method == "GET":
         return JsonResponse({"results": [_token_json(t) for t in ApiToken.objects.filter(user=request.user).order_by("-id")]})
-    token, plaintext = api_token_create(user=request.user, name=read_json(request, required={"name"})["name"])
+    if request.api_token is not None:
+        # Otherwise a leaked token could mint its successors, and revoking
+        # it would end nothing.
+        raise ApplicationError("forbidden", "API tokens are created from a signed-in browser session, not with a token")
+    body = read_json(request, required={"name"}, optional={"expires_in_days"})
+    token, plaintext = api_token_create(user=request.user, name=body["name"], expires_in_days=body.get("expires_in_days"))
     return JsonResponse({**_token_json(token), "token": plaintext}, status=201)
 
 

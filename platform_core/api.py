@@ -15,7 +15,7 @@ from django.views.decorators.csrf import csrf_exempt
 
 from platform_core.errors import ApplicationError
 from platform_core.parsing import parse_json
-from platform_core.tokens import user_for_token
+from platform_core.tokens import token_for_plaintext
 
 STATUS_BY_CODE = {
     "invalid_json": 400,
@@ -49,6 +49,7 @@ def api_view(*methods: str):
     since browsers never add that header on their own), or the session
     cookie (the browser; Django's CSRF check applies to unsafe methods).
     A Bearer header that is wrong is a 401 even if a session exists.
+    `request.api_token` is the token used, or None for the session.
     """
 
     def decorate(view):
@@ -60,14 +61,17 @@ def api_view(*methods: str):
                 response["Allow"] = ", ".join(methods)
                 return response
             authorization = request.headers.get("Authorization", "")
+            request.api_token = None
             if authorization:
                 scheme, _, credential = authorization.partition(" ")
-                user = user_for_token(credential.strip()) if scheme.lower() == "bearer" else None
-                if user is None:
-                    response = error_response(ApplicationError("not_authenticated", "invalid or revoked API token"))
+                token = token_for_plaintext(credential.strip()) if scheme.lower() == "bearer" else None
+                if token is None:
+                    response = error_response(
+                        ApplicationError("not_authenticated", "invalid, expired or revoked API token")
+                    )
                     response["WWW-Authenticate"] = "Bearer"
                     return response
-                request.user = user
+                request.user, request.api_token = token.user, token
             elif not request.user.is_authenticated:
                 return error_response(ApplicationError("not_authenticated", "sign in first"))
             elif request.method not in ("GET", "HEAD", "OPTIONS"):

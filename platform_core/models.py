@@ -29,6 +29,7 @@ class ApiToken(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
     last_used_at = models.DateTimeField(null=True, blank=True)
     revoked_at = models.DateTimeField(null=True, blank=True)
+    expires_at = models.DateTimeField(null=True, blank=True)  # None: until revoked
 
     def __str__(self):
         return f"{self.user} · {self.name} ({self.prefix}…)"
@@ -42,6 +43,11 @@ class WsTicket(models.Model):
     digest = models.CharField(max_length=64, unique=True)
     expires_at = models.DateTimeField()
     used_at = models.DateTimeField(null=True, blank=True)
+    # The credential that asked for the ticket: the socket it opens lives
+    # only as long as that token or session does (ws/access.py).
+    token = models.ForeignKey("platform_core.ApiToken", null=True, blank=True, on_delete=models.CASCADE,
+                              related_name="+")
+    session_key = models.CharField(max_length=40, blank=True)
 
 
 class RateCounter(models.Model):

@@ -1,11 +1,14 @@
 """The base of every Pregón socket: JSON text frames with a `type`.
 
-Subclasses say who may connect (`authorize`), what to do once open
-(`opened`: join groups, send the first frames) and which client message
-types they accept (`handlers`). The base gives every socket the same
-behaviour for the rest: sign-in required, `ping` → `pong`, error frames
-that keep the socket open, a size limit that closes with 1009, and group
-membership that is undone on disconnect.
+Subclasses say who may connect (`authorize_now`, run in the tenant's
+schema), what to do once open (`opened`: join groups, send the first
+frames) and which client message types they accept (`handlers`). The base
+gives every socket the same behaviour for the rest: sign-in required,
+`ping` → `pong`, error frames that keep the socket open, a size limit that
+closes with 1009, group membership that is undone on disconnect, and
+access that is checked again while open (`recheck_access`, ws/access.py):
+4401 once the credential it opened with no longer holds, 4403 once
+`authorize_now` refuses.
 
 Failures have clear outcomes too: Redis or PostgreSQL down closes (or
 refuses) the socket with 1013 "try again later" (ws/health.py); a bug
@@ -18,13 +21,17 @@ import logging
 import time
 from urllib.parse import parse_qs
 
+from channels.exceptions import StopConsumer
 from channels.generic.websocket import AsyncWebsocketConsumer
 from django.conf import settings
 
+from platform_core.access import credential_holds
 from platform_core.availability import is_client_gone, is_outage
 from platform_core.errors import ApplicationError
 from platform_core.parsing import parse_json
 from ws import close_codes, events, health
+from ws.access import access_watch
+from ws.db import in_tenant
 from ws.events import Frame, to_json
 
 logger = logging.getLogger(__name__)
@@ -37,6 +44,7 @@ class JsonSocket(AsyncWebsocketConsumer):
     accepted = False
     closing = False  # a close was sent; nothing more may be
     registered = False  # counted in this worker's sockets of the user
+    released = False  # groups, hub and presence left (once)
 
     async def __call__(self, scope, receive, send):
         try:
@@ -45,7 +53,7 @@ class JsonSocket(AsyncWebsocketConsumer):
             # Raised in channels' own code (a channel for this socket while
             # Redis is down) or in a handler: close cleanly, never crash.
             with contextlib.suppress(Exception):
-                await self.disconnect(1006)  # leave groups, hub, presence, the worker's count
+                await self.release(1006)  # leave groups, hub, presence, the worker's count
             if is_client_gone(error):
                 return  # the client left while we were sending: nothing to report
             code = close_codes.TRY_AGAIN_LATER if is_outage(error) else close_codes.INTERNAL_ERROR
@@ -78,6 +86,7 @@ class JsonSocket(AsyncWebsocketConsumer):
     async def connect(self):
         self.tenant = self.scope["tenant"]
         self.user = self.scope["user"]
+        self.credential = self.scope.get("credential")
         self.joined: list[str] = []
         self.tokens, self.refilled, self.rate_notice_at = float(settings.WS_MESSAGE_BURST), time.monotonic(), 0.0
         # A close code reaches the client only on an accepted socket.
@@ -94,6 +103,7 @@ class JsonSocket(AsyncWebsocketConsumer):
             if refusal is not None:
                 await self.close(code=refusal)
                 return
+            await access_watch().join()  # before registering: no change may slip between
             if not watch.register(self, self.user_key):
                 await self.close(code=close_codes.TOO_MANY_SOCKETS)
                 return
@@ -107,8 +117,42 @@ class JsonSocket(AsyncWebsocketConsumer):
             await self.close(code=close_codes.TRY_AGAIN_LATER)
 
     async def authorize(self) -> int | None:
-        """Return a close code to refuse this (signed-in) user, or None."""
+        """Return a close code to refuse this (signed-in) user, or None. The
+        middleware has just checked the credential; a socket with a rule of
+        its own runs `authorize_now` here (one trip to the DB thread)."""
         return None
+
+    def authorize_now(self) -> int | None:
+        """The access rule of this kind of socket: a close code, or None to
+        allow. Runs on the DB thread, in the tenant's schema, at connect and
+        whenever access may have changed."""
+        return None
+
+    def refusal_now(self) -> int | None:
+        """`authorize_now`, after the credential: 4401 if it no longer holds.
+        Runs on the DB thread, in the tenant's schema."""
+        if not credential_holds(user_id=self.user.pk, credential=self.credential):
+            return close_codes.NOT_SIGNED_IN
+        return self.authorize_now()
+
+    async def recheck_access(self, *, session: str | None = None, token: int | None = None) -> None:
+        """Access may have changed (ws/access.py): close if it is gone.
+        `session` (a digest) or `token` name a credential that just ended."""
+        if self.closing:
+            return
+        ended = (session is not None and self.credential.session_digest == session) or (
+            token is not None and self.credential.token_id == token
+        )
+        refusal = close_codes.NOT_SIGNED_IN if ended else await in_tenant(self.tenant, self.refusal_now)
+        if refusal is not None:
+            await self.revoke(refusal)
+
+    async def revoke(self, code: int) -> None:
+        """Leave everything (presence too) and close, without waiting for the
+        client to answer the close: it may never read again."""
+        logger.info("socket %s of user %s closed with %s: access ended", self.scope.get("path"), self.user.pk, code)
+        await self.release(code)
+        await self.close(code=code)
 
     async def opened(self) -> None:
         """Join groups and send the first frames."""
@@ -120,6 +164,16 @@ class JsonSocket(AsyncWebsocketConsumer):
     @property
     def user_key(self) -> tuple:
         return (self.tenant.schema_name, self.user.pk)
+
+    async def websocket_disconnect(self, message):
+        await self.release(message.get("code", 1006))
+        raise StopConsumer()
+
+    async def release(self, code) -> None:
+        """`disconnect`, once, however many ways the socket ends."""
+        if not self.released:
+            self.released = True
+            await self.disconnect(code)
 
     async def disconnect(self, code):
         if self.registered:

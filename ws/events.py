@@ -215,3 +215,21 @@ class Presence(Frame):
     type: ClassVar[str] = "presence"
     store_id: int
     users: list[PresentUser]
+
+
+# --- Between workers (never sent to a client) ---------------------------------------
+@dataclass(frozen=True, slots=True)
+class AccessChanged(Frame):
+    """To every worker: re-check the open sockets of this user of this tenant.
+
+    `session` (a digest, ws/access.py) or `token` name a credential that
+    ended: sockets opened with it close without asking the database, which
+    may not have caught up yet (Django deletes a session after the logout
+    signal).
+    """
+
+    type: ClassVar[str] = "access.changed"
+    tenant: str  # schema name
+    user: int
+    session: str | None = None
+    token: int | None = None

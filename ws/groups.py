@@ -17,3 +17,9 @@ def store_orders(tenant: Tenant, store_id: int) -> str:
 def user_notifications(tenant: Tenant, user_id: int) -> str:
     """Every open socket of one user (`notificaciones_<user_id>`)."""
     return f"t{int(tenant.pk)}.notificaciones_{int(user_id)}"
+
+
+def access_control() -> str:
+    """Every worker process: access changed for someone (ws/access.py). The
+    tenant travels in the message; workers hold sockets of every tenant."""
+    return "access"

@@ -16,9 +16,9 @@ closed thousands of healthy sockets). So the check fails on errors, and
 only a hang far longer than any load causes (LAYER_CHECK_TIMEOUT, 30 s)
 counts as one.
 
-Also the registry of this worker's open sockets, which enforces
+Also the registry of this worker's open sockets, by user: it enforces
 SOCKETS_PER_USER (per worker process: no shared state on the connect
-path). One watch per event loop (a uvicorn worker has one); it checks
+path) and finds a user's sockets when their access changes (ws/access.py). One watch per event loop (a uvicorn worker has one); it checks
 nothing for the in-memory layer, which cannot fail apart from the process.
 """
 
@@ -26,7 +26,6 @@ import asyncio
 import contextlib
 import logging
 import weakref
-from collections import Counter
 
 from channels.layers import InMemoryChannelLayer, get_channel_layer
 from django.conf import settings
@@ -41,24 +40,30 @@ class LayerWatch:
     def __init__(self):
         self.available = True
         self.sockets: weakref.WeakSet = weakref.WeakSet()
-        self.per_user: Counter = Counter()  # (tenant schema, user id) → open sockets here
+        self.per_user: dict[tuple, set] = {}  # (tenant schema, user id) → that user's open sockets here
         self.task: asyncio.Task | None = None
         self.channel: str | None = None
         self.drain: asyncio.Task | None = None
 
     def register(self, socket, key: tuple) -> bool:
         """Count `socket` for its user; False (not counted) if the user is at SOCKETS_PER_USER."""
-        if self.per_user[key] >= settings.SOCKETS_PER_USER:
+        mine = self.per_user.setdefault(key, set())
+        if len(mine) >= settings.SOCKETS_PER_USER:
             return False
-        self.per_user[key] += 1
+        mine.add(socket)
         self.sockets.add(socket)
         return True
 
     def unregister(self, socket, key: tuple) -> None:
         self.sockets.discard(socket)
-        self.per_user[key] -= 1
-        if self.per_user[key] <= 0:
-            del self.per_user[key]
+        mine = self.per_user.get(key, set())
+        mine.discard(socket)
+        if not mine:
+            self.per_user.pop(key, None)
+
+    def sockets_of(self, key: tuple) -> list:
+        """The open sockets of (tenant schema, user id) on this worker."""
+        return list(self.per_user.get(key, ()))
 
     def start(self) -> None:
         if self.task is None and not isinstance(get_channel_layer(), InMemoryChannelLayer):

@@ -1,10 +1,14 @@
 """The tenant-aware front door of every WebSocket.
 
-For each connection: take the tenant from the Host header (validated
-against ALLOWED_HOSTS), require a browser's Origin to be that same host,
-and load the user from the session cookie inside the tenant's schema.
-Channels' own AuthMiddlewareStack would look the session up with no
-tenant active, in whatever schema the shared DB thread last used.
+For each connection: take the tenant from the Host header by the very
+rule HTTP requests follow (django-tenants' middleware: validated against
+ALLOWED_HOSTS, then an exact Domain match; two Host headers are refused),
+require a browser's Origin to be exactly the served origin (scheme, host
+and port), and load the user from the session cookie or a ticket inside
+the tenant's schema. Channels' own AuthMiddlewareStack would look the
+session up with no tenant active, in whatever schema the shared DB thread
+last used. The scope gets `tenant`, `user` and `credential` (what the user
+signed in with, re-checked while the socket is open: ws/access.py).
 
 Refusals accept and then close, because a close code can only be sent on
 an open socket; a reject before accept reaches the client as a bare HTTP
@@ -12,18 +16,16 @@ an open socket; a reject before accept reaches the client as a bare HTTP
 """
 
 import logging
-from urllib.parse import parse_qs, urlsplit
+from urllib.parse import parse_qs
 
 from django.conf import settings
-from django.contrib.auth import get_user
 from django.contrib.auth.models import AnonymousUser
-from django.http import HttpRequest
 from django.http.cookie import parse_cookie
 from django.http.request import split_domain_port, validate_host
-from django.utils.module_loading import import_string
-from django_tenants.utils import get_public_schema_name, schema_context
+from django_tenants.utils import get_public_schema_name, remove_www, schema_context
 
 from platform_core import observability
+from platform_core.access import Credential, user_for_session
 from platform_core.availability import OUTAGES
 from platform_core.tokens import ws_ticket_consume
 from tenants.models import Domain, Tenant
@@ -41,10 +43,10 @@ class TenantWebsocketMiddleware:
         if scope["type"] != "websocket":
             return await self.inner(scope, receive, send)
 
-        headers = _headers(scope)
+        headers, repeated = _headers(scope)
         host = headers.get("host", "")
-        hostname, _port = split_domain_port(host)
-        if not hostname or not validate_host(hostname, settings.ALLOWED_HOSTS):
+        hostname = tenant_hostname(host)
+        if hostname is None or "host" in repeated:
             return await refuse(receive, send, close_codes.NOT_FOUND)
         try:
             tenant = await on_db_thread(lambda: tenant_for_hostname(hostname))
@@ -60,41 +62,51 @@ class TenantWebsocketMiddleware:
         # ticket (no ambient credential) may omit it, but not send a wrong one.
         ticket = parse_qs(scope.get("query_string", b"").decode("latin1")).get("ticket", [None])[0]
         origin = headers.get("origin")
-        if (origin is None and ticket is None) or (origin is not None and urlsplit(origin).netloc.lower() != host.lower()):
-            logger.info("websocket refused: origin %r does not match host %r", origin, host)
+        if (origin is None and ticket is None) or (origin is not None and origin != served_origin(scope, host)):
+            logger.info("websocket refused: origin %r is not %r", origin, served_origin(scope, host))
             return await refuse(receive, send, close_codes.FORBIDDEN)
 
+        user, credential = AnonymousUser(), None
         try:
             if ticket is not None:
                 # A ticket decides alone: a bad one is not rescued by a cookie.
-                user = await in_tenant(tenant, ws_ticket_consume, ticket) or AnonymousUser()
+                user, credential = await in_tenant(tenant, ws_ticket_consume, ticket) or (user, None)
             else:
                 session_key = parse_cookie(headers.get("cookie", "")).get(settings.SESSION_COOKIE_NAME)
-                user = await in_tenant(tenant, user_for_session, session_key) if session_key else AnonymousUser()
+                if session_key:
+                    user, credential = await in_tenant(tenant, user_for_session, session_key), Credential(session_key)
         except OUTAGES as error:
             logger.warning("websocket refused, the database is unavailable: %r", error)
             return await refuse(receive, send, close_codes.TRY_AGAIN_LATER)
-        return await self.inner(dict(scope, tenant=tenant, user=user), receive, send)
+        return await self.inner(dict(scope, tenant=tenant, user=user, credential=credential), receive, send)
+
+
+def tenant_hostname(host: str) -> str | None:
+    """The name a tenant is looked up by, from a Host header; None if the
+    host is not allowed. The same rule as django-tenants' HTTP middleware
+    (`request.get_host()`, then the part before ":", less a "www."): no
+    case folding, no trailing-dot stripping, so a host that gets a 404 over
+    HTTP gets a 4404 here."""
+    domain, _port = split_domain_port(host)
+    if not domain or not validate_host(domain, settings.ALLOWED_HOSTS):
+        return None
+    return remove_www(host.split(":")[0])
+
+
+def served_origin(scope, host: str) -> str:
+    """The one Origin a browser sends from a page of this host: wss is
+    served to https pages (behind a TLS proxy uvicorn takes the scheme from
+    X-Forwarded-Proto), ws to http ones."""
+    return f"{'https' if scope.get('scheme') == 'wss' else 'http'}://{host}"
 
 
 def tenant_for_hostname(hostname: str) -> Tenant | None:
     """The tenant serving `hostname`; None for unknown hosts and the public schema."""
     with schema_context(get_public_schema_name()):
-        domain = Domain.objects.select_related("tenant").filter(domain=hostname.lower()).first()
+        domain = Domain.objects.select_related("tenant").filter(domain=hostname).first()
     if domain is None or domain.tenant.schema_name == get_public_schema_name():
         return None
     return domain.tenant
-
-
-def user_for_session(session_key: str):
-    """The session's user, or AnonymousUser. The tenant's schema must be active.
-
-    Uses Django's own `get_user`, so a session whose password hash no longer
-    matches (password changed, logged out elsewhere) is anonymous here too.
-    """
-    request = HttpRequest()
-    request.session = import_string(settings.SESSION_ENGINE + ".SessionStore")(session_key)
-    return get_user(request)
 
 
 async def refuse(receive, send, code: int) -> None:
@@ -105,13 +117,17 @@ async def refuse(receive, send, code: int) -> None:
     await send({"type": "websocket.close", "code": code})
 
 
-def _headers(scope) -> dict[str, str]:
-    # Duplicate headers: the first wins, except cookies, which browsers may split.
+def _headers(scope) -> tuple[dict[str, str], set[str]]:
+    """The headers, and the names sent more than once. Of a repeated header
+    the first wins, except cookies, which browsers may split."""
     result: dict[str, str] = {}
+    repeated: set[str] = set()
     for raw_name, raw_value in scope.get("headers", []):
         name, value = raw_name.decode("latin1").lower(), raw_value.decode("latin1")
+        if name in result:
+            repeated.add(name)
         if name == "cookie" and name in result:
             result[name] += "; " + value
         else:
             result.setdefault(name, value)
-    return result
+    return result, repeated

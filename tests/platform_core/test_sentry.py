@@ -79,12 +79,13 @@ def sink():
 
 @pytest.fixture
 def credentials(world):
+    from platform_core.access import Credential
     from platform_core.tokens import api_token_create, ws_ticket_issue
 
     create_order(world.acme.tenant)
     with tenant_context(world.acme.tenant):
-        _, token = api_token_create(user=world.acme.staff1, name="pos")
-        ticket = ws_ticket_issue(user=world.acme.staff1)
+        row, token = api_token_create(user=world.acme.staff1, name="pos")
+        ticket = ws_ticket_issue(user=world.acme.staff1, credential=Credential(token_id=row.pk))
     yield {"token": token, "ticket": ticket, "cookie": session_cookie(world.acme.tenant, world.acme.staff1)}
     connections.close_all()
 

@@ -9,6 +9,7 @@ from django.test import Client
 from django.utils import timezone
 from django_tenants.utils import tenant_context
 
+from platform_core.access import Credential
 from platform_core.models import WsTicket
 from platform_core.tokens import api_token_create, ws_ticket_issue
 from tests.conftest import login_cookie
@@ -18,8 +19,11 @@ pytestmark = pytest.mark.django_db(transaction=True)
 
 
 def issue(cast, who="customer"):
+    """A ticket as an app asks for one: with its API token."""
     with tenant_context(cast.tenant):
-        return ws_ticket_issue(user=getattr(cast, who))
+        user = getattr(cast, who)
+        token, _ = api_token_create(user=user, name="app")
+        return ws_ticket_issue(user=user, credential=Credential(token_id=token.pk))
 
 
 aissue = sync_to_async(issue)

@@ -1,0 +1,70 @@
+"""What a long-lived connection was let in with, and whether it still holds.
+
+A socket outlives the request that opened it: the user may be deactivated,
+sign out, change their password, or revoke the API token that asked for
+the socket's ticket while it is open. Each socket keeps its `Credential`
+and asks `credential_holds` again whenever access may have changed
+(ws/access.py). The tenant's schema must be active for every function here.
+"""
+
+import hashlib
+from dataclasses import dataclass
+
+from django.conf import settings
+from django.contrib.auth import get_user
+from django.db.models import Q
+from django.http import HttpRequest
+from django.utils import timezone
+from django.utils.module_loading import import_string
+
+from platform_core.models import ApiToken, User
+
+
+@dataclass(frozen=True, slots=True)
+class Credential:
+    """A browser session (its key), an API token (its id), or both: a
+    socket ticket asked for by a token-authenticated client carries the
+    token; one asked for from the browser carries the session."""
+
+    session_key: str | None = None
+    token_id: int | None = None
+
+    @property
+    def session_digest(self) -> str | None:
+        return session_digest(self.session_key) if self.session_key else None
+
+
+def session_digest(session_key: str) -> str:
+    """How a session is named in messages between workers: the key itself
+    is a credential and never leaves the process."""
+    return hashlib.sha256(session_key.encode()).hexdigest()[:32]
+
+
+def user_for_session(session_key: str):
+    """The session's user, or AnonymousUser.
+
+    Uses Django's own `get_user`, so a session whose password hash no longer
+    matches (password changed, logged out elsewhere) is anonymous here too.
+    """
+    request = HttpRequest()
+    request.session = import_string(settings.SESSION_ENGINE + ".SessionStore")(session_key)
+    return get_user(request)
+
+
+def active_tokens():
+    """API tokens that are neither revoked nor expired."""
+    return ApiToken.objects.filter(revoked_at__isnull=True).filter(
+        Q(expires_at__isnull=True) | Q(expires_at__gt=timezone.now())
+    )
+
+
+def credential_holds(*, user_id: int, credential: Credential) -> bool:
+    """Is `user_id` still active, and still signed in by `credential`?"""
+    if not User.objects.filter(pk=user_id, is_active=True).exists():
+        return False
+    if credential.token_id is not None and not active_tokens().filter(pk=credential.token_id, user_id=user_id).exists():
+        return False
+    if credential.session_key is not None and user_for_session(credential.session_key).pk != user_id:
+        return False
+    return credential.token_id is not None or credential.session_key is not None
+

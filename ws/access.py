@@ -1,0 +1,116 @@
+"""Access that ends closes the sockets it opened, on every worker, in seconds.
+
+A socket is let in once, by its credential (platform_core/access.py) and
+its `authorize`. When something that decided that changes — the user is
+deactivated, deleted, or changes their password; a session signs out; an
+API token is revoked; a staff membership is removed (stores/signals.py) —
+the receivers here publish `AccessChanged` after the commit to every
+worker process (one group, `groups.access_control()`). Each worker's
+`AccessWatch`, subscribed through its hub, hands it to that user's open
+sockets on the worker, which check again (ws/consumers.py): 4401 when the
+credential no longer holds, 4403 when the user may no longer see what the
+socket shows. A message naming the ended session or token closes its
+sockets without asking the database.
+
+Backstops for a message lost on the way (a Redis blip): a store socket
+checks again at every heartbeat and before a `resume`; a Redis outage
+closes every socket anyway (ws/health.py). Changes that bypass the ORM's
+signals (`QuerySet.update()` on users, raw SQL) are seen only then.
+"""
+
+import asyncio
+import json
+import logging
+
+from django.contrib.auth import get_user_model
+from django.contrib.auth.signals import user_logged_out
+from django.db import connection
+from django.db.models.signals import post_delete, post_save, pre_save
+from django.dispatch import receiver
+from django_tenants.utils import get_public_schema_name
+
+from platform_core.access import session_digest
+from platform_core.models import ApiToken
+from ws import events, groups, health
+from ws.hub import hub
+from ws.layer import publish_on_commit
+from ws.loops import per_event_loop
+
+logger = logging.getLogger(__name__)
+
+
+def access_changed(*, user_id: int, session_key: str | None = None, token_id: int | None = None) -> None:
+    """Tell every worker, once the transaction commits, that `user_id` of the
+    active tenant may have lost access. The tenant's schema must be active."""
+    frame = events.AccessChanged(
+        tenant=connection.schema_name, user=int(user_id),
+        session=session_digest(session_key) if session_key else None, token=token_id,
+    )
+    publish_on_commit(groups.access_control(), frame)
+
+
+class AccessWatch:
+    """Per worker process: hands access changes to the affected local sockets."""
+
+    def __init__(self):
+        self.joined = False
+        self.checks: set[asyncio.Task] = set()
+
+    async def join(self) -> None:
+        """Subscribe before the first socket opens (cheap after that)."""
+        if not self.joined:
+            await hub().join(groups.access_control(), self)
+            self.joined = True
+
+    async def deliver(self, message: dict) -> None:
+        # Called by the hub, which serves every socket of the worker: start
+        # the checks, never wait for them here.
+        change = json.loads(message["text"])
+        for socket in health.watch().sockets_of((change["tenant"], change["user"])):
+            check = asyncio.create_task(socket.recheck_access(session=change["session"], token=change["token"]))
+            self.checks.add(check)
+            check.add_done_callback(self.checks.discard)
+
+
+access_watch = per_event_loop(AccessWatch)
+
+
+# --- what ends access (thin receivers: they only say who) ---------------------------
+User = get_user_model()
+
+
+@receiver(pre_save, sender=User, dispatch_uid="ws.access.user_before")
+def _remember_user(sender, instance, update_fields=None, **kwargs):
+    if instance.pk is None or (update_fields is not None and set(update_fields) <= {"last_login"}):
+        return  # a new user, or a sign-in recording its time
+    instance._access_before = User.objects.filter(pk=instance.pk).values_list("is_active", "password").first()
+
+
+@receiver(post_save, sender=User, dispatch_uid="ws.access.user_saved")
+def _user_saved(sender, instance, created, **kwargs):
+    before = getattr(instance, "_access_before", None)
+    if not created and before is not None and before != (instance.is_active, instance.password):
+        access_changed(user_id=instance.pk)  # deactivated, or a new password ends other sessions
+
+
+@receiver(post_delete, sender=User, dispatch_uid="ws.access.user_deleted")
+def _user_deleted(sender, instance, **kwargs):
+    access_changed(user_id=instance.pk)
+
+
+@receiver(post_save, sender=ApiToken, dispatch_uid="ws.access.token_saved")
+def _token_saved(sender, instance, **kwargs):
+    if instance.revoked_at is not None:
+        access_changed(user_id=instance.user_id, token_id=instance.pk)
+
+
+@receiver(post_delete, sender=ApiToken, dispatch_uid="ws.access.token_deleted")
+def _token_deleted(sender, instance, **kwargs):
+    access_changed(user_id=instance.user_id, token_id=instance.pk)
+
+
+@receiver(user_logged_out, dispatch_uid="ws.access.signed_out")
+def _signed_out(sender, request, user, **kwargs):
+    session_key = getattr(getattr(request, "session", None), "session_key", None)
+    if user is not None and session_key and connection.schema_name != get_public_schema_name():
+        access_changed(user_id=user.pk, session_key=session_key)
