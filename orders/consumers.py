@@ -46,14 +46,22 @@ class StoreOrdersSocket(JsonSocket):
         access = store_access(user=self.user, store_id=self.store_id)
         return {Access.ALLOWED: None, Access.FORBIDDEN: close_codes.FORBIDDEN}.get(access, close_codes.NOT_FOUND)
 
+    suspended = 0  # access checks under way (ws/access.py): park live frames meanwhile
+
+    def suspend(self) -> None:
+        self.suspended += 1
+
     async def recheck_access(self, **ended) -> None:
-        # Under the stream lock: no frame of this store goes out between the
-        # change and the check (the hub parks them meanwhile).
+        # Suspended, then under the stream lock: no frame of this store goes
+        # out between the change and the check (they are parked meanwhile).
         lock = getattr(self, "stream_lock", None)
-        if lock is None:
-            return await super().recheck_access(**ended)
-        async with lock:
-            await super().recheck_access(**ended)
+        try:
+            if lock is None:
+                return await super().recheck_access(**ended)
+            async with lock:
+                await super().recheck_access(**ended)
+        finally:
+            self.suspended = max(0, self.suspended - 1)
         await self._unpark()
 
     async def opened(self):
@@ -136,7 +144,7 @@ class StoreOrdersSocket(JsonSocket):
         the worker): while a replay or repair holds it, the frame is parked
         and sent when the lock is released.
         """
-        if self.stream_lock.locked():
+        if self.stream_lock.locked() or self.suspended:
             self.parked.append(message)
             return
         async with self.stream_lock:
@@ -158,7 +166,7 @@ class StoreOrdersSocket(JsonSocket):
     async def _unpark(self) -> None:
         # Parked frames may now be older than what was sent meanwhile: _apply
         # drops those by seq, and fills any hole from the database.
-        while self.parked:
+        while self.parked and not self.suspended:
             message = self.parked.pop(0)
             async with self.stream_lock:
                 await self._apply(message)

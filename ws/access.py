@@ -67,6 +67,9 @@ class AccessWatch:
         # the checks, never wait for them here.
         change = json.loads(message["text"])
         for socket in health.watch().sockets_of((change["tenant"], change["user"])):
+            # Hold back what the socket would send from now until it is
+            # checked: frames the hub hands over next are parked.
+            socket.suspend()
             check = asyncio.create_task(socket.recheck_access(session=change["session"], token=change["token"]))
             self.checks.add(check)
             check.add_done_callback(self.checks.discard)

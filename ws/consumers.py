@@ -135,6 +135,10 @@ class JsonSocket(AsyncWebsocketConsumer):
             return close_codes.NOT_SIGNED_IN
         return self.authorize_now()
 
+    def suspend(self) -> None:
+        """Access may have changed: send no stream frame until `recheck_access`
+        decides (sockets with a stream park them; see orders/consumers.py)."""
+
     async def recheck_access(self, *, session: str | None = None, token: int | None = None) -> None:
         """Access may have changed (ws/access.py): close if it is gone.
         `session` (a digest) or `token` name a credential that just ended."""
