@@ -62,6 +62,12 @@ TENANT_APPS = [
     "alerts",
 ]
 INSTALLED_APPS = SHARED_APPS + [app for app in TENANT_APPS if app not in SHARED_APPS]
+# platform_core before django_tenants: of two apps' commands with one name
+# Django runs the first app's, and `create_tenant` must be ours, not
+# django-tenants' interactive one. No other command, template or static
+# file of the two overlaps.
+INSTALLED_APPS.remove("platform_core")
+INSTALLED_APPS.insert(0, "platform_core")
 
 TENANT_MODEL = "tenants.Tenant"
 TENANT_DOMAIN_MODEL = "tenants.Domain"
