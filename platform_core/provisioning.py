@@ -131,7 +131,7 @@ def _checked(*, schema: str, name: str, domain: str, admin_email: str) -> tuple[
         errors["domain"] = "a host name such as initech.example.com (no scheme, port or path)"
     elif not validate_host(domain, settings.ALLOWED_HOSTS):
         errors["domain"] = "not in ALLOWED_HOSTS: this deployment would refuse its requests"
-    elif Domain.objects.filter(domain=domain).exists():
+    elif Domain.objects.filter(domain__iexact=domain).exists():  # rows made elsewhere may not be lowercase
         errors["domain"] = "already used by another tenant"
 
     username_field = get_user_model()._meta.get_field("username")
