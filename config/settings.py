@@ -62,6 +62,12 @@ TENANT_APPS = [
     "alerts",
 ]
 INSTALLED_APPS = SHARED_APPS + [app for app in TENANT_APPS if app not in SHARED_APPS]
+# platform_core before django_tenants: of two apps' commands with one name
+# Django runs the first app's, and `create_tenant` must be ours, not
+# django-tenants' interactive one. No other command, template or static
+# file of the two overlaps.
+INSTALLED_APPS.remove("platform_core")
+INSTALLED_APPS.insert(0, "platform_core")
 
 TENANT_MODEL = "tenants.Tenant"
 TENANT_DOMAIN_MODEL = "tenants.Domain"
@@ -243,6 +249,46 @@ LOGIN_REDIRECT_URL = "/"
 LOGOUT_REDIRECT_URL = "/accounts/login/"
 SESSION_COOKIE_SECURE = env.bool("SECURE_COOKIES", default=not DEBUG)
 CSRF_COOKIE_SECURE = SESSION_COOKIE_SECURE
+# Password reset requests (docs/operations.md), per hour, counted in the
+# tenant's schema. Over either, the form answers as usual and sends nothing.
+PASSWORD_RESETS_PER_EMAIL = env.int("PASSWORD_RESETS_PER_EMAIL", default=5)
+PASSWORD_RESETS_PER_ADDRESS = env.int("PASSWORD_RESETS_PER_ADDRESS", default=20)
+PASSWORD_RESET_WINDOW_SECONDS = 3600
+
+# --- Email (docs/operations.md) ---------------------------------------------
+# EMAIL_URL: smtp://user:pass@host:587, smtp+tls://…, smtp+ssl://…,
+# consolemail:// … (django-environ). A local run without it prints mail to
+# the console, so `make run` shows the password-reset link. A production
+# process without it sends no mail at all: the "forgot password" pages are
+# not routed (config/urls.py) rather than accepting requests that go nowhere.
+# The URL itself is not kept as a setting: it holds the SMTP password, and
+# Django's debug page hides EMAIL_HOST_PASSWORD but would show EMAIL_URL.
+if env.str("EMAIL_URL", default=""):
+    # Only the EMAIL_* keys: the parser also returns OPTIONS (from a query
+    # string), which is not an email setting.
+    globals().update({k: v for k, v in env.email_url("EMAIL_URL").items() if k.startswith("EMAIL_")})
+    EMAIL_CONFIGURED = True
+elif DEBUG:
+    EMAIL_BACKEND = "django.core.mail.backends.console.EmailBackend"
+    EMAIL_CONFIGURED = True
+else:
+    # Nothing sends without EMAIL_CONFIGURED; should something try, it is a
+    # no-op rather than a connection to localhost:25.
+    EMAIL_BACKEND = "django.core.mail.backends.dummy.EmailBackend"
+    EMAIL_CONFIGURED = False
+DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="Pregón <no-reply@localhost>")
+SERVER_EMAIL = DEFAULT_FROM_EMAIL
+# Django waits forever on a silent SMTP server by default; a request would hang.
+EMAIL_TIMEOUT = env.int("EMAIL_TIMEOUT", default=10)
+
+# --- Links in mail and on the command line --------------------------------
+# A request knows its own scheme and host; a command (create_tenant) does
+# not, so links it prints are built as SITE_URL_SCHEME://<domain>[:SITE_URL_PORT]/….
+# Locally that is http on the port `make run` serves; in production https
+# on the default port, behind the proxy that terminates TLS.
+SITE_URL_SCHEME = env.str("SITE_URL_SCHEME", default="http" if DEBUG else "https")
+_site_port = env.str("SITE_URL_PORT", default=env.str("PORT", default="8000") if DEBUG else "")
+SITE_URL_PORT = int(_site_port) if _site_port else None  # an empty SITE_URL_PORT means none
 
 # --- I18n / static ----------------------------------------------------------
 LANGUAGE_CODE = "en"

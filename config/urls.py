@@ -19,7 +19,7 @@ urlpatterns = [
     path("api/openapi.json", openapi.openapi_json, name="openapi"),
     path("api/docs", openapi.api_docs, name="api-docs"),
     path("accounts/login/", views.SignInView.as_view(), name="login"),
-    path("accounts/", include("django.contrib.auth.urls")),
+    path("accounts/", include("platform_core.urls")),
     path("admin/login/", views.admin_sign_in, {"site": tenant_site}),  # before admin's own: limited sign-ins
     path("admin/", tenant_site.urls),
 ]

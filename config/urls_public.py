@@ -8,7 +8,7 @@ from platform_core import views
 urlpatterns = [
     path("", views.public_home, name="public-home"),
     path("accounts/login/", views.SignInView.as_view(), name="login"),
-    path("accounts/", include("django.contrib.auth.urls")),
+    path("accounts/", include("platform_core.urls")),
     path("admin/login/", views.admin_sign_in, {"site": operator_site}),  # before admin's own: limited sign-ins
     path("admin/", operator_site.urls),
 ]

@@ -6,9 +6,9 @@ import uuid
 from asgiref.sync import async_to_sync
 from django.conf import settings
 from django.contrib.auth.decorators import login_required
-from django.contrib.auth.views import LoginView
+from django.contrib.auth.views import LoginView, PasswordResetView
 from django.db import connection
-from django.http import HttpResponse, JsonResponse
+from django.http import HttpResponse, HttpResponseRedirect, JsonResponse
 from django.shortcuts import render
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
@@ -137,3 +137,30 @@ def admin_sign_in(request, site, extra_context=None):
     elif request.method == "POST" and response.status_code == 302:
         _sign_in_succeeded(request)
     return response
+
+
+class PasswordResetRequestView(PasswordResetView):
+    """Django's "forgot password" form, in the active schema (the tenant of
+    the host, so one tenant's form never finds another tenant's user; the
+    link in the mail is on the host the form was posted to).
+
+    Requests are limited per email address and per client address
+    (PASSWORD_RESETS_PER_*), counted whether or not an account matches.
+    Over either, the answer is the usual "check your email" page and nothing
+    is sent: like the page itself, which never says whether an account
+    exists, it tells whoever asks nothing about an address.
+    """
+
+    def form_valid(self, form):
+        # A digest: short, and the address stays out of the counters table.
+        email = hashlib.sha256(form.cleaned_data["email"].strip().lower().encode()).hexdigest()
+        address = self.request.META.get("REMOTE_ADDR") or "unknown"
+        window = settings.PASSWORD_RESET_WINDOW_SECONDS
+        over = [
+            limits.hit(f"reset:email:{email}", limit=settings.PASSWORD_RESETS_PER_EMAIL, window=window),
+            limits.hit(f"reset:address:{address}", limit=settings.PASSWORD_RESETS_PER_ADDRESS, window=window),
+        ]
+        if any(wait is not None for wait in over):
+            logger.info("password reset request over its limit (address %s): nothing sent", address)
+            return HttpResponseRedirect(self.get_success_url())
+        return super().form_valid(form)

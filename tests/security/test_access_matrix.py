@@ -88,10 +88,12 @@ HTTP = [
     ("GET", "/announcements/", None, PAGE_ADMIN),
     ("GET", "/integrations/", None, PAGE_ADMIN),
     ("GET", "/admin/", None, expect(302, admin=200)),  # the tenant's own admin site: its admins only
-    # Public by design: the API's description, the sign-in page, the health check.
+    # Public by design: the API's description, the sign-in and password-reset pages, the health check.
     ("GET", "/api/openapi.json", None, expect(200)),
     ("GET", "/api/docs", None, expect(200)),
     ("GET", "/accounts/login/", None, expect(200)),
+    ("GET", "/accounts/password_reset/", None, expect(200)),
+    ("GET", "/accounts/reset/MTAx/not-a-token/", None, expect(200)),  # user 101 in both tenants: "not valid"
     ("GET", "/healthz", None, expect(200)),
 ]
 
