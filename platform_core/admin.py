@@ -14,7 +14,8 @@
 Django's default `admin.site` is served nowhere.
 """
 
-from django.contrib import admin
+from django import forms
+from django.contrib import admin, messages
 from django.contrib.admin.forms import AdminAuthenticationForm
 from django.contrib.auth.admin import UserAdmin
 from django.core.exceptions import ValidationError
@@ -22,7 +23,9 @@ from django.db import connection
 from django.utils.translation import gettext_lazy as _
 from django_tenants.utils import get_public_schema_name
 
+from platform_core.errors import ApplicationError
 from platform_core.models import User
+from platform_core.provisioning import tenant_provision, tenant_provision_check
 from tenants.models import Domain, Tenant
 
 
@@ -49,11 +52,62 @@ class DomainInline(admin.TabularInline):
     extra = 1
 
 
+class TenantProvisionForm(forms.ModelForm):
+    """A new tenant is created usable: with its domain and first admin
+    (`tenant_provision`, as `manage.py create_tenant` does)."""
+
+    domain = forms.CharField(label=_("Domain"), help_text=_("e.g. initech.example.com"))
+    admin_email = forms.EmailField(label=_("First admin's email"),
+                                   help_text=_("They get a one-time link to choose a password."))
+
+    class Meta:
+        model = Tenant
+        fields = ("name", "schema_name")
+
+    FIELD_OF = {"schema": "schema_name"}  # tenant_provision's names → this form's
+
+    def clean(self):
+        data = super().clean()
+        try:
+            tenant_provision_check(schema=data.get("schema_name", ""), name=data.get("name", ""),
+                                   domain=data.get("domain", ""), admin_email=data.get("admin_email", ""))
+        except ApplicationError as error:
+            for field, message in error.fields.items():
+                name = self.FIELD_OF.get(field, field)
+                if name not in self.errors:
+                    self.add_error(name, message)
+        return data
+
+
 @admin.register(Tenant, site=operator_site)
 class TenantAdmin(admin.ModelAdmin):
     list_display = ("name", "schema_name", "created_at")
     search_fields = ("name", "schema_name")
     inlines = [DomainInline]
+    add_form = TenantProvisionForm
+    add_fieldsets = ((None, {"fields": ("name", "schema_name", "domain", "admin_email")}),)
+
+    def get_form(self, request, obj=None, **kwargs):
+        if obj is None:
+            kwargs["form"] = self.add_form
+        return super().get_form(request, obj, **kwargs)
+
+    def get_fieldsets(self, request, obj=None):
+        return self.add_fieldsets if obj is None else super().get_fieldsets(request, obj)
+
+    def get_inlines(self, request, obj):
+        return [] if obj is None else self.inlines  # the add form asks for the primary domain itself
+
+    def save_model(self, request, obj, form, change):
+        if change:
+            return super().save_model(request, obj, form, change)
+        data = form.cleaned_data
+        provisioned = tenant_provision(schema=data["schema_name"], name=data["name"], domain=data["domain"],
+                                       admin_email=data["admin_email"])
+        # The admin goes on with the row tenant_provision made.
+        obj.pk, obj.created_at, obj._state.adding = provisioned.tenant.pk, provisioned.tenant.created_at, False
+        messages.success(request, _("First admin %(admin)s signs in once with: %(link)s") % {
+            "admin": provisioned.admin.username, "link": provisioned.sign_in_link})
 
     def get_actions(self, request):
         # The bulk delete runs `QuerySet.delete()`, which skips the model's

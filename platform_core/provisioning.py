@@ -67,7 +67,7 @@ def tenant_provision(*, schema: str, name: str, domain: str, admin_email: str) -
     among schema, name, domain and admin_email.
     """
     with schema_context(get_public_schema_name()):
-        schema, name, domain, admin_email = _checked(schema=schema, name=name, domain=domain, admin_email=admin_email)
+        schema, name, domain, admin_email = tenant_provision_check(schema=schema, name=name, domain=domain, admin_email=admin_email)
         tenant = Tenant(schema_name=schema, name=name)
         tenant.save(verbosity=0)  # creates and migrates the schema (django-tenants)
         try:
@@ -108,8 +108,10 @@ def sign_in_link(*, user, domain: str) -> str:
     return f"{settings.SITE_URL_SCHEME}://{domain}{port}{path}"
 
 
-def _checked(*, schema: str, name: str, domain: str, admin_email: str) -> tuple[str, str, str, str]:
-    """The input, normalized; ApplicationError naming every bad field."""
+def tenant_provision_check(*, schema: str, name: str, domain: str, admin_email: str) -> tuple[str, str, str, str]:
+    """The input of `tenant_provision`, normalized; ApplicationError naming
+    every bad field. The public schema must be active (forms call it to
+    show errors before anything is created)."""
     errors = {}
     schema, name = (schema or "").strip(), (name or "").strip()
     domain, admin_email = (domain or "").strip().lower(), (admin_email or "").strip().lower()

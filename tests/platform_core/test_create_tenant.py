@@ -7,6 +7,7 @@ happened in between.
 """
 
 import io
+import re
 import json
 import logging
 import os
@@ -210,3 +211,31 @@ def test_sign_in_link_uses_the_configured_scheme_and_port(acme, make_user, setti
     assert sign_in_link(user=user, domain="acme.example.com").startswith("https://acme.example.com/accounts/reset/")
     settings.SITE_URL_SCHEME, settings.SITE_URL_PORT = "http", 8123
     assert sign_in_link(user=user, domain="acme.localhost").startswith("http://acme.localhost:8123/accounts/reset/")
+
+
+def test_operators_create_a_usable_tenant_from_their_admin(no_initech, world):
+    from tests.conftest import session_cookie
+
+    operator = Client(HTTP_HOST="localhost")
+    name, value = session_cookie(world.public, world.operator).split("=", 1)
+    operator.cookies[name] = value  # in the jar, beside the messages cookie the admin sets
+    form = {"name": "Initech", "schema_name": "initech", "domain": "initech.localhost",
+            "admin_email": "bill@initech.example"}
+
+    refused = operator.post("/admin/tenants/tenant/add/", {**form, "domain": "acme.localhost", "admin_email": "x"})
+    assert refused.status_code == 200  # the form again, with its errors
+    assert set(refused.context["adminform"].form.errors) == {"domain", "admin_email"}
+    assert not Tenant.objects.filter(schema_name="initech").exists()
+
+    response = operator.post("/admin/tenants/tenant/add/", form, follow=True)
+    assert response.redirect_chain, response.context["adminform"].form.errors
+    page = response.content.decode()
+    assert "signs in once with" in page, (response.redirect_chain, page[:3000])
+    link = re.search(r"signs in once with: (\S+?)<", page).group(1)
+    tenant = Tenant.objects.get(schema_name="initech")
+    assert list(tenant.domains.values_list("domain", "is_primary")) == [("initech.localhost", True)]
+    with tenant_context(tenant):
+        admin = get_user_model().objects.get()
+        assert (admin.username, admin.is_tenant_admin, admin.is_superuser) == ("bill@initech.example", True, False)
+    client = choose_password("initech.localhost", link, NEW_PASSWORD)
+    assert client.login(username="bill@initech.example", password=NEW_PASSWORD)
