@@ -82,3 +82,59 @@ def test_every_generated_token_authenticates(world):
     assert any(token.count("_") > 2 for token in tokens)
     for token in tokens:
         assert bearer(world.acme, token).get("/api/orders").status_code == 200
+
+
+# --- a leaked token cannot outlive its revocation ---------------------------------------
+def session_client(cast, who="staff1") -> Client:
+    client = Client(HTTP_HOST=f"{cast.tenant.schema_name}.localhost")
+    client.force_login(getattr(cast, who))
+    return client
+
+
+def test_a_token_cannot_mint_tokens(world, token):
+    response = bearer(world.acme, token).post("/api/tokens", {"name": "successor"}, content_type="application/json")
+    assert (response.status_code, response.json()["error"]["code"]) == (403, "forbidden")
+    with tenant_context(world.acme.tenant):
+        assert list(ApiToken.objects.values_list("name", flat=True)) == ["pos"]
+
+
+def test_users_create_list_and_revoke_their_own_tokens_from_a_session(world, token):
+    with tenant_context(world.acme.tenant):
+        client = session_client(world.acme)
+        created = client.post("/api/tokens", {"name": "till", "expires_in_days": 30}, content_type="application/json")
+        assert created.status_code == 201
+        body = created.json()
+        assert body["token"].startswith("pgn_") and body["expires_at"] is not None
+        listed = client.get("/api/tokens").json()["results"]
+        assert [(t["name"], t["revoked"]) for t in listed] == [("till", False), ("pos", False)]
+        assert all("token" not in t for t in listed)  # shown once, at creation
+        # Another user's listing does not show them, nor may they revoke them.
+        other = session_client(world.acme, "staff2")
+        assert other.get("/api/tokens").json()["results"] == []
+        assert other.delete(f"/api/tokens/{body['id']}").status_code == 404
+        assert client.delete(f"/api/tokens/{body['id']}").status_code == 200
+    assert bearer(world.acme, body["token"]).get("/api/orders").status_code == 401
+
+
+def test_a_token_past_its_expiry_is_refused(world):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    with tenant_context(world.acme.tenant):
+        row, plaintext = api_token_create(user=world.acme.staff1, name="short", expires_in_days=1)
+    assert bearer(world.acme, plaintext).get("/api/orders").status_code == 200
+    with tenant_context(world.acme.tenant):
+        ApiToken.objects.filter(pk=row.pk).update(expires_at=timezone.now() - timedelta(seconds=1))
+    response = bearer(world.acme, plaintext).get("/api/orders")
+    assert response.status_code == 401 and "expired" in response.json()["error"]["message"]
+
+
+@pytest.mark.parametrize("days", [0, -1, 3651, "30", 1.5, True, "३०", {"days": 3}])
+def test_an_expiry_that_is_not_a_whole_number_of_days_is_refused(world, days):
+    with tenant_context(world.acme.tenant):
+        response = session_client(world.acme).post(
+            "/api/tokens", json.dumps({"name": "x", "expires_in_days": days}), content_type="application/json"
+        )
+        assert (response.status_code, list(response.json()["error"]["fields"])) == (422, ["expires_in_days"])
+        assert not ApiToken.objects.exists()
