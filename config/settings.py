@@ -49,6 +49,7 @@ SHARED_APPS = [
     "django.contrib.admin",
     "django.contrib.staticfiles",
     "channels",
+    "csp",  # only for its system checks (a misconfigured policy is an error)
     "ws",
 ]
 TENANT_APPS = [
@@ -76,13 +77,19 @@ TENANT_LIMIT_SET_CALLS = True
 AUTH_USER_MODEL = "platform_core.User"
 
 MIDDLEWARE = [
+    # Outermost, so that every response carries HSTS, CSP and the other
+    # security headers (static files, /healthz and the 503 page included),
+    # and a plain-HTTP request is redirected before any work is done for it
+    # (no tenant lookup, no database). `/healthz` is exempt from the
+    # redirect (SECURE_REDIRECT_EXEMPT below).
+    "django.middleware.security.SecurityMiddleware",
+    "csp.middleware.CSPMiddleware",
     "platform_core.middleware.ServiceUnavailableMiddleware",
     "platform_core.middleware.HealthCheckMiddleware",
     # Static files need no tenant: served before tenant routing.
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django_tenants.middleware.main.TenantMainMiddleware",
     "platform_core.observability.SentryTenantMiddleware",
-    "django.middleware.security.SecurityMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -243,6 +250,58 @@ LOGIN_REDIRECT_URL = "/"
 LOGOUT_REDIRECT_URL = "/accounts/login/"
 SESSION_COOKIE_SECURE = env.bool("SECURE_COOKIES", default=not DEBUG)
 CSRF_COOKIE_SECURE = SESSION_COOKIE_SECURE
+
+# --- HTTPS and security headers (docs/reliability.md, "Production headers") ---
+# Behind a TLS-terminating proxy, uvicorn is started with --proxy-headers
+# and --forwarded-allow-ips (Procfile): for a request from a trusted proxy
+# it takes the scheme from X-Forwarded-Proto into the ASGI scope, which is
+# what Django's request.is_secure() reads. So the redirect and HSTS work
+# behind a proxy with no SECURE_PROXY_SSL_HEADER, and a client that is not
+# a trusted proxy cannot claim HTTPS by sending the header itself.
+SECURE_SSL_REDIRECT = env.bool("SECURE_SSL_REDIRECT", default=not DEBUG)
+# Load balancers probe health over plain HTTP by the instance's address,
+# which no redirect could serve (it is in no ALLOWED_HOSTS).
+SECURE_REDIRECT_EXEMPT = [r"^healthz$"]
+# One year once deployed; never on a DEBUG run, whose browser would then
+# refuse plain http://localhost for a year.
+SECURE_HSTS_SECONDS = env.int("SECURE_HSTS_SECONDS", default=0 if DEBUG else 365 * 24 * 3600)
+# Tenants are subdomains of the public host (acme.example.com under
+# example.com) and are served by this same app over the same TLS, so the
+# public host's HSTS should protect a first visit to any tenant. Turn it off
+# only if the public host's domain has other subdomains that are not HTTPS.
+SECURE_HSTS_INCLUDE_SUBDOMAINS = env.bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", default=True)
+# Preloading puts the domain into browsers' built-in lists, which takes
+# months to undo: the operator's decision for their domain, not a default.
+SECURE_HSTS_PRELOAD = env.bool("SECURE_HSTS_PRELOAD", default=False)
+if "SECURE_PROXY_SSL_HEADER" in env.ENVIRON:
+    # Only for a server in front that does not set the ASGI scheme itself
+    # (see above), and only if the proxy always overwrites the header:
+    # Django then trusts it from any client. "HTTP_X_FORWARDED_PROTO,https".
+    SECURE_PROXY_SSL_HEADER = env.tuple("SECURE_PROXY_SSL_HEADER")
+SILENCED_SYSTEM_CHECKS = [
+    # W021: SECURE_HSTS_PRELOAD is off by default (above); an operator who
+    # opts in with SECURE_HSTS_PRELOAD=true gets the preload directive.
+    "security.W021",
+]
+
+# Content-Security-Policy (django-csp), on every host and in DEBUG too, so
+# the browser tests run under it: no inline script or style anywhere (the
+# pages load their JS and CSS from /static/), no eval. `connect-src 'self'`
+# also allows ws:// and wss:// to the page's own host (CSP 3), which is
+# where the pages' sockets go.
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": ["'self'"],
+        "script-src": ["'self'"],
+        "style-src": ["'self'"],
+        "img-src": ["'self'", "data:"],
+        "connect-src": ["'self'"],
+        "object-src": ["'none'"],
+        "base-uri": ["'self'"],
+        "form-action": ["'self'"],
+        "frame-ancestors": ["'none'"],
+    }
+}
 
 # --- I18n / static ----------------------------------------------------------
 LANGUAGE_CODE = "en"
