@@ -319,11 +319,22 @@ warnings.filterwarnings("ignore", message="StreamingHttpResponse must consume sy
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # --- Logging: everything to stdout, one line per record ---------------------
+# Credentials in URLs (`?ticket=`) are blanked in every record written here;
+# config/asgi.py adds the same filter to uvicorn's own loggers, which this
+# dict must not name (platform_core/observability.py says why).
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
+    "filters": {"redact_credentials": {"()": "platform_core.observability.RedactCredentials"}},
     "formatters": {"line": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
-    "handlers": {"stdout": {"class": "logging.StreamHandler", "stream": "ext://sys.stdout", "formatter": "line"}},
+    "handlers": {
+        "stdout": {
+            "class": "logging.StreamHandler",
+            "stream": "ext://sys.stdout",
+            "formatter": "line",
+            "filters": ["redact_credentials"],
+        }
+    },
     "root": {"handlers": ["stdout"], "level": env.str("LOG_LEVEL", default="INFO")},
     "loggers": {"django.db.backends": {"level": "WARNING"}, "pgserver": {"level": "WARNING"}},
 }
