@@ -9,6 +9,13 @@ from django.core.asgi import get_asgi_application  # noqa: E402
 
 django_http = get_asgi_application()
 
+from platform_core import observability  # noqa: E402
+
+# uvicorn configured its logging before importing this module, and Django
+# has just applied LOGGING: both sets of handlers exist now. uvicorn logs
+# request lines and socket handshakes with their query string (`?ticket=`).
+observability.redact_credentials_in_logs()
+
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 from django.conf import settings  # noqa: E402
 

@@ -49,6 +49,7 @@ SHARED_APPS = [
     "django.contrib.admin",
     "django.contrib.staticfiles",
     "channels",
+    "csp",  # only for its system checks (a misconfigured policy is an error)
     "ws",
 ]
 TENANT_APPS = [
@@ -82,13 +83,19 @@ TENANT_LIMIT_SET_CALLS = True
 AUTH_USER_MODEL = "platform_core.User"
 
 MIDDLEWARE = [
+    # Outermost, so that every response carries HSTS, CSP and the other
+    # security headers (static files, /healthz and the 503 page included),
+    # and a plain-HTTP request is redirected before any work is done for it
+    # (no tenant lookup, no database). `/healthz` is exempt from the
+    # redirect (SECURE_REDIRECT_EXEMPT below).
+    "django.middleware.security.SecurityMiddleware",
+    "csp.middleware.CSPMiddleware",
     "platform_core.middleware.ServiceUnavailableMiddleware",
     "platform_core.middleware.HealthCheckMiddleware",
     # Static files need no tenant: served before tenant routing.
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django_tenants.middleware.main.TenantMainMiddleware",
     "platform_core.observability.SentryTenantMiddleware",
-    "django.middleware.security.SecurityMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -290,6 +297,58 @@ SITE_URL_SCHEME = env.str("SITE_URL_SCHEME", default="http" if DEBUG else "https
 _site_port = env.str("SITE_URL_PORT", default=env.str("PORT", default="8000") if DEBUG else "")
 SITE_URL_PORT = int(_site_port) if _site_port else None  # an empty SITE_URL_PORT means none
 
+# --- HTTPS and security headers (docs/reliability.md, "Production headers") ---
+# Behind a TLS-terminating proxy, uvicorn is started with --proxy-headers
+# and --forwarded-allow-ips (Procfile): for a request from a trusted proxy
+# it takes the scheme from X-Forwarded-Proto into the ASGI scope, which is
+# what Django's request.is_secure() reads. So the redirect and HSTS work
+# behind a proxy with no SECURE_PROXY_SSL_HEADER, and a client that is not
+# a trusted proxy cannot claim HTTPS by sending the header itself.
+SECURE_SSL_REDIRECT = env.bool("SECURE_SSL_REDIRECT", default=not DEBUG)
+# Load balancers probe health over plain HTTP by the instance's address,
+# which no redirect could serve (it is in no ALLOWED_HOSTS).
+SECURE_REDIRECT_EXEMPT = [r"^healthz$"]
+# One year once deployed; never on a DEBUG run, whose browser would then
+# refuse plain http://localhost for a year.
+SECURE_HSTS_SECONDS = env.int("SECURE_HSTS_SECONDS", default=0 if DEBUG else 365 * 24 * 3600)
+# Tenants are subdomains of the public host (acme.example.com under
+# example.com) and are served by this same app over the same TLS, so the
+# public host's HSTS should protect a first visit to any tenant. Turn it off
+# only if the public host's domain has other subdomains that are not HTTPS.
+SECURE_HSTS_INCLUDE_SUBDOMAINS = env.bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", default=True)
+# Preloading puts the domain into browsers' built-in lists, which takes
+# months to undo: the operator's decision for their domain, not a default.
+SECURE_HSTS_PRELOAD = env.bool("SECURE_HSTS_PRELOAD", default=False)
+if "SECURE_PROXY_SSL_HEADER" in env.ENVIRON:
+    # Only for a server in front that does not set the ASGI scheme itself
+    # (see above), and only if the proxy always overwrites the header:
+    # Django then trusts it from any client. "HTTP_X_FORWARDED_PROTO,https".
+    SECURE_PROXY_SSL_HEADER = env.tuple("SECURE_PROXY_SSL_HEADER")
+SILENCED_SYSTEM_CHECKS = [
+    # W021: SECURE_HSTS_PRELOAD is off by default (above); an operator who
+    # opts in with SECURE_HSTS_PRELOAD=true gets the preload directive.
+    "security.W021",
+]
+
+# Content-Security-Policy (django-csp), on every host and in DEBUG too, so
+# the browser tests run under it: no inline script or style anywhere (the
+# pages load their JS and CSS from /static/), no eval. `connect-src 'self'`
+# also allows ws:// and wss:// to the page's own host (CSP 3), which is
+# where the pages' sockets go.
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": ["'self'"],
+        "script-src": ["'self'"],
+        "style-src": ["'self'"],
+        "img-src": ["'self'", "data:"],
+        "connect-src": ["'self'"],
+        "object-src": ["'none'"],
+        "base-uri": ["'self'"],
+        "form-action": ["'self'"],
+        "frame-ancestors": ["'none'"],
+    }
+}
+
 # --- I18n / static ----------------------------------------------------------
 LANGUAGE_CODE = "en"
 TIME_ZONE = "UTC"
@@ -306,11 +365,22 @@ warnings.filterwarnings("ignore", message="StreamingHttpResponse must consume sy
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # --- Logging: everything to stdout, one line per record ---------------------
+# Credentials in URLs (`?ticket=`) are blanked in every record written here;
+# config/asgi.py adds the same filter to uvicorn's own loggers, which this
+# dict must not name (platform_core/observability.py says why).
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
+    "filters": {"redact_credentials": {"()": "platform_core.observability.RedactCredentials"}},
     "formatters": {"line": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
-    "handlers": {"stdout": {"class": "logging.StreamHandler", "stream": "ext://sys.stdout", "formatter": "line"}},
+    "handlers": {
+        "stdout": {
+            "class": "logging.StreamHandler",
+            "stream": "ext://sys.stdout",
+            "formatter": "line",
+            "filters": ["redact_credentials"],
+        }
+    },
     "root": {"handlers": ["stdout"], "level": env.str("LOG_LEVEL", default="INFO")},
     "loggers": {"django.db.backends": {"level": "WARNING"}, "pgserver": {"level": "WARNING"}},
 }

@@ -13,7 +13,9 @@ RETRY_AFTER_SECONDS = 5
 class ServiceUnavailableMiddleware:
     """Answer 503 "try again", not 500, while PostgreSQL or Redis is down.
 
-    The outermost middleware. Django turns an exception raised anywhere
+    Outermost but for the security headers (SecurityMiddleware and the
+    CSP, which never fail on an outage, and so put their headers on this
+    answer too). Django turns an exception raised anywhere
     inside (the tenant lookup, a view, a session save) into a 500 response
     before it gets here; `got_request_exception` (below) keeps the exception
     on the request, so an outage can be told apart from a bug. Nothing was
@@ -55,7 +57,10 @@ class HealthCheckMiddleware:
     balancer what is wrong. Health is a property of the process, not of a
     tenant, so it answers on any Host: load balancers and orchestrators
     probe by the instance's IP, which is in no ALLOWED_HOSTS. It reveals
-    nothing but "ok"/"fail" per dependency.
+    nothing but "ok"/"fail" per dependency. Probes come over plain HTTP:
+    the HTTPS redirect (SecurityMiddleware, outside this one) exempts this
+    path (SECURE_REDIRECT_EXEMPT), since redirecting would need an allowed
+    Host.
     """
 
     def __init__(self, get_response):

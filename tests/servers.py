@@ -34,10 +34,12 @@ class Server:
 @contextlib.contextmanager
 def uvicorn_server(
     *, extra_env: dict[str, str] | None = None, port: int | None = None, startup_timeout: float = 20,
-    app: str = "config.asgi:application", output=None,
+    app: str = "config.asgi:application", output=None, log_level: str = "warning", extra_args: tuple[str, ...] = (),
 ):
     """Yield a running Server; terminate it on exit (if a test has not killed it).
-    `output`: an open file that receives the server's log."""
+    `output`: an open file that receives the server's log. `log_level`:
+    uvicorn's; at "info" its access log and socket handshake lines appear.
+    `extra_args`: more uvicorn options."""
     port = port or free_port()
     env = {
         **os.environ,
@@ -47,7 +49,7 @@ def uvicorn_server(
     }
     process = subprocess.Popen(
         [sys.executable, "-m", "uvicorn", app, "--host", "127.0.0.1", "--port", str(port),
-         "--ws", "websockets-sansio", "--log-level", "warning"],
+         "--ws", "websockets-sansio", "--log-level", log_level, *extra_args],
         cwd=ROOT,
         env=env,
         stdout=output,  # a file to read the server's log from; inherited if None
