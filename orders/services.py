@@ -13,6 +13,7 @@ from decimal import Decimal, InvalidOperation
 
 from django.contrib.auth import get_user_model
 from django.db import connection, transaction
+from django.db.models import Q
 from django.utils import timezone
 
 from alerts.services import notify_comment_added, notify_status_changed
@@ -105,11 +106,29 @@ def order_comment_add(*, order_id: int, author, body: str) -> OrderComment:
 
 # --- integrations and their webhooks ------------------------------------------------
 def customer_for_email(*, email: str, name: str = ""):
-    """The tenant's user with this email, or a new customer (no password: they
-    sign in after a reset, or never)."""
+    """The customer account an integration's order belongs to, by email; None
+    to attach none. The tenant's schema must be active.
+
+    Integrations reach customer accounts only, never the people who run the
+    tenant: an order names whatever email the shop system holds, and
+    attaching it to a tenant admin or staff member would send them a
+    customer's alerts and links. So (docs/integrations.md):
+    - the email is compared case-insensitively, after trimming;
+    - an account that is a tenant admin, staff of any store, or a Django
+      staff user or superuser is never matched; if such an account has this
+      address, no account is attached, and none is created (a second
+      account with that person's address would be a shadow identity);
+    - otherwise the oldest customer account with the address is attached,
+      or a new one is created (no password: they sign in after a reset, or
+      never).
+    """
     User = get_user_model()
     email = email.strip()
-    user = User.objects.filter(email__iexact=email).order_by("pk").first()
+    matching = User.objects.filter(email__iexact=email)
+    privileged = Q(is_tenant_admin=True) | Q(is_staff=True) | Q(is_superuser=True) | Q(memberships__isnull=False)
+    if matching.filter(privileged).exists():
+        return None
+    user = matching.order_by("pk").first()
     if user is not None:
         return user
     base = (email.split("@", 1)[0] or "customer")[:100]

@@ -113,6 +113,45 @@ def test_a_customer_is_found_by_email(world, integration):
         assert Order.objects.get().customer_id == world.acme.customer.pk
 
 
+@pytest.mark.parametrize("who", ["admin", "staff1", "manager1"])
+def test_an_order_is_never_attached_to_the_people_who_run_the_tenant(world, integration, who):
+    """A shop system that holds an admin's or a staff member's address gets an
+    order with no customer account: not theirs, and not a shadow account."""
+    integ, secret = integration
+    with tenant_context(world.acme.tenant):
+        person = getattr(world.acme, who)
+        person.email = f"{who}@acme.test"
+        person.save()
+        users_before = get_user_model().objects.count()
+    response = send(integ.pk, secret, payload(total="1", customer={"email": f" {who.upper()}@ACME.test "}))
+    assert response.status_code == 200
+    with tenant_context(world.acme.tenant):
+        assert Order.objects.get().customer_id is None
+        assert get_user_model().objects.count() == users_before
+        assert not Notification.objects.filter(recipient=person).exclude(kind="system").exists()
+
+
+def test_a_django_superuser_or_staff_flag_is_not_a_customer_either(world, integration):
+    integ, secret = integration
+    with tenant_context(world.acme.tenant):
+        world.acme.customer.email, world.acme.customer.is_staff = "flagged@example.com", True
+        world.acme.customer.save()
+    send(integ.pk, secret, payload(total="1", customer={"email": "flagged@example.com"}))
+    with tenant_context(world.acme.tenant):
+        assert Order.objects.get().customer_id is None
+
+
+def test_an_update_naming_a_staff_address_keeps_the_order_s_customer(world, integration):
+    integ, secret = integration
+    with tenant_context(world.acme.tenant):
+        world.acme.staff1.email = "staff1@acme.test"
+        world.acme.staff1.save()
+    send(integ.pk, secret, payload(total="1", customer={"email": "ana@example.com"}))
+    send(integ.pk, secret, payload("order.updated", customer={"email": "staff1@acme.test"}))
+    with tenant_context(world.acme.tenant):
+        assert Order.objects.get().customer.email == "ana@example.com"
+
+
 # --- signatures --------------------------------------------------------------------------------
 def test_rotation_keeps_old_and_new_secrets_valid_until_one_is_revoked(world, integration):
     integ, old = integration
