@@ -19,6 +19,7 @@ from django_tenants.utils import tenant_context
 from uvicorn.logging import AccessFormatter
 
 from platform_core.observability import RedactCredentials, redact_credentials
+from platform_core.access import Credential
 from platform_core.tokens import api_token_create, ws_ticket_issue
 from tests.servers import uvicorn_server, websocket
 
@@ -78,8 +79,8 @@ def test_a_credential_the_template_builds_or_a_traceback_carries_is_redacted():
 @pytest.mark.parametrize("log_level", ["info", "trace"])  # `make run`'s, and uvicorn's most verbose (ASGI scopes)
 def test_the_server_log_has_the_request_lines_without_tickets_or_tokens(world, tmp_path, log_level):
     with tenant_context(world.acme.tenant):
-        ticket = ws_ticket_issue(user=world.acme.customer)
-        _, api_token = api_token_create(user=world.acme.customer, name="log test")
+        row, api_token = api_token_create(user=world.acme.customer, name="log test")
+        ticket = ws_ticket_issue(user=world.acme.customer, credential=Credential(token_id=row.pk))
     secrets = {
         "SECRET123": "/healthz?ticket=SECRET123",
         "SECRET789": "/api/notifications?access_token=SECRET789&page_size=5",

@@ -17,12 +17,9 @@ from urllib.parse import quote
 
 import pytest
 from django.conf import settings
-from django.contrib.auth import get_user_model
 from django.db import connection, connections
 from django.test import Client
-from django_tenants.utils import get_public_schema_name, schema_context
 
-from tests.conftest import PASSWORD
 from tests.servers import ROOT, uvicorn_server
 
 ONE_YEAR = 365 * 24 * 3600
@@ -194,8 +191,7 @@ def test_every_html_page_carries_the_csp_without_unsafe_inline(world):
             assert_strict_csp(response.get("Content-Security-Policy"))
             checked += 1
 
-    with schema_context(get_public_schema_name()):
-        operator = get_user_model().objects.create_superuser("operator", "op@example.com", PASSWORD)
+    operator = world.operator
     public = Client(HTTP_HOST="localhost")
     for path in ("/", "/accounts/login/", "/admin/login/"):
         response = public.get(path, follow=path == "/")
