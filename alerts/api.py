@@ -5,6 +5,7 @@ from dataclasses import asdict
 from django.http import JsonResponse
 
 from alerts import selectors, services
+from alerts.announcements import announcement_create
 from alerts.models import Notification
 from platform_core.api import api_view, paginate, read_json
 from platform_core.errors import ApplicationError
@@ -71,7 +72,7 @@ def announcements(request):
     if request.method == "GET":
         return JsonResponse(paginate(request, selectors.announcement_history(), _announcement_json))
     body = read_json(request, required={"title", "audience"}, optional={"body", "severity", "publish_at", "expires_at"})
-    announcement = services.announcement_create(
+    announcement = announcement_create(
         author=request.user,
         title=body["title"],
         body=body.get("body", ""),

@@ -3,7 +3,7 @@ from django.apps import AppConfig
 
 class AlertsConfig(AppConfig):
     name = "alerts"
-    verbose_name = "Alerts"
+    verbose_name = "Notifications"
 
     def ready(self):
-        from alerts import services  # noqa: F401  (registers the announcement job handlers)
+        from alerts import announcements  # noqa: F401  (registers the announcement job handlers)

@@ -21,7 +21,7 @@ from django.conf import settings  # noqa: E402
 
 from platform_core import jobs  # noqa: E402
 from ws.middleware import TenantWebsocketMiddleware  # noqa: E402
-from ws.routing import websocket_urlpatterns  # noqa: E402
+from config.routing import websocket_urlpatterns  # noqa: E402
 
 protocols = ProtocolTypeRouter(
     {

@@ -51,6 +51,7 @@ SHARED_APPS = [
     "channels",
     "csp",  # only for its system checks (a misconfigured policy is an error)
     "ws",
+    "demo",
 ]
 TENANT_APPS = [
     "django.contrib.contenttypes",
@@ -91,7 +92,7 @@ MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "csp.middleware.CSPMiddleware",
     "platform_core.middleware.ServiceUnavailableMiddleware",
-    "platform_core.middleware.HealthCheckMiddleware",
+    "config.health.HealthCheckMiddleware",
     # Static files need no tenant: served before tenant routing.
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django_tenants.middleware.main.TenantMainMiddleware",
@@ -156,35 +157,19 @@ else:
     DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
 
 # --- Channel layer --------------------------------------------------------
-# Two channels-redis layers, measured against each other by `make bench`.
-# The core layer stores a copy per member and drops silently once a channel
-# holds `capacity` messages (the default 100 is far too small for a busy
-# dashboard); gaps are repaired by `seq` either way.
+# channels-redis' pub/sub layer: one PUBLISH per group; each worker fans
+# out to its own sockets in memory. Nothing is stored in Redis, so a worker
+# that is not subscribed misses the message: store streams repair that by
+# `seq`, notifications from the inbox on connect (docs/performance.md).
+# Its core layer is not supported: it stores a copy per member and drops
+# silently above its capacity (measured: docs/performance.md).
 if "REDIS_URL" in env.ENVIRON:
-    CHANNEL_LAYER = env.str("CHANNEL_LAYER", default="pubsub")
-    if CHANNEL_LAYER == "pubsub":
-        # One PUBLISH per group; each worker fans out to its own sockets in
-        # memory. Nothing is stored in Redis, so a worker that is not
-        # subscribed misses the message: store streams repair that by `seq`,
-        # notifications from the inbox on connect (docs/performance.md).
-        CHANNEL_LAYERS = {
-            "default": {
-                "BACKEND": "channels_redis.pubsub.RedisPubSubChannelLayer",
-                "CONFIG": {"hosts": [env.str("REDIS_URL")], "prefix": env.str("CHANNEL_LAYER_PREFIX", default="pregon")},
-            }
+    CHANNEL_LAYERS = {
+        "default": {
+            "BACKEND": "channels_redis.pubsub.RedisPubSubChannelLayer",
+            "CONFIG": {"hosts": [env.str("REDIS_URL")], "prefix": env.str("CHANNEL_LAYER_PREFIX", default="pregon")},
         }
-    else:
-        CHANNEL_LAYERS = {
-            "default": {
-                "BACKEND": "channels_redis.core.RedisChannelLayer",
-                "CONFIG": {
-                    "hosts": [env.str("REDIS_URL")],
-                    "prefix": env.str("CHANNEL_LAYER_PREFIX", default="pregon"),
-                    "capacity": env.int("CHANNEL_LAYER_CAPACITY", default=1000),
-                    "expiry": 60,
-                },
-            }
-        }
+    }
 elif DEBUG:
     CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
 else:

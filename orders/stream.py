@@ -10,8 +10,8 @@ from django.db import connection
 
 from orders.models import StoreEvent
 from stores.models import Store
-from ws import events, groups
-from ws.layer import publish_on_commit
+from ws import events
+from ws.layer import publish_to_store
 
 
 def stream_append(
@@ -27,7 +27,7 @@ def stream_append(
         raise RuntimeError("store stream events must be written inside the transaction of the change")
     seq = _next_seq(store_id)
     frame = frame_type(seq=seq, store_id=store_id, data=data)
-    text = publish_on_commit(groups.store_orders(connection.tenant, store_id), frame, seq=seq)
+    text = publish_to_store(store_id, frame, seq=seq)
     return StoreEvent.objects.create(store_id=store_id, seq=seq, type=frame.type, frame=text)
 
 

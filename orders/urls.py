@@ -1,6 +1,7 @@
 from django.urls import path
 
-from orders import api, integrations_api, views
+from orders import api, views
+from orders.integrations import api as integrations_api
 
 api_urlpatterns = [
     path("stores/<int:store_id>/orders", api.store_orders, name="api-store-orders"),

@@ -5,7 +5,6 @@ from django.dispatch import receiver
 from django.http import HttpResponse, JsonResponse
 
 from platform_core.availability import is_outage
-from platform_core.views import healthz
 
 RETRY_AFTER_SECONDS = 5
 
@@ -47,26 +46,3 @@ def unavailable(request) -> HttpResponse:
         response = HttpResponse(f"<!doctype html><title>Try again shortly</title><p>{message}</p>", status=503)
     response["Retry-After"] = str(RETRY_AFTER_SECONDS)
     return response
-
-
-class HealthCheckMiddleware:
-    """Answer `/healthz` before tenant routing.
-
-    django-tenants resolves the tenant from the database; with the database
-    down that would raise (a 500) instead of the 503 that tells a load
-    balancer what is wrong. Health is a property of the process, not of a
-    tenant, so it answers on any Host: load balancers and orchestrators
-    probe by the instance's IP, which is in no ALLOWED_HOSTS. It reveals
-    nothing but "ok"/"fail" per dependency. Probes come over plain HTTP:
-    the HTTPS redirect (SecurityMiddleware, outside this one) exempts this
-    path (SECURE_REDIRECT_EXEMPT), since redirecting would need an allowed
-    Host.
-    """
-
-    def __init__(self, get_response):
-        self.get_response = get_response
-
-    def __call__(self, request):
-        if request.path == "/healthz":
-            return healthz(request)
-        return self.get_response(request)

@@ -9,13 +9,13 @@ costs no broadcast (otherwise N sockets opening would cost N² frames).
 from datetime import timedelta
 
 from django.conf import settings
-from django.db import connection, transaction
+from django.db import transaction
 from django.utils import timezone
 
 from stores.models import PresenceSession
 from stores.selectors import present_users
-from ws import events, groups
-from ws.layer import publish_on_commit
+from ws import events
+from ws.layer import publish_to_store
 
 
 def _present(store_id: int, user_id: int, *, at) -> bool:
@@ -82,4 +82,4 @@ def presence_refresh(*, store_id: int, user, channel_name: str) -> None:
 
 
 def _publish(store_id: int) -> None:
-    publish_on_commit(groups.store_orders(connection.tenant, store_id), presence_list(store_id=store_id))
+    publish_to_store(store_id, presence_list(store_id=store_id))

@@ -1,6 +1,13 @@
 """The one way out to the sockets. Nothing else touches the channel layer
 for sending.
 
+Domain code names an audience, never a group string (as Zulip's
+`send_event(realm, event, users)`): `publish_to_store` (every dashboard of
+a store), `publish_to_user` (every socket of a person), and, after a
+commit, `publish_to_users_now` for fan-out to many people. The audience is
+of the active tenant (`connection.tenant`); group names are built in
+ws/groups.py only.
+
 A publish happens only after the transaction that produced the event
 commits, so no socket ever hears of a row that was rolled back. A failed
 publish is logged and reported, never raised: the data is already saved,
@@ -11,14 +18,14 @@ import asyncio
 import logging
 import threading
 import time
-from collections import defaultdict
+import uuid
 
 from asgiref.sync import async_to_sync
-from channels.layers import InMemoryChannelLayer, get_channel_layer
-from channels_redis.core import RedisChannelLayer
-from channels_redis.pubsub import RedisPubSubChannelLayer
-from django.db import transaction
+from channels.layers import get_channel_layer
+from django.db import connection, transaction
 
+from ws import groups
+from ws.occupancy import groups_with_members
 from ws.events import Frame, to_json
 
 logger = logging.getLogger(__name__)
@@ -26,6 +33,35 @@ logger = logging.getLogger(__name__)
 # The consumer method that receives published frames (`event.forward` →
 # `event_forward`): it sends the pre-serialized text as it is.
 FORWARD = "event.forward"
+
+
+def publish_to_store(store_id: int, frame: Frame, *, seq: int | None = None) -> str:
+    """After commit: `frame` to every dashboard of store `store_id` of the
+    active tenant. `seq` is its place in the store's stream (None for
+    presence). Returns the serialized frame (the stream stores it)."""
+    return publish_on_commit(groups.store_orders(connection.tenant, store_id), frame, seq=seq)
+
+
+def publish_to_user(user_id: int, frame: Frame, *, seq: int | None = None) -> str:
+    """After commit: `frame` to every socket of user `user_id` of the active
+    tenant. `seq` is a notification's id (the bell's position)."""
+    return publish_on_commit(groups.user_notifications(connection.tenant, user_id), frame, seq=seq)
+
+
+def publish_to_users_now(messages: list[tuple[int, str, int | None]]) -> int:
+    """Already committed and serialized: (user id, text, seq) to each user of
+    the active tenant, many at once; returns how many sends failed."""
+    tenant = connection.tenant
+    return publish_many_now([(groups.user_notifications(tenant, user_id), text, seq) for user_id, text, seq in messages])
+
+
+def users_online(user_ids) -> set[int]:
+    """Which of these users of the active tenant have a socket open now, on
+    any worker (fan-out sends only to them; the others read their inbox on
+    connect)."""
+    tenant = connection.tenant
+    by_group = {groups.user_notifications(tenant, user_id): user_id for user_id in user_ids}
+    return {by_group[name] for name in groups_with_members(list(by_group))}
 
 
 def publish_on_commit(group: str, frame: Frame, *, seq: int | None = None) -> str:
@@ -44,7 +80,7 @@ def publish_on_commit(group: str, frame: Frame, *, seq: int | None = None) -> st
 def publish_now(group: str, text: str, *, seq: int | None = None) -> None:
     """Send already-committed, serialized text to a group (sync callers)."""
     try:
-        async_to_sync(channel_layer().group_send)(group, _message(group, text, seq))
+        async_to_sync(get_channel_layer().group_send)(group, _message(group, text, seq))
     except Exception:
         _failures.report(f"publish to {group} failed")
 
@@ -70,7 +106,7 @@ def publish_many_now(messages: list[tuple], *, concurrency: int = 100) -> int:
     """
 
     async def send_all() -> int:
-        layer = channel_layer()
+        layer = get_channel_layer()
         failed = 0
         for start in range(0, len(messages), concurrency):
             chunk = messages[start : start + concurrency]
@@ -118,67 +154,11 @@ class _FailureReports:
 _failures = _FailureReports()
 
 
-EXISTS_MANY = "local found = {} for i, key in ipairs(KEYS) do found[i] = redis.call('EXISTS', key) end return found"
-
-
-def groups_with_members(group_names: list[str]) -> set[str]:
-    """Which of these groups have at least one socket in them right now.
-
-    Uses what each channels-redis layer keeps in Redis (the core layer's
-    group sorted sets, the pub/sub layer's subscriptions); a layer this does
-    not know is treated as "everyone is online".
-
-    Fan-out to thousands of per-user groups asks this first, so that only
-    users with an open socket cost a send; the others find their inbox copy
-    on connect. One pipelined EXISTS per Redis host, not one round trip per
-    group. A socket that joins after the check reads the database after
-    joining, and the copies are committed before the check: nothing is lost.
-    """
-
-    async def check() -> set[str]:
-        layer = channel_layer()
-        if isinstance(layer, InMemoryChannelLayer):
-            return {name for name in group_names if layer.groups.get(name)}
-        if isinstance(layer, RedisChannelLayer):
-            by_host: dict[int, list[str]] = defaultdict(list)
-            for name in group_names:
-                by_host[layer.consistent_hash(name)].append(name)
-            occupied = set()
-            for index, names in by_host.items():
-                connection = layer.connection(index)
-                for start in range(0, len(names), 5000):
-                    chunk = names[start : start + 5000]
-                    # channels-redis keeps a group as one sorted set under
-                    # this key; Redis deletes it with its last member. One
-                    # script call answers for thousands of keys.
-                    found = await connection.eval(EXISTS_MANY, len(chunk), *(layer._group_key(n) for n in chunk))
-                    occupied.update(name for name, exists in zip(chunk, found) if exists)
-            return occupied
-        if isinstance(layer, RedisPubSubChannelLayer):
-            # The pub/sub layer keeps no membership in Redis, but Redis knows
-            # which group channels some worker is subscribed to.
-            loop_layer = layer._get_layer()
-            by_shard: dict[int, tuple] = {}
-            for name in group_names:
-                channel = loop_layer._get_group_channel_name(name)
-                shard = loop_layer._get_shard(channel)
-                by_shard.setdefault(id(shard), (shard, []))[1].append((name, channel))
-            occupied = set()
-            for shard, pairs in by_shard.values():
-                shard._ensure_redis()
-                for start in range(0, len(pairs), 5000):
-                    chunk = pairs[start : start + 5000]
-                    counts = await shard._redis.pubsub_numsub(*(channel for _, channel in chunk))
-                    occupied.update(name for (name, _), (_, count) in zip(chunk, counts) if count)
-            return occupied
-        return set(group_names)  # another layer: assume everyone is online
-
-    try:
-        return async_to_sync(check)()
-    except Exception:
-        logger.exception("could not tell which groups are occupied; sending to all")
-        return set(group_names)
-
-
-def channel_layer():
-    return get_channel_layer()
+async def layer_round_trip() -> bool:
+    """Send to a private channel and read it back (the health check)."""
+    layer = get_channel_layer()
+    channel = await layer.new_channel(prefix="healthz.")
+    token = uuid.uuid4().hex
+    await layer.send(channel, {"type": "healthz", "token": token})
+    received = await layer.receive(channel)
+    return received.get("token") == token

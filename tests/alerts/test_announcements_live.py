@@ -12,7 +12,7 @@ from django.db import connections
 from django.utils import timezone
 from django_tenants.utils import tenant_context
 
-from alerts.services import announcement_create
+from alerts.announcements import announcement_create
 from platform_core import jobs
 from platform_core.tokens import api_token_create
 from tests.conftest import login_cookie, session_cookie

@@ -1,14 +1,12 @@
 """Unread counts stay fast at scale because they can use the partial index.
 
-(Timings are measured by `manage.py measure_unread`, see docs/notifications.md;
+(Timings are measured by `python -m tests.bench.measure_unread`, see docs/notifications.md;
 this pins the property that makes them fast: the query the badge runs can be
 answered from `notification_unread_idx`.)
 """
 
-import io
 
 import pytest
-from django.core.management import call_command
 from django.db import connection
 from django_tenants.utils import tenant_context
 
@@ -29,9 +27,11 @@ def test_the_unread_count_query_is_answered_from_the_partial_index(world):
 
 
 def test_measure_unread_reports_figures_and_leaves_nothing_behind(world):
-    out = io.StringIO()
-    call_command("measure_unread", schema="acme", notifications=2000, users=20, runs=5, stdout=out)
-    report = out.getvalue()
+    from tests.bench import measure_unread
+
+    lines = []
+    measure_unread.measure(schema="acme", notifications=2000, users=20, runs=5, say=lines.append)
+    report = "\n".join(lines)
     assert "unread_count (heavy user)" in report and "notification_unread_idx" in report
     assert "rolled back" in report
     with tenant_context(world.acme.tenant):

@@ -73,7 +73,7 @@ class Bench:
         from django.test import Client
         from django_tenants.utils import tenant_context
 
-        from orders.services import integration_create
+        from orders.integrations.services import integration_create
         from stores.models import StaffMembership, Store
         from tenants.models import Domain, Tenant
 
@@ -439,14 +439,6 @@ def main():
         bench.reconnect_storm(300 if bench.quick else 5000, 20)
         bench.webhooks(None, 300 if bench.quick else 3000)
         bench.webhooks(300, 300 if bench.quick else 3000)
-        if not bench.quick:
-            # The same fan-out on channels-redis' core layer, for the record
-            # (N=200: its socket connects are slow enough that 1,000 would
-            # dominate the run).
-            bench.stop()
-            bench.start_server(CHANNEL_LAYER="core")
-            bench.fanout(200, orders=20, gap=0.5, label="core layer: store fan-out, N=200")
-            bench.throughput(200, orders=100, label="core layer: fan-out throughput, N=200")
     finally:
         bench.stop()
         # Whatever was measured is kept, even if a later scenario failed.

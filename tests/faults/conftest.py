@@ -16,7 +16,7 @@ def redis():
 @pytest.fixture
 def feed_integration(world):
     """An integration of acme with its signing secret."""
-    from orders.services import integration_create
+    from orders.integrations.services import integration_create
 
     with tenant_context(world.acme.tenant):
         integration, secret = integration_create(name="feed")

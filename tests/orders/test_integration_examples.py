@@ -12,7 +12,7 @@ from django.db import connections
 from django_tenants.utils import tenant_context
 
 from orders.models import Order
-from orders.services import integration_create
+from orders.integrations.services import integration_create
 from tests.servers import uvicorn_server
 
 pytestmark = pytest.mark.django_db(transaction=True)

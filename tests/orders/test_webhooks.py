@@ -10,7 +10,7 @@ from django_tenants.utils import tenant_context
 
 from alerts.models import Notification
 from orders.models import Integration, Order, OrderComment, StoreEvent, WebhookDelivery
-from orders.services import integration_create, integration_secret_add, integration_secret_revoke
+from orders.integrations.services import integration_create, integration_secret_add, integration_secret_revoke
 from tests.orders.webhook_client import payload, post, send, sign, stale
 
 pytestmark = pytest.mark.django_db

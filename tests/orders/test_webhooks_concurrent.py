@@ -9,7 +9,7 @@ from django.db import connections
 from django_tenants.utils import tenant_context
 
 from orders.models import Order, StoreEvent, WebhookDelivery
-from orders.services import integration_create
+from orders.integrations.services import integration_create
 from tests.conftest import login_cookie
 from tests.orders.webhook_client import payload, post, send, sign
 

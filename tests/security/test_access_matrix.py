@@ -113,7 +113,7 @@ def cast(world):
     """Both tenants' orders, integration, notification and tokens, with the same ids."""
     from alerts.models import Notification
     from alerts.services import notification_create
-    from orders.services import integration_create
+    from orders.integrations.services import integration_create
     from platform_core.tokens import api_token_create
 
     for name in ("acme", "globex"):

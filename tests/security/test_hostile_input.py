@@ -135,7 +135,7 @@ def _rows(world) -> tuple:
 
 @pytest.fixture
 def integration(world):
-    from orders.services import integration_create
+    from orders.integrations.services import integration_create
 
     with tenant_context(world.acme.tenant):
         return integration_create(name="fuzz")

@@ -93,7 +93,7 @@ async def test_sockets_per_user_are_limited_per_tenant_user(world, open_socket, 
 # --- requests per integration -------------------------------------------------------------
 @pytest.fixture
 def integrations(world):
-    from orders.services import integration_create
+    from orders.integrations.services import integration_create
 
     made = {}
     for name in ("acme", "globex"):

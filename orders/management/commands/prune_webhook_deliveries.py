@@ -4,7 +4,7 @@ from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 from django_tenants.utils import get_public_schema_name, get_tenant_model, tenant_context
 
-from orders.services import webhook_deliveries_prune
+from orders.integrations.services import webhook_deliveries_prune
 
 
 class Command(BaseCommand):

@@ -6,7 +6,7 @@ from django_tenants.utils import get_public_schema_name, schema_context, tenant_
 from alerts.models import Notification
 from orders.models import Order, StoreEvent
 from stores.models import StaffMembership, Store
-from platform_core import demo
+from demo import seed as demo
 from tenants.models import Domain, Tenant
 
 pytestmark = pytest.mark.django_db

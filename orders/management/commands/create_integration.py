@@ -3,7 +3,7 @@ import json
 from django.core.management.base import BaseCommand, CommandError
 from django_tenants.utils import get_tenant_model, tenant_context
 
-from orders.services import integration_create
+from orders.integrations.services import integration_create
 from platform_core.errors import ApplicationError
 
 

@@ -1,10 +1,21 @@
 """Measurements against a live database that leave nothing behind."""
 
 import contextlib
+import os
 
-from django.core.management.base import CommandError
 from django.db import transaction
 from django_tenants.utils import get_tenant_model, tenant_context
+
+
+def django_setup() -> None:
+    """For `python -m tests.bench.<script>`: the product's settings, unless
+    the caller (a test) has set Django up already."""
+    import django
+    from django.apps import apps
+
+    if not apps.ready:
+        os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
+        django.setup()
 
 
 class _Rollback(Exception):
@@ -17,7 +28,7 @@ def rolled_back_in(schema: str, *, say=print):
     always rolled back: fill tables, time queries, keep nothing."""
     tenant = get_tenant_model().objects.filter(schema_name=schema).first()
     if tenant is None:
-        raise CommandError(f"no tenant {schema!r}")
+        raise SystemExit(f"no tenant {schema!r}")
     with tenant_context(tenant):
         try:
             with transaction.atomic():

@@ -1,6 +1,6 @@
 """Measure unread counts at scale, in a transaction that is rolled back.
 
-    python manage.py measure_unread --schema acme --notifications 100000
+    DEBUG=true .venv/bin/python -m tests.bench.measure_unread --schema acme --notifications 100000
 
 Fills the tenant with users and notifications (most of them read, as a
 real inbox is), times the queries the product runs per connect and per
@@ -8,35 +8,32 @@ notification, prints the query plan, and then rolls everything back, so
 it can run against any database without leaving data behind.
 """
 
+import argparse
 import random
 import statistics
 import time
 
-from django.contrib.auth import get_user_model
-from django.core.management.base import BaseCommand
-from django.db import connection
-from django.utils import timezone
+from tests.bench.rollback import django_setup
 
-from alerts import selectors, services
-from platform_core.measure import rolled_back_in
-from alerts.models import Notification
+django_setup()
+
+from django.contrib.auth import get_user_model  # noqa: E402
+from django.db import connection  # noqa: E402
+from django.utils import timezone  # noqa: E402
+
+from alerts import selectors, services  # noqa: E402
+from alerts.models import Notification  # noqa: E402
+from tests.bench.rollback import rolled_back_in  # noqa: E402
 
 
-class Command(BaseCommand):
-    help = "Time unread counts and the connect snapshot with many notifications in one tenant (rolled back)."
+def measure(*, schema: str, notifications: int = 100_000, users: int = 1_000, unread_share: float = 0.1,
+            runs: int = 300, say=print) -> None:
+    """Fill, time and roll back; every line of the report goes to `say`."""
+    with rolled_back_in(schema, say=say):
+        _measure(notifications, users, unread_share, runs, say)
 
-    def add_arguments(self, parser):
-        parser.add_argument("--schema", required=True)
-        parser.add_argument("--notifications", type=int, default=100_000)
-        parser.add_argument("--users", type=int, default=1_000)
-        parser.add_argument("--unread-share", type=float, default=0.1)
-        parser.add_argument("--runs", type=int, default=300)
 
-    def handle(self, *args, schema, notifications, users, unread_share, runs, **options):
-        with rolled_back_in(schema, say=self.stdout.write):
-            self.measure(notifications, users, unread_share, runs)
-
-    def measure(self, total, user_count, unread_share, runs):
+def _measure(total, user_count, unread_share, runs, say):
         started = time.perf_counter()
         User = get_user_model()
         people = User.objects.bulk_create(User(username=f"bench-{i}") for i in range(user_count))
@@ -57,7 +54,7 @@ class Command(BaseCommand):
         Notification.objects.bulk_create(batch)
         with connection.cursor() as cursor:
             cursor.execute(f"ANALYZE {Notification._meta.db_table}")
-        self.stdout.write(f"filled {total} notifications for {user_count} users in {time.perf_counter() - started:.1f}s")
+        say(f"filled {total} notifications for {user_count} users in {time.perf_counter() - started:.1f}s")
 
         typical = people[1]
         cases = {
@@ -66,7 +63,7 @@ class Command(BaseCommand):
             "connect snapshot, 50 newest (heavy user)": lambda: selectors.unread_snapshot(user=heavy, limit=50),
             "missed since an id (typical user)": lambda: selectors.missed_since(user=typical, after=0, limit=200),
         }
-        self.stdout.write(f"{'query':45} {'p50 ms':>8} {'p99 ms':>8}  (runs={runs})")
+        say(f"{'query':45} {'p50 ms':>8} {'p99 ms':>8}  (runs={runs})")
         for name, call in cases.items():
             timings = []
             for _ in range(runs):
@@ -75,13 +72,25 @@ class Command(BaseCommand):
                 timings.append((time.perf_counter() - t0) * 1000)
             timings.sort()
             p99 = timings[min(len(timings) - 1, int(len(timings) * 0.99))]
-            self.stdout.write(f"{name:45} {statistics.median(timings):8.3f} {p99:8.3f}")
+            say(f"{name:45} {statistics.median(timings):8.3f} {p99:8.3f}")
 
         t0 = time.perf_counter()
         result = services.notifications_mark_all_read(user=heavy)
-        self.stdout.write(f"mark_all_read (heavy user, {len(result.ids)}+ rows): {(time.perf_counter() - t0) * 1000:.1f} ms")
+        say(f"mark_all_read (heavy user, {len(result.ids)}+ rows): {(time.perf_counter() - t0) * 1000:.1f} ms")
 
         muted = selectors.muted_kinds(user=heavy)
         query = Notification.objects.filter(recipient=typical, read_at__isnull=True).exclude(kind__in=muted or ["-"])
-        self.stdout.write("plan of the unread count:")
-        self.stdout.write(query.explain())
+        say("plan of the unread count:")
+        say(query.explain())
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--schema", required=True)
+    parser.add_argument("--notifications", type=int, default=100_000)
+    parser.add_argument("--users", type=int, default=1_000)
+    parser.add_argument("--unread-share", type=float, default=0.1)
+    parser.add_argument("--runs", type=int, default=300)
+    args = parser.parse_args()
+    measure(schema=args.schema, notifications=args.notifications, users=args.users,
+            unread_share=args.unread_share, runs=args.runs)

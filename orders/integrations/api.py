@@ -6,7 +6,8 @@ from django.conf import settings
 from django.http import JsonResponse
 from django.views.decorators.csrf import csrf_exempt
 
-from orders import selectors, services, webhooks
+from orders import selectors
+from orders.integrations import services, webhooks
 from orders.models import Integration, WebhookDelivery
 from platform_core import limits
 from platform_core.api import api_view, error_response, paginate, read_json

@@ -1,0 +1,57 @@
+"""What order changes tell people: the customer hears of a status change
+or a staff comment; an @mentioned colleague who may see the order hears
+they were mentioned. Called by orders/services.py inside the change's
+transaction (the notifications commit with it and are pushed after).
+"""
+
+import re
+
+from django.contrib.auth import get_user_model
+from django.utils.translation import gettext as _
+
+from alerts.models import Notification
+from alerts.services import notification_create
+
+# Django's username characters, after an @ that does not follow a word
+# character (so e-mail addresses are not mentions).
+MENTION = re.compile(r"(?<![\w@])@([\w.+-]+)")
+
+
+def notify_status_changed(*, order) -> None:
+    """The order's customer hears that its status changed."""
+    if order.customer_id is None:
+        return
+    notification_create(
+        recipient=order.customer,
+        kind=Notification.Kind.ORDER_STATUS,
+        title=_("Order %(ref)s is now %(status)s") % {"ref": order.external_id, "status": order.get_status_display()},
+        url=f"/notifications/#order-{order.pk}",
+    )
+
+
+def notify_comment_added(*, comment, may_see) -> None:
+    """The order's customer hears of a staff comment; each @mentioned user who
+    may see the order (`may_see(user) -> bool`) hears they were mentioned.
+    Nobody is told about their own comment, and nobody is told twice."""
+    order = comment.order
+    told = {comment.author_id}
+    title = _("New comment on order %(ref)s") % {"ref": order.external_id}
+    if order.customer_id and order.customer_id not in told:
+        notification_create(
+            recipient=order.customer, kind=Notification.Kind.ORDER_COMMENT, title=title, body=comment.body,
+            url=f"/notifications/#order-{order.pk}",
+        )
+        told.add(order.customer_id)
+    usernames = set(MENTION.findall(comment.body))
+    for user in get_user_model().objects.filter(username__in=usernames, is_active=True).order_by("pk"):
+        if user.pk in told or not may_see(user):
+            continue
+        author = comment.author.get_username() if comment.author_id else _("An integration")
+        notification_create(
+            recipient=user,
+            kind=Notification.Kind.MENTION,
+            title=_("%(author)s mentioned you on order %(ref)s") % {"author": author, "ref": order.external_id},
+            body=comment.body,
+            url=f"/stores/{order.store_id}/",
+        )
+        told.add(user.pk)

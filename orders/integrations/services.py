@@ -1,0 +1,192 @@
+"""Writes for integrations: their secrets, and the orders their signed
+webhooks create and update. The tenant's schema must be active.
+
+An applied delivery, its order change, the stream event and the
+notifications it triggers are one transaction; a refused one writes only
+its delivery log row.
+"""
+
+import base64
+import secrets
+
+from django.contrib.auth import get_user_model
+from django.db import connection, transaction
+from django.db.models import Q
+from django.utils import timezone
+
+from orders.integrations.webhooks import SECRET_PREFIX, OrderEvent
+from orders.models import Integration, IntegrationSecret, Order, WebhookDelivery
+from orders.services import check_order_fields, order_change_status, order_comment_add, order_create
+from platform_core.errors import ApplicationError
+from stores.models import Store
+
+
+def customer_for_email(*, email: str, name: str = ""):
+    """The customer account an integration's order belongs to, by email; None
+    to attach none. The tenant's schema must be active.
+
+    Integrations reach customer accounts only, never the people who run the
+    tenant: an order names whatever email the shop system holds, and
+    attaching it to a tenant admin or staff member would send them a
+    customer's alerts and links. So (docs/integrations.md):
+    - the email is compared case-insensitively, after trimming;
+    - an account that is a tenant admin, staff of any store, or a Django
+      staff user or superuser is never matched; if such an account has this
+      address, no account is attached, and none is created (a second
+      account with that person's address would be a shadow identity);
+    - otherwise the oldest customer account with the address is attached,
+      or a new one is created (no password: they sign in after a reset, or
+      never).
+    """
+    User = get_user_model()
+    email = email.strip()
+    matching = User.objects.filter(email__iexact=email)
+    privileged = Q(is_tenant_admin=True) | Q(is_staff=True) | Q(is_superuser=True) | Q(memberships__isnull=False)
+    if matching.filter(privileged).exists():
+        return None
+    user = matching.order_by("pk").first()
+    if user is not None:
+        return user
+    base = (email.split("@", 1)[0] or "customer")[:100]
+    username, n = base, 1
+    while User.objects.filter(username=username).exists():
+        n += 1
+        username = f"{base}{n}"
+    first, _, last = name.strip().partition(" ")
+    user = User(username=username, email=email, first_name=first[:150], last_name=last[:150])
+    user.set_unusable_password()
+    user.save()
+    return user
+
+
+@transaction.atomic
+def order_upsert(*, store_id: int, external_id: str, fields: dict) -> Order:
+    """Create the order (store, external_id), or update what `fields` carries.
+
+    An update that changes nothing writes nothing (no event).
+    """
+    # Lock the store row first: two deliveries creating the same new order at
+    # once queue here, and the second finds the first's order (an update)
+    # instead of failing on the unique (store, external_id).
+    Store.objects.select_for_update().filter(pk=store_id).exists()
+    order = Order.objects.filter(store_id=store_id, external_id=external_id).first()
+    customer = fields.get("customer")
+    customer = customer_for_email(email=customer["email"], name=customer.get("name", "")) if customer else None
+    if order is None:
+        if "total" not in fields:
+            raise ApplicationError("invalid", "a new order needs a total", fields={"total": "required to create the order"})
+        return order_create(
+            store_id=store_id, external_id=external_id, total=fields["total"], currency=fields.get("currency", "EUR"),
+            customer=customer, line_items=fields.get("line_items"), notes=fields.get("notes", ""),
+        )
+    merged = check_order_fields(
+        external_id=external_id,
+        total=fields.get("total", order.total),
+        currency=fields.get("currency", order.currency),
+        line_items=fields.get("line_items", order.line_items),
+        notes=fields.get("notes", order.notes),
+    )
+    changes = {key: merged[key] for key in ("total", "currency", "line_items", "notes") if merged[key] != getattr(order, key)}
+    if customer and customer.pk != order.customer_id:
+        changes["customer"] = customer
+    if changes:
+        for key, value in changes.items():
+            setattr(order, key, value)
+        order.save()
+    return order
+
+
+def _order_by_external_id(store_id: int, external_id: str) -> Order:
+    order = Order.objects.filter(store_id=store_id, external_id=external_id).first()
+    if order is None:
+        raise ApplicationError("invalid", "no such order", fields={"external_id": "no order with this id in this store"})
+    return order
+
+
+def webhook_apply(*, integration: Integration, event: OrderEvent) -> Order:
+    """Apply a verified, parsed event. Field names in errors are the payload's."""
+    if not Store.objects.filter(pk=event.store_id).exists():
+        raise ApplicationError("invalid", "unknown store", fields={"store_id": "no such store"})
+    if not integration.may_write(event.store_id):
+        raise ApplicationError("forbidden", "store not allowed", fields={"store_id": "this integration may not write to it"})
+    if event.type in ("order.created", "order.updated"):
+        return order_upsert(store_id=event.store_id, external_id=event.external_id, fields=event.fields)
+    order = _order_by_external_id(event.store_id, event.external_id)
+    if event.type == "order.status_changed":
+        if event.fields["status"] == order.status:
+            return order  # already there: a retry under a new webhook-id changes nothing
+        return order_change_status(order_id=order.pk, status=event.fields["status"])
+    order_comment_add(order_id=order.pk, author=None, body=event.fields["body"])
+    return order
+
+
+@transaction.atomic
+def webhook_receive(*, integration: Integration, webhook_id: str, event: OrderEvent) -> tuple[bool, Order | None]:
+    """Apply a delivery exactly once per `webhook-id`. Returns (applied, order).
+
+    The delivery row is inserted first, in the same transaction as the
+    change. A second copy of the same request, even one arriving at the same
+    moment, waits on the unique index until the first commits and then sees
+    the conflict: it is a duplicate and changes nothing. If the first fails
+    and rolls back, the second goes ahead.
+    """
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"""INSERT INTO {WebhookDelivery._meta.db_table}
+                    (integration_id, webhook_id, event_type, received_at, accepted, status_code, error)
+                VALUES (%s, %s, %s, now(), true, 200, '')
+                ON CONFLICT (integration_id, webhook_id) WHERE accepted DO NOTHING RETURNING id""",
+            [integration.pk, webhook_id, event.type],
+        )
+        row = cursor.fetchone()
+    if row is None:
+        return False, None
+    order = webhook_apply(integration=integration, event=event)
+    WebhookDelivery.objects.filter(pk=row[0]).update(order=order)
+    return True, order
+
+
+def webhook_refused(*, integration: Integration, webhook_id: str, event_type: str, status_code: int, error: str) -> None:
+    """Log an authenticated delivery that was refused (its own transaction)."""
+    WebhookDelivery.objects.create(
+        integration=integration, webhook_id=webhook_id[:200], event_type=event_type[:40],
+        accepted=False, status_code=status_code, error=error[:2000],
+    )
+
+
+def new_secret() -> str:
+    return SECRET_PREFIX + base64.b64encode(secrets.token_bytes(24)).decode()
+
+
+@transaction.atomic
+def integration_create(*, name: str, store_ids: list[int] | None = None) -> tuple[Integration, str]:
+    """A new integration and its first secret (returned once, in plaintext)."""
+    if not isinstance(name, str) or not name.strip() or len(name) > 100:
+        raise ApplicationError("invalid", "invalid name", fields={"name": "1 to 100 characters"})
+    integration = Integration.objects.create(name=name.strip(), all_stores=store_ids is None)
+    if store_ids is not None:
+        unknown = sorted(set(store_ids) - set(Store.objects.filter(pk__in=store_ids).values_list("pk", flat=True)))
+        if unknown:
+            raise ApplicationError("invalid", "unknown stores", fields={"stores": f"unknown: {unknown}"})
+        integration.stores.set(store_ids)
+    return integration, integration_secret_add(integration=integration)
+
+
+@transaction.atomic
+def integration_secret_add(*, integration: Integration) -> str:
+    """Rotation: add a secret; the old ones stay valid until revoked."""
+    secret = IntegrationSecret.objects.create(integration=integration, secret=new_secret())
+    return secret.secret
+
+
+@transaction.atomic
+def integration_secret_revoke(*, integration: Integration, secret_id: int) -> None:
+    updated = IntegrationSecret.objects.filter(pk=secret_id, integration=integration, revoked_at__isnull=True).update(
+        revoked_at=timezone.now()
+    )
+    if not updated:
+        raise ApplicationError("not_found", "no such active secret")
+
+
+def webhook_deliveries_prune(*, older_than) -> int:
+    return WebhookDelivery.objects.filter(received_at__lt=timezone.now() - older_than).delete()[0]
