@@ -26,7 +26,8 @@ from platform_core.errors import ApplicationError
 from stores import services as store_services
 from stores.selectors import Access, store_access
 from ws import close_codes, events, groups
-from ws.consumers import JsonSocket, parse_position
+from platform_core.parsing import parse_client_int
+from ws.consumers import JsonSocket
 from ws.db import in_tenant
 from ws.hub import hub
 
@@ -37,8 +38,9 @@ class StoreOrdersSocket(JsonSocket):
     handlers = {**JsonSocket.handlers, "resume": "on_resume"}
 
     async def authorize(self):
-        self.store_id = int(self.scope["url_route"]["kwargs"]["store_id"])
-        if self.store_id >= 2**63:  # beyond any bigint id
+        try:
+            self.store_id = parse_client_int(str(self.scope["url_route"]["kwargs"]["store_id"]), "store_id")
+        except ApplicationError:  # beyond any bigint id
             return close_codes.NOT_FOUND
         return await in_tenant(self.tenant, self.authorize_now)
 
@@ -126,7 +128,7 @@ class StoreOrdersSocket(JsonSocket):
         """The client noticed a hole: send everything after `after` again."""
         if set(message) - {"type", "after"}:
             raise ApplicationError("invalid", "resume takes only `after`")
-        after = parse_position(message.get("after"), "after")
+        after = parse_client_int(message.get("after"), "after")
         async with self.stream_lock:
             # A replay sends the store's history: not to someone who lost it.
             refusal = await in_tenant(self.tenant, self.refusal_now)

@@ -9,12 +9,13 @@ import functools
 import math
 
 from django.conf import settings
+from django.core.exceptions import RequestDataTooBig
 from django.http import JsonResponse
 from django.middleware.csrf import CsrfViewMiddleware
 from django.views.decorators.csrf import csrf_exempt
 
 from platform_core.errors import ApplicationError
-from platform_core.parsing import parse_json
+from platform_core.parsing import BIGINT_MAX, parse_client_int, parse_json
 from platform_core.tokens import token_for_plaintext
 
 STATUS_BY_CODE = {
@@ -95,13 +96,15 @@ _CSRF = CsrfViewMiddleware(lambda request: None)
 def read_json(request, *, required: set[str] = frozenset(), optional: set[str] = frozenset()) -> dict:
     """The request body as a JSON object with exactly the `required` keys
     (and any `optional` ones), or an ApplicationError naming each bad field."""
-    declared = request.META.get("CONTENT_LENGTH") or "0"
-    if not declared.isdigit() or int(declared) > settings.API_MAX_BODY_BYTES:
+    if declared_length(request) > settings.API_MAX_BODY_BYTES:
         raise ApplicationError("too_large", f"bodies are limited to {settings.API_MAX_BODY_BYTES} bytes")
     content_type = request.content_type or ""
     if content_type != "application/json":
         raise ApplicationError("unsupported_media_type", "send Content-Type: application/json")
-    body = request.body
+    try:
+        body = request.body
+    except RequestDataTooBig:  # a chunked body with no Content-Length, past Django's own cap
+        raise ApplicationError("too_large", f"bodies are limited to {settings.API_MAX_BODY_BYTES} bytes") from None
     if len(body) > settings.API_MAX_BODY_BYTES:
         raise ApplicationError("too_large", f"bodies are limited to {settings.API_MAX_BODY_BYTES} bytes")
     try:
@@ -117,14 +120,26 @@ def read_json(request, *, required: set[str] = frozenset(), optional: set[str] =
     return data
 
 
+def declared_length(request) -> int:
+    """The Content-Length a client declared (0 if none); a malformed one is
+    as good as too large (the caller refuses it with 413)."""
+    try:
+        return parse_client_int(request.META.get("CONTENT_LENGTH") or "0", "Content-Length")
+    except ApplicationError:
+        return BIGINT_MAX
+
+
 def paginate(request, queryset, serialize) -> dict:
     """`?page=` (from 1) and `?page_size=` (1..API_MAX_PAGE_SIZE) over `queryset`."""
     errors = {}
-    page = _positive_int(request.GET.get("page", "1"))
-    if page is None:
+    try:
+        page = parse_client_int(request.GET.get("page", "1"), "page", minimum=1, maximum=10**9)
+    except ApplicationError:
         errors["page"] = "must be a positive integer"
-    page_size = _positive_int(request.GET.get("page_size", str(settings.API_PAGE_SIZE)))
-    if page_size is None or page_size > settings.API_MAX_PAGE_SIZE:
+    try:
+        page_size = parse_client_int(request.GET.get("page_size", str(settings.API_PAGE_SIZE)), "page_size",
+                                     minimum=1, maximum=settings.API_MAX_PAGE_SIZE)
+    except ApplicationError:
         errors["page_size"] = f"must be an integer from 1 to {settings.API_MAX_PAGE_SIZE}"
     if errors:
         raise ApplicationError("bad_request", "invalid paging", fields=errors)
@@ -140,12 +155,6 @@ def paginate(request, queryset, serialize) -> dict:
         "next": page + 1 if page < pages else None,
         "previous": page - 1 if page > 1 else None,
     }
-
-
-def _positive_int(value: str) -> int | None:
-    if not value.isdigit() or len(value) > 9 or int(value) < 1:
-        return None
-    return int(value)
 
 
 def csrf_failure(request, reason=""):

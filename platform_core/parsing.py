@@ -5,6 +5,8 @@ from datetime import datetime
 
 from django.utils.dateparse import parse_datetime
 
+from platform_core.errors import ApplicationError
+
 
 def parse_moment(value, *, max_length: int = 40) -> datetime | None:
     """An ISO-8601 date-time, or None for anything else.
@@ -53,4 +55,25 @@ def parse_json(text: str | bytes, *, parse_float=float):
     except UnicodeDecodeError:
         raise ValueError("not UTF-8") from None
     _check_text(value)
+    return value
+
+
+BIGINT_MAX = 2**63 - 1
+
+
+def parse_client_int(value, name: str, *, minimum: int = 0, maximum: int = BIGINT_MAX) -> int:
+    """An integer a client sent: a query parameter, a header, a path part or a
+    frame field. A JSON integer (not a boolean), or a string of the ASCII
+    digits 0-9 only; anything else raises ApplicationError("invalid") naming
+    `name`. The one place such input is read: `str.isdigit()` also accepts
+    "²" and "٣", which `int()` then refuses (a 500) or reads as 3.
+    """
+    if isinstance(value, str):
+        if not (value.isascii() and value.isdigit()) or len(value) > len(str(maximum)):
+            raise ApplicationError("invalid", f"`{name}` must be an integer written with the digits 0-9",
+                                   fields={name: f"an integer from {minimum} to {maximum}"})
+        value = int(value)
+    if isinstance(value, bool) or not isinstance(value, int) or not minimum <= value <= maximum:
+        raise ApplicationError("invalid", f"`{name}` must be an integer from {minimum} to {maximum}",
+                               fields={name: f"an integer from {minimum} to {maximum}"})
     return value

@@ -28,7 +28,7 @@ from django.conf import settings
 from platform_core.access import credential_holds
 from platform_core.availability import is_client_gone, is_outage
 from platform_core.errors import ApplicationError
-from platform_core.parsing import parse_json
+from platform_core.parsing import parse_client_int, parse_json
 from ws import close_codes, events, health
 from ws.access import access_watch
 from ws.db import in_tenant
@@ -258,7 +258,7 @@ class JsonSocket(AsyncWebsocketConsumer):
         if not raw:
             return None
         try:
-            return parse_position(raw[0], name)
+            return parse_client_int(raw[0], name)
         except ApplicationError as error:
             await self.send_error("invalid_message", error.message)
             return None
@@ -267,15 +267,6 @@ class JsonSocket(AsyncWebsocketConsumer):
     async def event_forward(self, message: dict) -> None:
         """A frame published through ws.layer, already serialized."""
         await self.send(text_data=message["text"])
-
-
-def parse_position(value, name: str) -> int:
-    """A position a client sends (a seq, a notification id): a non-negative integer."""
-    if isinstance(value, str) and value.isdigit() and len(value) <= 18:
-        value = int(value)
-    if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value < 2**63:
-        raise ApplicationError("invalid", f"`{name}` must be a non-negative integer")
-    return value
 
 
 class NotFoundSocket(AsyncWebsocketConsumer):

@@ -10,7 +10,7 @@ from orders import selectors
 from orders.integrations import services, webhooks
 from orders.models import Integration, WebhookDelivery
 from platform_core import limits
-from platform_core.api import api_view, error_response, paginate, read_json
+from platform_core.api import api_view, declared_length, error_response, paginate, read_json
 from platform_core.errors import ApplicationError
 
 
@@ -32,8 +32,7 @@ def webhook(request, integration_id: int):
         response["Retry-After"] = str(wait)
         return response
     limit = settings.WEBHOOK_MAX_BODY_BYTES
-    declared = request.META.get("CONTENT_LENGTH") or "0"
-    if not declared.isdigit() or int(declared) > limit:
+    if declared_length(request) > limit:
         return error_response(ApplicationError("too_large", f"bodies are limited to {limit} bytes"))
     body = request.read(limit + 1)
     if len(body) > limit:

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 
 from platform_core.errors import ApplicationError
-from platform_core.parsing import parse_json, parse_moment
+from platform_core.parsing import parse_client_int, parse_json, parse_moment
 
 TOLERANCE_SECONDS = 5 * 60
 SECRET_PREFIX = "whsec_"
@@ -38,9 +38,11 @@ def verify(*, secrets: list[str], headers, body: bytes, now: float | None = None
     webhook_id, stamp, signatures = headers["webhook-id"], headers["webhook-timestamp"], headers["webhook-signature"]
     if len(webhook_id) > 200:
         raise ApplicationError("bad_signature", "webhook-id too long", fields={"webhook-id": "at most 200 characters"})
-    if not stamp.isdigit() or len(stamp) > 12:
-        raise ApplicationError("bad_signature", "invalid timestamp", fields={"webhook-timestamp": "Unix seconds"})
-    skew = int(stamp) - (time.time() if now is None else now)
+    try:
+        seconds = parse_client_int(stamp, "webhook-timestamp", maximum=10**12)
+    except ApplicationError:
+        raise ApplicationError("bad_signature", "invalid timestamp", fields={"webhook-timestamp": "Unix seconds"}) from None
+    skew = seconds - (time.time() if now is None else now)
     if abs(skew) > TOLERANCE_SECONDS:
         which = "in the future" if skew > 0 else "too old"
         raise ApplicationError("stale_timestamp", f"timestamp {which}",

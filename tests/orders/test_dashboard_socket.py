@@ -182,7 +182,7 @@ async def test_after_beyond_the_end_gets_a_reset_not_a_guess(open_socket, world)
     assert [f["seq"] for f in await stream_frames(socket, 1)] == [2]
 
 
-@pytest.mark.parametrize("after", ["abc", "-1", "1.5", "9" * 30])
+@pytest.mark.parametrize("after", ["abc", "-1", "1.5", "9" * 30, "²", "٣", "３"])
 async def test_malformed_after_gets_an_error_frame_and_a_fresh_start(open_socket, world, after):
     socket = await dashboard(open_socket, world.acme, after=after)
     frame = await until(socket, "error")
@@ -206,6 +206,7 @@ async def test_client_can_ask_for_a_hole_with_resume(open_socket, world):
     "message",
     [{"type": "resume"}, {"type": "resume", "after": -1}, {"type": "resume", "after": "x"},
      {"type": "resume", "after": True}, {"type": "resume", "after": 1.5}, {"type": "resume", "after": 2**70},
+     {"type": "resume", "after": "²"}, {"type": "resume", "after": "٣"},
      {"type": "resume", "after": None}, {"type": "resume", "after": 1, "extra": 1}],
 )
 async def test_bad_resume_gets_an_error_and_the_socket_stays_open(open_socket, world, message):

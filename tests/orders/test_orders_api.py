@@ -73,7 +73,8 @@ def test_paging_and_status_filter(world, orders):
 @pytest.mark.parametrize(
     "query,field",
     [("page=0", "page"), ("page=-1", "page"), ("page=x", "page"), ("page_size=0", "page_size"),
-     ("page_size=101", "page_size"), ("page=99999999999", "page"), ("status=shipped", "status"), ("status=", "status")],
+     ("page_size=101", "page_size"), ("page=99999999999", "page"), ("status=shipped", "status"), ("status=", "status"),
+     ("page=²", "page"), ("page=٣", "page"), ("page_size=３", "page_size")],  # Unicode digits are not numbers here
 )
 def test_bad_query_parameters_are_named(world, orders, query, field):
     response = client_for(world.acme, "staff1").get(f"/api/stores/1/orders?{query}")

@@ -184,16 +184,17 @@ def unsigned_cases(secret):
     yield "v2 only", body, {**good, "webhook-signature": good["webhook-signature"].replace("v1,", "v2,")}
     yield "garbage signature", body, {**good, "webhook-signature": "v1,%%%not-base64"}
     yield "timestamp not a number", body, {**good, "webhook-timestamp": "yesterday"}
+    yield "timestamp in superscript digits", body, {**good, "webhook-timestamp": "¹²³"}
     for header in ("webhook-id", "webhook-timestamp", "webhook-signature"):
         yield f"missing {header}", body, {k: v for k, v in good.items() if k != header}
     yield "another id than signed", body, {**good, "webhook-id": "msg_other"}
 
 
-@pytest.mark.parametrize("case", range(11))
+@pytest.mark.parametrize("case", range(12))
 def test_unsigned_or_badly_signed_requests_are_401_and_write_nothing(world, integration, case):
     integ, secret = integration
     cases = list(unsigned_cases(secret))
-    assert len(cases) == 11
+    assert len(cases) == 12
     name, body, headers = cases[case]
     before = state(world.acme)
     response = post(integ.pk, body, headers)
