@@ -92,6 +92,7 @@ MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "csp.middleware.CSPMiddleware",
     "platform_core.middleware.ServiceUnavailableMiddleware",
+    "platform_core.middleware.RefuseNulMiddleware",
     "config.health.HealthCheckMiddleware",
     # Static files need no tenant: served before tenant routing.
     "whitenoise.middleware.WhiteNoiseMiddleware",
@@ -189,6 +190,9 @@ WS_MAX_MESSAGE_BYTES = env.int("WS_MAX_MESSAGE_BYTES", default=65536)
 # PRESENCE_TTL_SECONDS (a dead worker's) no longer counts.
 STREAM_HEARTBEAT_SECONDS = env.float("STREAM_HEARTBEAT_SECONDS", default=25)
 PRESENCE_TTL_SECONDS = env.float("PRESENCE_TTL_SECONDS", default=STREAM_HEARTBEAT_SECONDS * 3)
+# Every this often each worker checks the credentials of all its sockets at
+# once and closes those that ended unannounced (an expired token or session).
+ACCESS_SWEEP_SECONDS = env.float("ACCESS_SWEEP_SECONDS", default=60)
 # Events read from the database per query when replaying a stream.
 STREAM_REPLAY_BATCH = env.int("STREAM_REPLAY_BATCH", default=500)
 # How often each worker checks that no open bell missed a live push

@@ -58,6 +58,30 @@ def active_tokens():
     )
 
 
+def credentials_ended(pairs: list[tuple[int, Credential]]) -> set[tuple[int, Credential]]:
+    """Of these (user id, credential) pairs, those whose user is no longer
+    active or whose session or token has ended (expired, revoked, deleted).
+    Three queries whatever the number of pairs: a worker's periodic sweep
+    (ws/access.py) catches what no signal announces — expiry, sessions
+    cleared in bulk, users deactivated with `QuerySet.update()`."""
+    from django.contrib.sessions.models import Session
+
+    user_ids = {user_id for user_id, _ in pairs}
+    keys = {c.session_key for _, c in pairs if c.session_key}
+    token_ids = {c.token_id for _, c in pairs if c.token_id is not None}
+    active = set(User.objects.filter(pk__in=user_ids, is_active=True).values_list("pk", flat=True))
+    live_keys = set(
+        Session.objects.filter(session_key__in=keys, expire_date__gt=timezone.now()).values_list("session_key", flat=True)
+    ) if keys else set()
+    live_tokens = set(active_tokens().filter(pk__in=token_ids).values_list("pk", flat=True)) if token_ids else set()
+    return {
+        (user_id, c) for user_id, c in pairs
+        if user_id not in active
+        or (c.session_key and c.session_key not in live_keys)
+        or (c.token_id is not None and c.token_id not in live_tokens)
+    }
+
+
 def credential_holds(*, user_id: int, credential: Credential) -> bool:
     """Is `user_id` still active, and still signed in by `credential`?"""
     if not User.objects.filter(pk=user_id, is_active=True).exists():

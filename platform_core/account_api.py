@@ -4,8 +4,7 @@ from django.conf import settings
 from django.http import JsonResponse
 
 from platform_core.access import Credential
-from platform_core.api import api_view, read_json
-from platform_core.errors import ApplicationError
+from platform_core.api import api_view, read_json, session_only
 from platform_core.models import ApiToken
 from platform_core.tokens import api_token_create, api_token_revoke, ws_ticket_issue
 
@@ -42,10 +41,7 @@ def _token_json(token: ApiToken) -> dict:
 def tokens(request):
     if request.method == "GET":
         return JsonResponse({"results": [_token_json(t) for t in ApiToken.objects.filter(user=request.user).order_by("-id")]})
-    if request.api_token is not None:
-        # Otherwise a leaked token could mint its successors, and revoking
-        # it would end nothing.
-        raise ApplicationError("forbidden", "API tokens are created from a signed-in browser session, not with a token")
+    session_only(request, "create API tokens")
     body = read_json(request, required={"name"}, optional={"expires_in_days"})
     token, plaintext = api_token_create(user=request.user, name=body["name"], expires_in_days=body.get("expires_in_days"))
     return JsonResponse({**_token_json(token), "token": plaintext}, status=201)

@@ -93,6 +93,14 @@ def api_view(*methods: str):
 _CSRF = CsrfViewMiddleware(lambda request: None)
 
 
+def session_only(request, what: str) -> None:
+    """Refuse `what` to a request signed with an API token: credentials
+    (tokens, integration secrets) are minted from a signed-in browser
+    session only, so revoking a leaked token ends everything it could do."""
+    if request.api_token is not None:
+        raise ApplicationError("forbidden", f"{what} from a signed-in browser session, not with an API token")
+
+
 def read_json(request, *, required: set[str] = frozenset(), optional: set[str] = frozenset()) -> dict:
     """The request body as a JSON object with exactly the `required` keys
     (and any `optional` ones), or an ApplicationError naming each bad field."""

@@ -46,3 +46,25 @@ def unavailable(request) -> HttpResponse:
         response = HttpResponse(f"<!doctype html><title>Try again shortly</title><p>{message}</p>", status=503)
     response["Retry-After"] = str(RETRY_AFTER_SECONDS)
     return response
+
+
+class RefuseNulMiddleware:
+    """A 400 for a NUL character anywhere in the path or the query string.
+
+    PostgreSQL cannot store or compare text holding NUL: a filter like the
+    admin's `?type__exact=%00` reached the database and became a 500.
+    Forms already refuse NUL (Django's ProhibitNullCharactersValidator);
+    JSON bodies do in platform_core.parsing. No legitimate client sends one.
+    """
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        if "\x00" in request.path or any("\x00" in key or any("\x00" in value for value in values)
+                                         for key, values in request.GET.lists()):
+            message = "NUL characters are not allowed in the address"
+            if request.path.startswith("/api/"):
+                return JsonResponse({"error": {"code": "bad_request", "message": message, "fields": {}}}, status=400)
+            return HttpResponse(message, status=400, content_type="text/plain; charset=utf-8")
+        return self.get_response(request)

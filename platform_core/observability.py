@@ -35,10 +35,10 @@ CREDENTIAL_PARAMS = frozenset({
 # quote, space or bracket, as in a repr or a log line). The name is compared
 # after percent-decoding: `?%74icket=` is read as `ticket` by the server.
 # A value may be a quoted repr (`ticket=b'…'`, from a %r or %s of bytes).
-_PARAM = re.compile(
-    r"(?P<head>(?:^|[?&;\s'\"(\[,])(?P<name>[^=&;\s'\"#?]+)=)"
-    r"(?P<value>b?'[^']*'|b?\"[^\"]*\"|[^&;\s'\"#]*)"
-)
+# Only a credential's value is consumed: a quote in another parameter's
+# value (`?a=b'&ticket=…&c='`) must not hide the parameters after it.
+_PARAM_NAME = re.compile(r"(?:^|(?<=[?&;\s'\"(\[,]))(?P<name>[^=&;\s'\"#?]+)=")
+_PARAM_VALUE = re.compile(r"b?'[^']*'|b?\"[^\"]*\"|[^&;\s'\"#]*")
 # An Authorization header in a line or a repr of headers (`Authorization:
 # Bearer …`, `'HTTP_AUTHORIZATION': '…'`, `(b'authorization', b'…')`): the
 # rest of the value, to the closing quote or the end of the line.
@@ -51,16 +51,21 @@ def redact_credentials(text: str, mask: str = "[redacted]") -> str:
     """`text` with the value of every credential parameter, and of an
     Authorization header, replaced by `mask`."""
     if "=" in text:
-        text = _PARAM.sub(lambda match: _mask_param(match, mask), text)
+        text = _mask_params(text, mask)
     if "authorization" in text.lower():
         text = _AUTHORIZATION.sub(lambda match: match[1] + mask, text)
     return text
 
 
-def _mask_param(match: re.Match, mask: str) -> str:
-    if unquote_plus(match["name"]).strip().lower() in CREDENTIAL_PARAMS:
-        return match["head"] + mask
-    return match[0]
+def _mask_params(text: str, mask: str) -> str:
+    kept, done = [], 0
+    for name in _PARAM_NAME.finditer(text):
+        if name.start() < done or unquote_plus(name["name"]).strip().lower() not in CREDENTIAL_PARAMS:
+            continue
+        value = _PARAM_VALUE.match(text, name.end())
+        kept += [text[done : name.end()], mask]
+        done = value.end()
+    return "".join(kept) + text[done:]
 
 
 def init(*, dsn: str, environment: str, traces_sample_rate: float) -> None:

@@ -12,16 +12,22 @@ credential no longer holds, 4403 when the user may no longer see what the
 socket shows. A message naming the ended session or token closes its
 sockets without asking the database.
 
-Backstops for a message lost on the way (a Redis blip): a store socket
-checks again at every heartbeat and before a `resume`; a Redis outage
-closes every socket anyway (ws/health.py). Changes that bypass the ORM's
-signals (`QuerySet.update()` on users, raw SQL) are seen only then.
+Backstops, for what no message announces (a token or session that
+expires, sessions cleared in bulk, users deactivated with
+`QuerySet.update()`) or a message lost on the way (a Redis blip): every
+ACCESS_SWEEP_SECONDS each worker checks the credentials of all its sockets
+at once (three queries per tenant, `credentials_ended`); a store socket
+also checks at every heartbeat and before a `resume`; a Redis outage
+closes every socket anyway (ws/health.py).
 """
 
 import asyncio
 import json
 import logging
 
+from collections import defaultdict
+
+from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.contrib.auth.signals import user_logged_out
 from django.db import connection
@@ -29,10 +35,12 @@ from django.db.models.signals import post_delete, post_save, pre_save
 from django.dispatch import receiver
 from django_tenants.utils import get_public_schema_name
 
-from platform_core.access import session_digest
+from platform_core.access import credentials_ended, session_digest
 from platform_core.models import ApiToken
 from ws import events, groups, health
 from ws.hub import hub
+from ws.close_codes import NOT_SIGNED_IN
+from ws.db import in_tenant
 from ws.layer import publish_on_commit
 from ws.loops import per_event_loop
 
@@ -55,12 +63,36 @@ class AccessWatch:
     def __init__(self):
         self.joined = False
         self.checks: set[asyncio.Task] = set()
+        self.sweeper: asyncio.Task | None = None
 
     async def join(self) -> None:
         """Subscribe before the first socket opens (cheap after that)."""
         if not self.joined:
             await hub().join(groups.access_control(), self)
             self.joined = True
+        if self.sweeper is None and settings.ACCESS_SWEEP_SECONDS > 0:
+            self.sweeper = asyncio.create_task(self._sweep_forever())
+
+    async def _sweep_forever(self) -> None:
+        while True:
+            await asyncio.sleep(settings.ACCESS_SWEEP_SECONDS)
+            try:
+                await self.sweep()
+            except Exception:  # the database may be restarting: the next sweep tries again
+                logger.warning("access sweep failed", exc_info=True)
+
+    async def sweep(self) -> None:
+        """Close every socket of this worker whose credential has ended."""
+        by_tenant = defaultdict(list)
+        for socket in list(health.watch().sockets):
+            if socket.credential is not None and not socket.closing:
+                by_tenant[socket.tenant.schema_name].append(socket)
+        for sockets in by_tenant.values():
+            ended = await in_tenant(sockets[0].tenant, credentials_ended,
+                                    [(socket.user.pk, socket.credential) for socket in sockets])
+            for socket in sockets:
+                if (socket.user.pk, socket.credential) in ended and not socket.closing:
+                    await socket.revoke(NOT_SIGNED_IN)
 
     async def deliver(self, message: dict) -> None:
         # Called by the hub, which serves every socket of the worker: start

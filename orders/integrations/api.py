@@ -10,7 +10,7 @@ from orders import selectors
 from orders.integrations import services, webhooks
 from orders.models import Integration, WebhookDelivery
 from platform_core import limits
-from platform_core.api import api_view, declared_length, error_response, paginate, read_json
+from platform_core.api import api_view, declared_length, error_response, paginate, read_json, session_only
 from platform_core.errors import ApplicationError
 
 
@@ -101,6 +101,7 @@ def integrations(request):
     _admin_only(request)
     if request.method == "GET":
         return JsonResponse(paginate(request, Integration.objects.filter(revoked_at__isnull=True).order_by("-id"), _integration_json))
+    session_only(request, "create integrations")
     body = read_json(request, required={"name"}, optional={"stores"})
     stores = body.get("stores")
     if stores is not None and (not isinstance(stores, list) or not all(isinstance(s, int) and not isinstance(s, bool) for s in stores)):
@@ -113,6 +114,7 @@ def integrations(request):
 def integration_secrets(request, integration_id: int):
     """Rotate: a new secret, shown once; the others stay valid until revoked."""
     _admin_only(request)
+    session_only(request, "add integration secrets")
     secret = services.integration_secret_add(integration=_integration(integration_id))
     return JsonResponse({"secret": secret}, status=201)
 

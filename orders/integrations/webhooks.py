@@ -13,6 +13,9 @@ import time
 from dataclasses import dataclass
 from decimal import Decimal
 
+from django.core.exceptions import ValidationError
+from django.core.validators import validate_email
+
 from platform_core.errors import ApplicationError
 from platform_core.parsing import parse_client_int, parse_json, parse_moment
 
@@ -87,6 +90,19 @@ _REQUIRED = {
 }
 
 
+def _is_email(value) -> bool:
+    """One address, in ASCII (a zero-width or lookalike character would make
+    a second account that reads like someone else's), that Django's
+    validator accepts."""
+    if not isinstance(value, str) or not value.strip().isascii() or len(value) > 254:
+        return False
+    try:
+        validate_email(value.strip())
+    except ValidationError:
+        return False
+    return True
+
+
 def parse(body: bytes) -> OrderEvent:
     """The body as a strict event; an ApplicationError names every bad field."""
     try:
@@ -118,9 +134,7 @@ def parse(body: bytes) -> OrderEvent:
         if customer is not None and not (
             isinstance(customer, dict)
             and set(customer) <= {"email", "name"}
-            and isinstance(customer.get("email"), str)
-            and "@" in customer["email"]
-            and len(customer["email"]) <= 254
+            and _is_email(customer.get("email"))
             and isinstance(customer.get("name", ""), str)
             and len(customer.get("name", "")) <= 150
         ):

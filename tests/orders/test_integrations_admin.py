@@ -8,6 +8,7 @@ from django.core.management import CommandError, call_command
 from django.test import Client
 from django_tenants.utils import tenant_context
 
+from orders.integrations.services import integration_create
 from orders.models import IntegrationSecret
 from tests.orders.webhook_client import payload, send
 
@@ -113,3 +114,19 @@ def test_delivery_logs_are_pruned_by_age(world):
     call_command("prune_webhook_deliveries", older_than_days=30, stdout=io.StringIO())
     with tenant_context(world.acme.tenant):
         assert list(WebhookDelivery.objects.values_list("order__external_id", flat=True)) == ["NEW"]
+
+
+def test_an_admin_s_api_token_cannot_mint_integration_secrets(world):
+    """A leaked token must not leave secrets behind that outlive its revocation."""
+    from platform_core.tokens import api_token_create
+
+    with tenant_context(world.acme.tenant):
+        _, token = api_token_create(user=world.acme.admin, name="ops script")
+        integration, _secret = integration_create(name="pos")
+    bearer = Client(HTTP_HOST="acme.localhost", HTTP_AUTHORIZATION=f"Bearer {token}")
+    created = bearer.post("/api/integrations", {"name": "backdoor"}, content_type="application/json")
+    rotated = bearer.post(f"/api/integrations/{integration.pk}/secrets", content_type="application/json")
+    assert [(r.status_code, r.json()["error"]["code"]) for r in (created, rotated)] == [(403, "forbidden")] * 2
+    assert bearer.get("/api/integrations").status_code == 200  # reading is fine
+    with tenant_context(world.acme.tenant):
+        assert IntegrationSecret.objects.count() == 1

@@ -232,6 +232,9 @@ BAD_PAYLOADS = [
     (payload(total="1", line_items="two"), 422, "data.line_items"),
     (payload(total="1", customer={"email": "not-an-email"}), 422, "data.customer"),
     (payload(total="1", customer={"email": "a@b.c", "role": "admin"}), 422, "data.customer"),
+    (payload(total="1", customer={"email": "boss@acme.example, other@x.y"}), 422, "data.customer"),
+    (payload(total="1", customer={"email": "boss@acme.example\u200b"}), 422, "data.customer"),
+    (payload(total="1", customer={"email": "bоss@acme.example"}), 422, "data.customer"),  # a Cyrillic о
     (payload(total="1", coupon="FREE"), 422, "data.coupon"),
     (payload("order.status_changed"), 422, "data.status"),
     (payload("order.status_changed", status="shipped", external_id="SHOP-1"), 422, "data.status"),

@@ -37,6 +37,10 @@ from tests.servers import uvicorn_server, websocket
         ("{'query_string': b'ticket=SECRET'}", "{'query_string': b'ticket=[redacted]'}"),
         ("Cookie: sessionid=S; csrftoken=C", "Cookie: sessionid=[redacted]; csrftoken=[redacted]"),
         ("ticket=b'SECRET' and token='SECRET'", "ticket=[redacted] and token=[redacted]"),
+        # A quote in another parameter's value must not hide what follows it.
+        ("/ws/?a=b'&ticket=SECRET&c='", "/ws/?a=b'&ticket=[redacted]&c='"),
+        ('/x?a="&ticket=SECRET&c="', '/x?a="&ticket=[redacted]&c="'),
+        ("/api/orders?a='&token=SECRET&b='", "/api/orders?a='&token=[redacted]&b='"),
         ("Authorization: Bearer pgn_abc", "Authorization: [redacted]"),
         ("{'HTTP_AUTHORIZATION': 'Bearer pgn_abc', 'HTTP_HOST': 'x'}", "{'HTTP_AUTHORIZATION': '[redacted]', 'HTTP_HOST': 'x'}"),
         ("[(b'authorization', b'Bearer pgn_abc'), (b'host', b'x')]", "[(b'authorization', b'[redacted]'), (b'host', b'x')]"),
@@ -85,6 +89,7 @@ def test_the_server_log_has_the_request_lines_without_tickets_or_tokens(world, t
         "SECRET123": "/healthz?ticket=SECRET123",
         "SECRET789": "/api/notifications?access_token=SECRET789&page_size=5",
         "SECRET999": "/?%74oken=SECRET999",
+        "SECRET321": "/api/orders?a='&token=SECRET321&b='",
     }
     log_path = tmp_path / "server.log"
     with open(log_path, "w") as log, uvicorn_server(output=log, log_level=log_level) as server:

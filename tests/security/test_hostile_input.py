@@ -174,3 +174,19 @@ def test_no_host_header_gives_a_500(world, host):
     for path in ("/", "/api/orders", "/healthz"):
         response = Client(HTTP_HOST=host).get(path)
         assert response.status_code < 500 or (path == "/healthz" and response.status_code == 503), (host, path)
+
+
+@pytest.mark.parametrize("path", [
+    "/admin/orders/storeevent/?store__id__exact=1&type__exact=%00",  # reached PostgreSQL: a 500
+    "/api/stores/1/orders?status=%00",
+    "/api/orders?page=1&x%00=1",
+    "/stores/%00/",
+])
+def test_a_nul_in_the_address_is_a_400_never_a_500(world, path):
+    from django.test import Client
+
+    from tests.conftest import session_cookie
+
+    who = world.acme.admin if path.startswith("/admin/") else world.acme.staff1
+    client = Client(HTTP_HOST="acme.localhost", HTTP_COOKIE=session_cookie(world.acme.tenant, who))
+    assert client.get(path).status_code == 400

@@ -190,3 +190,69 @@ def test_a_session_cookie_sent_after_sign_out_means_nothing(world):
     assert client.get("/api/notifications").status_code == 200
     client.post("/accounts/logout/")
     assert Client(HTTP_HOST="acme.localhost", HTTP_COOKIE=cookie).get("/api/notifications").status_code == 401
+
+
+# --- what no signal announces: the worker's sweep ---------------------------------------
+@pytest.fixture
+def fast_sweep(settings):
+    settings.ACCESS_SWEEP_SECONDS = 0.3
+
+
+async def test_a_token_that_expires_closes_the_sockets_of_its_tickets(world, open_socket, fast_sweep):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from platform_core.models import ApiToken
+
+    @sync_to_async
+    def ticket():
+        with tenant_context(world.acme.tenant):
+            token, _ = api_token_create(user=world.acme.customer, name="app", expires_in_days=1)
+            return token.pk, ws_ticket_issue(user=world.acme.customer, credential=Credential(token_id=token.pk))
+
+    token_id, plaintext = await ticket()
+    bell = await open_socket(f"{BELL}?ticket={plaintext}", origin=None)
+    await first_frames(bell, "notifications.unread")
+    assert await still_open(bell)
+    # Time passes: the token's expiry is now behind us (no signal is sent for that).
+    await in_acme(world, lambda: ApiToken.objects.filter(pk=token_id).update(
+        expires_at=timezone.now() - timedelta(seconds=1)))
+    assert await closed(bell) == close_codes.NOT_SIGNED_IN
+
+
+async def test_an_expired_session_and_a_bulk_deactivation_are_swept_too(world, open_socket, fast_sweep):
+    from datetime import timedelta
+
+    from django.contrib.sessions.models import Session
+    from django.contrib.auth import get_user_model
+    from django.utils import timezone
+
+    customer_bell = await open_socket(BELL, cookie=await login_cookie(world.acme.tenant, world.acme.customer))
+    staff_bell = await open_socket(BELL, cookie=await login_cookie(world.acme.tenant, world.acme.staff2))
+    globex_bell = await open_socket(BELL, host="globex.localhost",
+                                    cookie=await login_cookie(world.globex.tenant, world.globex.customer))
+    for bell in (customer_bell, staff_bell, globex_bell):
+        await first_frames(bell, "notifications.unread")
+
+    def end_things():
+        Session.objects.update(expire_date=timezone.now() - timedelta(seconds=1))  # acme's sessions only
+        get_user_model().objects.filter(pk=world.acme.staff2.pk).update(is_active=False)  # no signal
+
+    await in_acme(world, end_things)
+    assert await closed(customer_bell) == close_codes.NOT_SIGNED_IN
+    assert await closed(staff_bell) == close_codes.NOT_SIGNED_IN
+    assert await still_open(globex_bell)  # the same ids in another tenant: untouched
+
+
+async def test_a_membership_given_to_someone_else_closes_the_old_holder_s_board(world, open_socket):
+    board = await open_socket(STORE, cookie=await login_cookie(world.acme.tenant, world.acme.staff1))
+    await first_frames(board, "stream.live")
+
+    def reassign():
+        membership = StaffMembership.objects.get(user=world.acme.staff1, store_id=1)
+        membership.user = world.acme.customer  # as the admin's inline form does
+        membership.save()
+
+    await in_acme(world, reassign)
+    assert await closed(board) == close_codes.FORBIDDEN
