@@ -8,7 +8,6 @@ from django.utils import timezone
 
 from alerts import selectors, services
 from platform_core.errors import ApplicationError
-from ws import groups
 from ws.consumers import JsonSocket
 from ws.db import in_tenant
 from ws.loops import per_event_loop
@@ -30,7 +29,7 @@ class NotificationsSocket(JsonSocket):
         # Join before reading: a notification committed in between arrives
         # twice (in the snapshot and live, same id) rather than never.
         # Clients deduplicate by id.
-        await self.join(groups.user_notifications(self.tenant, self.user.pk))
+        await self.join_user_stream()
         after = await self.query_position("after")
         snapshot, missed, latest = await in_tenant(
             self.tenant, selectors.connect_state, user=self.user, after=after,

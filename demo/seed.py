@@ -100,5 +100,5 @@ def _welcome(user, tenant: Tenant) -> None:
         recipient=user,
         kind=Notification.Kind.SYSTEM,
         title=f"Welcome to {tenant.name}",
-        body=f"Signed in at {connection.tenant.domains.get(is_primary=True).domain}.",
+        body=f"Signed in at {tenant.domains.get(is_primary=True).domain}.",
     )

@@ -1,18 +1,12 @@
 """`/ws/stores/<store_id>/orders/[?after=<seq>]`: a store's live dashboard.
 
-The socket's position in the stream is `last_seq`: every stream frame it
-sent has seq ≤ last_seq, and all of them were sent, in order. Live frames
-at or below it are duplicates and dropped; a live frame beyond
-last_seq + 1 means frames were lost on the way (channels-redis drops
-silently when a channel is full) and the hole is filled from the database
-before it is sent. So a socket never shows a hole, whatever the channel
-layer does.
-
-Live frames come from the worker's hub (ws/hub.py), which receives each
-store frame once per process. Frames that arrive while a replay, a resume
-or a repair holds `stream_lock` are parked and applied after it, then
-deduplicated against last_seq (join, replay, then flush). Every stream send
-holds `stream_lock`.
+The socket connects, authorizes (staff of the store) and forwards; the
+stream protocol — the socket's position, duplicates, holes, the seam
+between replay and live — is `orders.stream.StreamCursor`. Live frames come
+from the worker's hub (ws/hub.py), which receives each store frame once per
+process. Frames that arrive while a replay, a resume, a repair or an access
+check holds `stream_lock` are parked in the cursor and offered after it.
+Every stream send holds `stream_lock`.
 """
 
 import asyncio
@@ -22,14 +16,14 @@ import logging
 from django.conf import settings
 
 from orders import selectors
+from orders.stream import Start, StreamCursor, Verdict
 from platform_core.errors import ApplicationError
+from platform_core.parsing import parse_client_int
 from stores import services as store_services
 from stores.selectors import Access, store_access
-from ws import close_codes, events, groups
-from platform_core.parsing import parse_client_int
+from ws import close_codes, events
 from ws.consumers import JsonSocket
 from ws.db import in_tenant
-from ws.hub import hub
 
 logger = logging.getLogger(__name__)
 
@@ -68,45 +62,37 @@ class StoreOrdersSocket(JsonSocket):
 
     async def opened(self):
         self.stream_lock = asyncio.Lock()
-        self.parked: list[dict] = []
-        self.last_seq = 0
-        self.group = groups.store_orders(self.tenant, self.store_id)
+        self.cursor = StreamCursor()
         # Hold the lock from before joining until the replay is done: live
-        # frames the hub hands over meanwhile are parked, then applied in
-        # order and deduplicated by seq (join, replay, then flush).
+        # frames the hub hands over meanwhile are parked, then offered in
+        # order (join, replay, then flush).
         async with self.stream_lock:
             # Join first: anything committed from now on reaches this socket
-            # live, and everything before it comes from the database. The
-            # worker's hub receives the store's frames once and hands them to
-            # `deliver`; this socket's own channel is not in the group.
-            await hub().join(self.group, self)
+            # live, and everything before it comes from the database.
+            await self.join_store_stream(self.store_id)
             after = await self.query_position("after")
             # One trip to the database thread for everything the connect
             # reads (each trip costs a pooled connection and its search_path):
             # presence, the stream position, the first replay batch.
-            need_list = self.group not in hub().last_presence
+            need_list = self.store_presence_seen() is None
             broadcast, presence, latest, batch = await in_tenant(self.tenant, self._open_state, after, need_list)
             # If the user set changed, the broadcast (which this socket hears)
             # carries the list. If not, send the list the hub last saw, or read it.
             if not broadcast:
-                cached = hub().last_presence.get(self.group)
-                if cached is not None:
-                    await self.send(text_data=cached)
+                seen = self.store_presence_seen()
+                if seen is not None:
+                    await self.send(text_data=seen)
                 elif presence is not None:
                     await self.send_frame(presence)
-            if after is None:
-                self.last_seq = latest
-                await self.send_frame(events.StreamLive(latest_seq=self.last_seq))
-            elif after > latest:
+            start = self.cursor.start(after=after, latest=latest)
+            if start is Start.RESET:
                 await self._reset(after, latest)
             else:
-                self.last_seq = after
-                for seq, frame in batch:
-                    await self.send(text_data=frame)
-                    self.last_seq = seq
-                if len(batch) == settings.STREAM_REPLAY_BATCH:
-                    await self._send_from_db(upto=None)
-                await self.send_frame(events.StreamLive(latest_seq=self.last_seq))
+                if start is Start.REPLAY:
+                    await self._send_stored(batch)
+                    if len(batch) == settings.STREAM_REPLAY_BATCH:
+                        await self._send_from_db(upto=None)
+                await self.send_frame(events.StreamLive(latest_seq=self.cursor.last_seq))
         await self._unpark()
         self.heartbeat = asyncio.create_task(self._heartbeat())
 
@@ -117,7 +103,7 @@ class StoreOrdersSocket(JsonSocket):
             with contextlib.suppress(asyncio.CancelledError):
                 await heartbeat
         if hasattr(self, "stream_lock"):
-            await hub().leave(self.group, self)
+            await self.leave_store_stream()
             await in_tenant(
                 self.tenant, store_services.presence_leave, store_id=self.store_id, channel_name=self.channel_name
             )
@@ -147,7 +133,7 @@ class StoreOrdersSocket(JsonSocket):
         and sent when the lock is released.
         """
         if self.stream_lock.locked() or self.suspended:
-            self.parked.append(message)
+            self.cursor.park(message)
             return
         async with self.stream_lock:
             await self._apply(message)
@@ -157,19 +143,17 @@ class StoreOrdersSocket(JsonSocket):
         if seq is None:  # presence: not part of the stream
             await self.send(text_data=message["text"])
             return
-        if seq <= self.last_seq:
-            return
-        if seq > self.last_seq + 1:
-            await self._send_from_db(upto=seq)
-        else:
+        verdict = self.cursor.offer(seq)
+        if verdict is Verdict.FILL:
+            await self._send_from_db(upto=seq)  # the hole, and this frame, from the database
+        elif verdict is Verdict.SEND:
             await self.send(text_data=message["text"])
-            self.last_seq = seq
+            self.cursor.sent(seq)
 
     async def _unpark(self) -> None:
-        # Parked frames may now be older than what was sent meanwhile: _apply
-        # drops those by seq, and fills any hole from the database.
-        while self.parked and not self.suspended:
-            message = self.parked.pop(0)
+        # Parked frames may now be older than what was sent meanwhile: the
+        # cursor drops those, and asks for any hole to be filled.
+        while not self.suspended and (message := self.cursor.unpark()) is not None:
             async with self.stream_lock:
                 await self._apply(message)
 
@@ -177,29 +161,31 @@ class StoreOrdersSocket(JsonSocket):
     async def _replay(self, after: int) -> None:
         """Send every event with seq > after from the database, then `stream.live`."""
         latest = await in_tenant(self.tenant, selectors.latest_seq, store_id=self.store_id)
-        if after > latest:
+        # A resume may go back: the cursor starts again from `after`.
+        if self.cursor.start(after=after, latest=latest) is Start.RESET:
             await self._reset(after, latest)
             return
-        self.last_seq = after
         await self._send_from_db(upto=None)
-        await self.send_frame(events.StreamLive(latest_seq=self.last_seq))
+        await self.send_frame(events.StreamLive(latest_seq=self.cursor.last_seq))
 
     async def _reset(self, after: int, latest: int) -> None:
         # Not a position of this stream: a client from another database, or
         # one that made up a number. Say so rather than guess.
-        self.last_seq = max(self.last_seq, latest)
         await self.send_frame(events.Reset(latest_seq=latest, detail=f"after={after} is beyond the latest seq {latest}"))
 
+    async def _send_stored(self, batch: list[tuple[int, str]]) -> None:
+        for seq, frame in batch:
+            await self.send(text_data=frame)
+            self.cursor.sent(seq)
+
     async def _send_from_db(self, *, upto: int | None) -> None:
-        """Send stored events last_seq < seq ≤ upto (or to the end), advancing last_seq."""
+        """Send stored events after the cursor, up to `upto` (or to the end)."""
         while True:
             batch = await in_tenant(
                 self.tenant, selectors.stream_after,
-                store_id=self.store_id, after=self.last_seq, upto=upto, limit=settings.STREAM_REPLAY_BATCH,
+                store_id=self.store_id, after=self.cursor.last_seq, upto=upto, limit=settings.STREAM_REPLAY_BATCH,
             )
-            for seq, frame in batch:
-                await self.send(text_data=frame)
-                self.last_seq = seq
+            await self._send_stored(batch)
             if len(batch) < settings.STREAM_REPLAY_BATCH:
                 return
 
@@ -214,10 +200,10 @@ class StoreOrdersSocket(JsonSocket):
                     await self.revoke(refusal)
                     return
                 async with self.stream_lock:
-                    if latest > self.last_seq:
+                    if latest > self.cursor.last_seq:
                         # A live frame never came: repair from the database.
                         await self._send_from_db(upto=latest)
-                    await self.send_frame(events.Heartbeat(latest_seq=self.last_seq))
+                    await self.send_frame(events.Heartbeat(latest_seq=self.cursor.last_seq))
                 await self._unpark()
             except Exception:
                 # The database may be restarting; the next beat tries again.

@@ -1,10 +1,14 @@
 """Store streams: a durable, gap-free, per-store sequence of events.
 
-Each event is written in the same transaction as the change it describes
-and published to the store's group after that transaction commits. A
-socket that missed anything (it was offline, Redis dropped a message,
-Redis was down) gets it back from `StoreEvent` by `seq`.
+Writing: each event is written in the same transaction as the change it
+describes and published to the store's dashboards after that transaction
+commits (`stream_append`). Reading: a socket that missed anything (it was
+offline, Redis dropped a message, Redis was down) gets it back from
+`StoreEvent` by `seq`, and `StreamCursor` keeps its position.
 """
+
+import collections
+import enum
 
 from django.db import connection
 
@@ -46,3 +50,64 @@ def _next_seq(store_id: int) -> int:
     return row[0]
 
 
+
+
+# --- reading: one socket's position in a store's stream ------------------------------
+class Verdict(enum.Enum):
+    SEND = "send"  # the next frame: send it
+    DROP = "drop"  # at or before the position: a duplicate
+    FILL = "fill"  # beyond the next: frames were lost; read the hole from the database first
+
+
+class Start(enum.Enum):
+    LIVE = "live"  # no `after`: start at the latest seq
+    REPLAY = "replay"  # send what follows `after` from the database, then live
+    RESET = "reset"  # `after` is beyond the stream's end: not a position of this stream
+
+
+class StreamCursor:
+    """The stream protocol of one dashboard socket, without the socket.
+
+    `last_seq` is the socket's position: every stream frame with seq ≤
+    last_seq was sent, in order, and no other. Live frames at or below it
+    are duplicates; a live frame beyond last_seq + 1 means frames were lost
+    on the way (a full channel, a Redis blip) and the hole is read from the
+    database before it. Frames that arrive while the socket replays are
+    parked and offered again afterwards (join, replay, then flush), so the
+    seam between the database and the live stream has no hole and no
+    duplicate. The consumer (orders/consumers.py) does the I/O.
+    """
+
+    def __init__(self):
+        self.last_seq = 0
+        self.parked: collections.deque = collections.deque()
+
+    def start(self, *, after: int | None, latest: int) -> Start:
+        """Where a socket that asked for `after` (None: nothing) stands."""
+        if after is None:
+            self.last_seq = latest
+            return Start.LIVE
+        if after > latest:
+            self.last_seq = max(self.last_seq, latest)
+            return Start.RESET
+        self.last_seq = after
+        return Start.REPLAY
+
+    def offer(self, seq: int) -> Verdict:
+        """What to do with a live frame of `seq`."""
+        if seq <= self.last_seq:
+            return Verdict.DROP
+        return Verdict.SEND if seq == self.last_seq + 1 else Verdict.FILL
+
+    def sent(self, seq: int) -> None:
+        """A frame of `seq` went out (live, or read from the database)."""
+        if seq <= self.last_seq:
+            raise ValueError(f"seq {seq} was already sent (position {self.last_seq})")
+        self.last_seq = seq
+
+    def park(self, message: dict) -> None:
+        self.parked.append(message)
+
+    def unpark(self) -> dict | None:
+        """The oldest parked frame, or None."""
+        return self.parked.popleft() if self.parked else None

@@ -29,10 +29,11 @@ from platform_core.access import credential_holds
 from platform_core.availability import is_client_gone, is_outage
 from platform_core.errors import ApplicationError
 from platform_core.parsing import parse_client_int, parse_json
-from ws import close_codes, events, health
+from ws import close_codes, events, groups, health
 from ws.access import access_watch
 from ws.db import in_tenant
 from ws.events import Frame, to_json
+from ws.hub import hub
 
 logger = logging.getLogger(__name__)
 
@@ -161,7 +162,28 @@ class JsonSocket(AsyncWebsocketConsumer):
     async def opened(self) -> None:
         """Join groups and send the first frames."""
 
-    async def join(self, group: str) -> None:
+    # --- joining, by audience (group names stay in ws/groups.py) ---------------
+    async def join_user_stream(self) -> None:
+        """Every frame published to this user (`publish_to_user`) reaches
+        `event_forward`."""
+        await self._join(groups.user_notifications(self.tenant, self.user.pk))
+
+    async def join_store_stream(self, store_id: int) -> None:
+        """Every frame published to the store (`publish_to_store`) reaches
+        `deliver`, through the worker's hub (one subscription per worker)."""
+        self.store_group = groups.store_orders(self.tenant, store_id)
+        await hub().join(self.store_group, self)
+
+    async def leave_store_stream(self) -> None:
+        if getattr(self, "store_group", None):
+            await hub().leave(self.store_group, self)
+
+    def store_presence_seen(self) -> str | None:
+        """The store's last presence frame this worker heard (None if none),
+        so a socket joining an unchanged store needs no query for it."""
+        return hub().last_presence.get(self.store_group)
+
+    async def _join(self, group: str) -> None:
         await self.channel_layer.group_add(group, self.channel_name)
         self.joined.append(group)
 
