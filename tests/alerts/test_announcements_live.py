@@ -15,7 +15,7 @@ from django_tenants.utils import tenant_context
 from alerts.announcements import announcement_create
 from platform_core import jobs
 from platform_core.tokens import api_token_create
-from tests.conftest import login_cookie, session_cookie
+from tests.factories import login_cookie, session_cookie
 from tests.servers import uvicorn_server, websocket
 
 pytestmark = pytest.mark.django_db(transaction=True)

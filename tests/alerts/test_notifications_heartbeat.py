@@ -7,8 +7,8 @@ from django_tenants.utils import tenant_context
 
 from alerts.consumers import BellWatch
 from alerts.models import Notification
-from tests.alerts.test_notifications_socket import anotify, aread
-from tests.conftest import login_cookie
+from tests.factories import anotify, aread
+from tests.factories import login_cookie
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

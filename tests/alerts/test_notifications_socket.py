@@ -5,25 +5,9 @@ from asgiref.sync import sync_to_async
 from django.db import transaction
 from django_tenants.utils import tenant_context
 
-from alerts.models import Notification
-from alerts.services import notification_create
-from tests.conftest import login_cookie
+from tests.factories import anotify, aread, login_cookie, notify
 
 pytestmark = pytest.mark.django_db(transaction=True)
-
-
-def notify(tenant, user, title, **fields):
-    with tenant_context(tenant):
-        return notification_create(recipient=user, kind=Notification.Kind.SYSTEM, title=title, **fields)
-
-
-def read(tenant, notification):
-    with tenant_context(tenant):
-        Notification.objects.filter(pk=notification.pk).update(read_at="2026-01-01T00:00:00Z")
-
-
-anotify, aread = sync_to_async(notify), sync_to_async(read)
-
 
 
 async def test_connect_sends_the_true_unread_count_and_the_newest_unread(open_socket, acme, customer):

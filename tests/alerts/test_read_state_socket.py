@@ -6,7 +6,7 @@ from django_tenants.utils import tenant_context
 
 from alerts.models import Notification
 from alerts.services import notification_create, preferences_update
-from tests.conftest import change_status, create_order, login_cookie
+from tests.factories import change_status, create_order, login_cookie
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

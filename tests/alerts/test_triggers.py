@@ -7,7 +7,7 @@ from django_tenants.utils import tenant_context
 from alerts.models import Notification
 from alerts.services import preferences_update
 from platform_core.errors import ApplicationError
-from tests.conftest import add_comment, change_status, create_order
+from tests.factories import add_comment, change_status, create_order
 
 pytestmark = pytest.mark.django_db
 

@@ -3,7 +3,7 @@ from asgiref.sync import sync_to_async
 from django.db import connections
 from django_tenants.utils import tenant_context
 
-from tests.conftest import session_cookie
+from tests.factories import session_cookie
 from tests.faults.services import private_redis
 
 
@@ -27,13 +27,6 @@ def feed_integration(world):
 @pytest.fixture
 async def staff_cookie(world):
     return await sync_to_async(session_cookie)(world.acme.tenant, world.acme.staff1)
-
-
-def orders_in(tenant) -> list[int]:
-    from orders.models import StoreEvent
-
-    with tenant_context(tenant):
-        return list(StoreEvent.objects.filter(store_id=1).order_by("seq").values_list("seq", flat=True))
 
 
 @pytest.fixture

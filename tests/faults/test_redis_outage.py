@@ -6,9 +6,9 @@ import pytest
 from asgiref.sync import sync_to_async
 from django_tenants.utils import tenant_context
 
-from tests.conftest import create_order, session_cookie
+from tests.factories import create_order, session_cookie
 from tests.faults.clients import NotificationFollower, StreamFollower, WebhookFeeder
-from tests.faults.conftest import orders_in
+from tests.factories import stream_seqs
 from tests.servers import uvicorn_server
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.faults]
@@ -43,7 +43,7 @@ async def test_redis_down_mid_stream_loses_nothing_for_a_client_that_reconnects(
 
     assert feeder.statuses == [200] * 45  # nothing refused, no 500
     assert follower.seqs == list(range(1, 46))  # every event, once, in order
-    assert await sync_to_async(orders_in)(world.acme.tenant) == list(range(1, 46))
+    assert await sync_to_async(stream_seqs)(world.acme.tenant) == list(range(1, 46))
 
 
 def customer_notification_ids(tenant, customer) -> list[int]:

@@ -8,7 +8,7 @@ import pytest
 from asgiref.sync import sync_to_async
 
 from tests.faults.clients import StreamFollower, WebhookFeeder
-from tests.faults.conftest import orders_in
+from tests.factories import stream_seqs
 from tests.servers import uvicorn_server
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.faults]
@@ -58,7 +58,7 @@ async def test_a_killed_worker_s_clients_resume_on_another(world, two_workers, f
 
     assert follower.close_codes == [1006]  # the connection just dropped
     assert follower.seqs == list(range(1, 31))
-    assert await sync_to_async(orders_in)(world.acme.tenant) == list(range(1, 31))
+    assert await sync_to_async(stream_seqs)(world.acme.tenant) == list(range(1, 31))
 
 
 async def test_sigterm_closes_sockets_with_1012_and_clients_resume_elsewhere(

@@ -8,7 +8,7 @@ from django.db import connections
 from playwright.sync_api import expect
 
 from tests.browser import browser, sign_in
-from tests.conftest import PASSWORD, create_order
+from tests.factories import PASSWORD, create_order
 from tests.servers import uvicorn_server
 
 pytestmark = pytest.mark.django_db(transaction=True)

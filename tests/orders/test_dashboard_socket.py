@@ -9,7 +9,7 @@ from django.db import connections
 from django_tenants.utils import tenant_context
 
 from stores.models import PresenceSession
-from tests.conftest import add_comment, change_status, create_order, login_cookie
+from tests.factories import add_comment, change_status, create_order, login_cookie
 from ws import close_codes, groups
 from ws.hub import hub
 

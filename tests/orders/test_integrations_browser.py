@@ -7,7 +7,7 @@ from django.db import connections
 from playwright.sync_api import expect
 
 from tests.browser import browser, sign_in
-from tests.conftest import PASSWORD
+from tests.factories import PASSWORD
 from tests.orders.webhook_client import payload, send
 
 pytestmark = pytest.mark.django_db(transaction=True)

@@ -7,7 +7,7 @@ from django.test import Client
 from django_tenants.utils import tenant_context
 
 from orders.models import Order, OrderComment, StoreEvent
-from tests.conftest import change_status, create_order
+from tests.factories import change_status, create_order
 
 pytestmark = pytest.mark.django_db
 

@@ -7,7 +7,7 @@ from django.db import connections, transaction
 from django_tenants.utils import tenant_context
 
 from orders.models import StoreEvent
-from tests.conftest import change_status, create_order
+from tests.factories import change_status, create_order
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

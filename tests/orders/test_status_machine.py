@@ -7,7 +7,7 @@ from django_tenants.utils import tenant_context
 from orders.models import Order, StoreEvent
 from orders.services import order_change_status
 from platform_core.errors import ApplicationError
-from tests.conftest import create_order
+from tests.factories import create_order
 
 pytestmark = pytest.mark.django_db
 

@@ -10,7 +10,7 @@ from django_tenants.utils import tenant_context
 
 from orders.models import Order, StoreEvent, WebhookDelivery
 from orders.integrations.services import integration_create
-from tests.conftest import login_cookie
+from tests.factories import login_cookie
 from tests.orders.webhook_client import payload, post, send, sign
 
 pytestmark = pytest.mark.django_db(transaction=True)

@@ -10,7 +10,7 @@ from django_tenants.utils import tenant_context
 
 from platform_core.models import ApiToken
 from platform_core.tokens import api_token_create, api_token_revoke
-from tests.conftest import create_order
+from tests.factories import create_order
 
 pytestmark = pytest.mark.django_db
 

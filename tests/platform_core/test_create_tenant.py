@@ -214,7 +214,7 @@ def test_sign_in_link_uses_the_configured_scheme_and_port(acme, make_user, setti
 
 
 def test_operators_create_a_usable_tenant_from_their_admin(no_initech, world):
-    from tests.conftest import session_cookie
+    from tests.factories import session_cookie
 
     operator = Client(HTTP_HOST="localhost")
     name, value = session_cookie(world.public, world.operator).split("=", 1)

@@ -14,8 +14,8 @@ import pytest
 from django.db import connection
 from django.test import Client
 
-from tests.conftest import PASSWORD
-from tests.security.test_limits import clear_of_window_edge
+from tests.factories import PASSWORD
+from tests.clock import clear_of_window_edge
 from tests.servers import ROOT
 from tests.smtp import point_django_at, smtp_server
 

@@ -19,7 +19,7 @@ from asgiref.sync import sync_to_async
 from django.db import connections
 from django_tenants.utils import tenant_context
 
-from tests.conftest import create_order, session_cookie
+from tests.factories import create_order, session_cookie
 from tests.servers import uvicorn_server, websocket
 
 pytestmark = pytest.mark.django_db(transaction=True)

@@ -12,7 +12,7 @@ from django_tenants.utils import tenant_context
 from platform_core.access import Credential
 from platform_core.models import WsTicket
 from platform_core.tokens import api_token_create, ws_ticket_issue
-from tests.conftest import login_cookie
+from tests.factories import login_cookie
 from ws import close_codes
 
 pytestmark = pytest.mark.django_db(transaction=True)

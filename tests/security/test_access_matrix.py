@@ -26,7 +26,7 @@ from django.db import transaction
 from django.test import Client
 from django_tenants.utils import tenant_context
 
-from tests.conftest import add_comment, create_order, session_cookie
+from tests.factories import add_comment, create_order, session_cookie
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

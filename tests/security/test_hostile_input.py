@@ -15,7 +15,7 @@ from django_tenants.utils import tenant_context
 from hypothesis import HealthCheck, example, given, settings as hypothesis_settings, strategies as st
 
 from config.asgi import application
-from tests.conftest import create_order, session_cookie
+from tests.factories import create_order, session_cookie
 from tests.orders.webhook_client import send
 
 FUZZ = hypothesis_settings(
@@ -185,7 +185,7 @@ def test_no_host_header_gives_a_500(world, host):
 def test_a_nul_in_the_address_is_a_400_never_a_500(world, path):
     from django.test import Client
 
-    from tests.conftest import session_cookie
+    from tests.factories import session_cookie
 
     who = world.acme.admin if path.startswith("/admin/") else world.acme.staff1
     client = Client(HTTP_HOST="acme.localhost", HTTP_COOKIE=session_cookie(world.acme.tenant, who))

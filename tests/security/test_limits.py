@@ -7,15 +7,9 @@ import pytest
 from django.test import Client
 from django_tenants.utils import tenant_context
 
-from tests.conftest import PASSWORD, login_cookie
+from tests.clock import clear_of_window_edge
+from tests.factories import PASSWORD, login_cookie
 from tests.orders.webhook_client import payload, send
-
-
-def clear_of_window_edge(window: int) -> None:
-    """Fixed windows reset on their edge: start well inside one."""
-    left = window - time.time() % window
-    if left < 5:
-        time.sleep(left + 0.1)
 
 
 # --- messages per socket ------------------------------------------------------------

@@ -25,7 +25,7 @@ from django.db import connections
 from django_tenants.utils import tenant_context
 
 from platform_core.tokens import api_token_create
-from tests.conftest import PASSWORD, create_order, session_cookie
+from tests.factories import PASSWORD, create_order, session_cookie
 from tests.servers import Server, uvicorn_server, websocket
 from ws import close_codes
 

@@ -9,7 +9,7 @@ import pytest
 from asgiref.sync import sync_to_async
 from django.db import connections
 
-from tests.conftest import session_cookie
+from tests.factories import session_cookie
 from tests.servers import uvicorn_server, websocket
 
 pytestmark = pytest.mark.django_db(transaction=True)

@@ -12,7 +12,7 @@ from django_tenants.utils import tenant_context
 
 from alerts.models import Notification
 from alerts.services import notification_create
-from tests.conftest import session_cookie
+from tests.factories import session_cookie
 from tests.servers import uvicorn_server, websocket
 
 pytestmark = [

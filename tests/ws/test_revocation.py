@@ -1,8 +1,6 @@
 """Access that ends closes the sockets it opened (one process; the two-worker
 matrix is tests/security/test_revocation_matrix.py)."""
 
-import asyncio
-
 import pytest
 from asgiref.sync import sync_to_async
 from django.db import connection
@@ -12,40 +10,13 @@ from django_tenants.utils import tenant_context
 from platform_core.access import Credential
 from platform_core.tokens import api_token_create, api_token_revoke, ws_ticket_issue
 from stores.models import PresenceSession, StaffMembership
-from tests.conftest import create_order, login_cookie, session_cookie
+from tests.factories import create_order, login_cookie, session_cookie
+from tests.sockets import closed, first_frames, still_open
 from ws import close_codes
 
 pytestmark = pytest.mark.django_db(transaction=True)
 STORE = "/ws/stores/1/orders/"
 BELL = "/ws/notifications/"
-
-
-async def first_frames(socket, *types) -> None:
-    """Read until each of `types` was seen: the socket is open and live."""
-    wanted = set(types)
-    while wanted:
-        wanted.discard((await socket.receive(timeout=3))["type"])
-
-
-async def closed(socket, timeout: float = 2) -> int:
-    """The close code, within `timeout`; presence frames before it are fine,
-    a stream event is not (the socket must not hear anything of the store
-    after it lost access)."""
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + timeout
-    while True:
-        message = await socket.communicator.receive_output(timeout=max(0.01, deadline - loop.time()))
-        if message["type"] == "websocket.close":
-            return message.get("code", 1000)
-        assert '"seq"' not in message.get("text", ""), message
-
-
-async def still_open(socket) -> bool:
-    """It answers a ping (presence frames may come first)."""
-    await socket.send({"type": "ping"})
-    while (frame := await socket.receive(timeout=2))["type"] == "presence":
-        pass
-    return frame["type"] == "pong"
 
 
 @sync_to_async

@@ -4,7 +4,7 @@ import pytest
 from asgiref.sync import sync_to_async
 from django_tenants.utils import tenant_context
 
-from tests.conftest import login_cookie
+from tests.factories import login_cookie
 from ws import close_codes
 
 pytestmark = pytest.mark.django_db(transaction=True)

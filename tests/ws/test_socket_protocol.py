@@ -4,7 +4,7 @@ import json
 
 import pytest
 
-from tests.conftest import login_cookie
+from tests.factories import login_cookie
 from ws import close_codes
 
 pytestmark = pytest.mark.django_db(transaction=True)
