@@ -9,7 +9,7 @@ export DEBUG ?= true
 # Keep in step with WS_MAX_MESSAGE_BYTES (settings) and the Procfile.
 UVICORN_FLAGS := --lifespan on --ws websockets-sansio --ws-max-size 65536 --ws-ping-interval 20 --ws-ping-timeout 20
 
-.PHONY: install run test chaos bench migrate seed lock clean
+.PHONY: install run test lint chaos bench migrate seed lock clean
 
 install: $(VENV)/.installed
 
@@ -30,6 +30,12 @@ run: seed
 
 test: install
 	$(PY) -m pytest $(PYTEST_ARGS)
+
+# Format, lint and the layers of the design card (pyproject.toml); CI runs it.
+lint: install
+	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/lint-imports
 
 # Only the fault tests (they are part of `make test` too): Redis killed,
 # PostgreSQL restarted, workers killed and stopped, on private servers.
