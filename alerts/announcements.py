@@ -34,8 +34,11 @@ def check_announcement(*, author, title, body, severity, audience, publish_at, e
         errors["severity"] = f"one of: {', '.join(Announcement.Severity.values)}"
     if isinstance(audience, dict):
         stores = audience.get("stores")
-        if set(audience) != {"stores"} or not isinstance(stores, list) or not stores or not all(
-            isinstance(s, int) and not isinstance(s, bool) and 0 < s < 2**63 for s in stores
+        if (
+            set(audience) != {"stores"}
+            or not isinstance(stores, list)
+            or not stores
+            or not all(isinstance(s, int) and not isinstance(s, bool) and 0 < s < 2**63 for s in stores)
         ):
             errors["audience"] = '{"stores": [store ids]} with a non-empty list of ids'
         else:
@@ -52,8 +55,14 @@ def check_announcement(*, author, title, body, severity, audience, publish_at, e
         errors["expires_at"] = "must be later than now and than publish_at"
     if errors:
         raise ApplicationError("invalid", "invalid announcement", fields=errors)
-    return {"title": title.strip(), "body": body, "severity": severity, "audience": audience,
-            "publish_at": max(publish_at, now), "expires_at": expires_at}
+    return {
+        "title": title.strip(),
+        "body": body,
+        "severity": severity,
+        "audience": audience,
+        "publish_at": max(publish_at, now),
+        "expires_at": expires_at,
+    }
 
 
 def _moment(value, name: str, errors: dict):
@@ -77,8 +86,13 @@ def announcement_create(
     the audience's size.
     """
     fields = check_announcement(
-        author=author, title=title, body=body, severity=severity, audience=audience,
-        publish_at=publish_at, expires_at=expires_at,
+        author=author,
+        title=title,
+        body=body,
+        severity=severity,
+        audience=audience,
+        publish_at=publish_at,
+        expires_at=expires_at,
     )
     announcement = Announcement.objects.create(author=author, **fields)
     jobs.schedule(kind=DELIVER, object_id=announcement.pk, due_at=announcement.publish_at)
@@ -124,8 +138,13 @@ def created_frame(announcement: Announcement, notification_id: int, unread_count
     """The live frame of one recipient's copy (built without reading the row)."""
     return events.NotificationCreated(
         notification=events.NotificationData(
-            id=notification_id, kind=Notification.Kind.ANNOUNCEMENT, title=announcement.title,
-            body=announcement.body, url=ANNOUNCEMENT_URL, created_at=announcement.publish_at.isoformat(), read=False,
+            id=notification_id,
+            kind=Notification.Kind.ANNOUNCEMENT,
+            title=announcement.title,
+            body=announcement.body,
+            url=ANNOUNCEMENT_URL,
+            created_at=announcement.publish_at.isoformat(),
+            read=False,
         ),
         unread_count=unread_count,
     )
@@ -151,8 +170,15 @@ def copies_insert(announcement: Announcement) -> list[tuple[int, int]]:
                 SELECT audience.id, %s, %s, %s, %s, %s, NULL, %s FROM ({audience_sql}) AS audience
                 ON CONFLICT (announcement_id, recipient_id) WHERE announcement_id IS NOT NULL DO NOTHING
                 RETURNING id, recipient_id""",
-            [Notification.Kind.ANNOUNCEMENT, announcement.title, announcement.body, ANNOUNCEMENT_URL,
-             announcement.publish_at, announcement.pk, *audience_params],
+            [
+                Notification.Kind.ANNOUNCEMENT,
+                announcement.title,
+                announcement.body,
+                ANNOUNCEMENT_URL,
+                announcement.publish_at,
+                announcement.pk,
+                *audience_params,
+            ],
         )
         return sorted(cursor.fetchall())
 
@@ -161,7 +187,9 @@ def copies_insert(announcement: Announcement) -> list[tuple[int, int]]:
 def announcement_expire(announcement_id: int) -> None:
     """Take an expired announcement out of every inbox, and tell those online."""
     with transaction.atomic():
-        announcement = Announcement.objects.select_for_update().filter(pk=announcement_id, expired_at__isnull=True).first()
+        announcement = (
+            Announcement.objects.select_for_update().filter(pk=announcement_id, expired_at__isnull=True).first()
+        )
         if announcement is None:
             return
         copies = announcement.notifications.all()
@@ -172,7 +200,9 @@ def announcement_expire(announcement_id: int) -> None:
         copies.delete()
     removed = copies_online(removed)
     counts = selectors.unread_counts(user_ids=[uid for _, uid in removed])
-    publish_to_users_now([
-        (uid, events.to_json(events.NotificationsRemoved(ids=[nid], unread_count=counts[uid])), None)
-        for nid, uid in removed
-    ])
+    publish_to_users_now(
+        [
+            (uid, events.to_json(events.NotificationsRemoved(ids=[nid], unread_count=counts[uid])), None)
+            for nid, uid in removed
+        ]
+    )

@@ -28,7 +28,9 @@ def notifications(request):
 def mark_read(request):
     body = read_json(request, optional={"ids", "all"})
     if ("ids" in body) == ("all" in body):
-        raise ApplicationError("invalid", "send either ids or all", fields={"ids": "either `ids`", "all": "or `all: true`"})
+        raise ApplicationError(
+            "invalid", "send either ids or all", fields={"ids": "either `ids`", "all": "or `all: true`"}
+        )
     if "all" in body:
         if body["all"] is not True:
             raise ApplicationError("invalid", "`all` must be true", fields={"all": "must be true"})
@@ -41,7 +43,9 @@ def mark_read(request):
 @api_view("GET", "PUT")
 def preferences(request):
     if request.method == "PUT":
-        muted = services.preferences_update(user=request.user, muted_kinds=read_json(request, required={"muted_kinds"})["muted_kinds"])
+        muted = services.preferences_update(
+            user=request.user, muted_kinds=read_json(request, required={"muted_kinds"})["muted_kinds"]
+        )
     else:
         muted = selectors.muted_kinds(user=request.user)
     return JsonResponse({"muted_kinds": muted, "kinds": dict(Notification.Kind.choices)})

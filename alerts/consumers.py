@@ -32,8 +32,12 @@ class NotificationsSocket(JsonSocket):
         await self.join_user_stream()
         after = await self.query_position("after")
         snapshot, missed, latest = await in_tenant(
-            self.tenant, selectors.connect_state, user=self.user, after=after,
-            limit=settings.NOTIFICATIONS_ON_CONNECT, missed_limit=MISSED_LIMIT,
+            self.tenant,
+            selectors.connect_state,
+            user=self.user,
+            after=after,
+            limit=settings.NOTIFICATIONS_ON_CONNECT,
+            missed_limit=MISSED_LIMIT,
         )
         await self.send_frame(snapshot)
         if missed is not None:
@@ -57,8 +61,9 @@ class NotificationsSocket(JsonSocket):
     async def catch_up(self) -> None:
         """Send what was created after this socket's position (its live push
         was lost), with the unread count as of now."""
-        missed = await in_tenant(self.tenant, selectors.missed_since, user=self.user, after=self.last_id,
-                                 limit=MISSED_LIMIT)
+        missed = await in_tenant(
+            self.tenant, selectors.missed_since, user=self.user, after=self.last_id, limit=MISSED_LIMIT
+        )
         if missed.notifications:
             await self.send_frame(missed)
             self.last_id = max([self.last_id] + [n.id for n in missed.notifications])
@@ -119,8 +124,9 @@ class BellWatch:
 
     async def _check(self, sockets: list["NotificationsSocket"]) -> None:
         before = timezone.now() - timedelta(seconds=self.LOST_AFTER_SECONDS)
-        newest = await in_tenant(sockets[0].tenant, selectors.newest_ids,
-                                 user_ids={socket.user.pk for socket in sockets}, before=before)
+        newest = await in_tenant(
+            sockets[0].tenant, selectors.newest_ids, user_ids={socket.user.pk for socket in sockets}, before=before
+        )
         for socket in sockets:
             if newest.get(socket.user.pk, 0) > socket.last_id and socket in self.sockets:
                 await socket.catch_up()

@@ -104,7 +104,9 @@ class NotificationPreference(models.Model):
     """What a user does not want pushed. Muted kinds are still stored and
     listed in the inbox, but never pushed live nor counted in the badge."""
 
-    user = models.OneToOneField(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="notification_preference")
+    user = models.OneToOneField(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="notification_preference"
+    )
     muted_kinds = models.JSONField(default=list, blank=True)
 
     def __str__(self):

@@ -57,7 +57,9 @@ def missed_since(*, user, after: int, limit: int, unread: int | None = None) -> 
     if unread is None:
         unread = unread_count(user=user, muted=muted_kinds(user=user))
     return events.NotificationsMissed(
-        after=after, notifications=[notification_data(n) for n in rows[:limit]], has_more=len(rows) > limit,
+        after=after,
+        notifications=[notification_data(n) for n in rows[:limit]],
+        has_more=len(rows) > limit,
         unread_count=unread,
     )
 
@@ -66,7 +68,9 @@ def newest_ids(*, user_ids, before) -> dict[int, int]:
     """The newest notification id of each user, among those created before `before`."""
     rows = (
         Notification.objects.filter(recipient_id__in=list(user_ids), created_at__lt=before)
-        .values("recipient_id").annotate(newest=Max("id")).values_list("recipient_id", "newest")
+        .values("recipient_id")
+        .annotate(newest=Max("id"))
+        .values_list("recipient_id", "newest")
     )
     return dict(rows)
 
@@ -108,7 +112,9 @@ def unread_counts(*, user_ids: list[int]) -> dict[int, int]:
 def muting(*, kind: str, user_ids: list[int]) -> set[int]:
     """Which of `user_ids` muted `kind`."""
     return set(
-        NotificationPreference.objects.filter(user_id__in=user_ids, muted_kinds__contains=[kind]).values_list("user_id", flat=True)
+        NotificationPreference.objects.filter(user_id__in=user_ids, muted_kinds__contains=[kind]).values_list(
+            "user_id", flat=True
+        )
     )
 
 

@@ -94,7 +94,11 @@ def preferences_update(*, user, muted_kinds) -> list[str]:
     unknown = sorted(set(muted_kinds) - set(Notification.Kind.values))
     if unknown:
         raise ApplicationError(
-            "invalid", "unknown kinds", fields={"muted_kinds": f"unknown: {', '.join(unknown)[:200]}; known: {', '.join(Notification.Kind.values)}"}
+            "invalid",
+            "unknown kinds",
+            fields={
+                "muted_kinds": f"unknown: {', '.join(unknown)[:200]}; known: {', '.join(Notification.Kind.values)}"
+            },
         )
     muted = sorted(set(muted_kinds))
     NotificationPreference.objects.update_or_create(user=user, defaults={"muted_kinds": muted})
@@ -113,7 +117,9 @@ def notifications_prune(*, older_than: timedelta, batch: int = 5000) -> int:
     while True:
         with transaction.atomic():
             ids = list(
-                Notification.objects.filter(read_at__isnull=False, created_at__lt=cutoff).values_list("pk", flat=True)[:batch]
+                Notification.objects.filter(read_at__isnull=False, created_at__lt=cutoff).values_list("pk", flat=True)[
+                    :batch
+                ]
             )
             if not ids:
                 return total

@@ -38,7 +38,10 @@ def notify_comment_added(*, comment, may_see) -> None:
     title = _("New comment on order %(ref)s") % {"ref": order.external_id}
     if order.customer_id and order.customer_id not in told:
         notification_create(
-            recipient=order.customer, kind=Notification.Kind.ORDER_COMMENT, title=title, body=comment.body,
+            recipient=order.customer,
+            kind=Notification.Kind.ORDER_COMMENT,
+            title=title,
+            body=comment.body,
             url=f"/notifications/#order-{order.pk}",
         )
         told.add(order.customer_id)

@@ -37,6 +37,7 @@ async def application(scope, receive, send):
         return await jobs.lifespan(scope, receive, send)
     return await protocols(scope, receive, send)
 
+
 if settings.SENTRY_DSN:
     # Reports exceptions raised in consumers too, which Django's own
     # integration never sees.

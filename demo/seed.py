@@ -85,8 +85,13 @@ def _orders(customer) -> None:
         if Order.objects.filter(store_id=1, external_id=external_id).exists():
             continue
         with transaction.atomic():
-            order = order_create(store_id=1, external_id=external_id, total=total, customer=customer,
-                                 line_items=[{"name": "Menú del día", "quantity": 1}])
+            order = order_create(
+                store_id=1,
+                external_id=external_id,
+                total=total,
+                customer=customer,
+                line_items=[{"name": "Menú del día", "quantity": 1}],
+            )
             for step in (Order.Status.ACCEPTED, Order.Status.PREPARING):
                 if order.status != status:
                     order = order_change_status(order_id=order.pk, status=step)

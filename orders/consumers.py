@@ -171,7 +171,9 @@ class StoreOrdersSocket(JsonSocket):
     async def _reset(self, after: int, latest: int) -> None:
         # Not a position of this stream: a client from another database, or
         # one that made up a number. Say so rather than guess.
-        await self.send_frame(events.Reset(latest_seq=latest, detail=f"after={after} is beyond the latest seq {latest}"))
+        await self.send_frame(
+            events.Reset(latest_seq=latest, detail=f"after={after} is beyond the latest seq {latest}")
+        )
 
     async def _send_stored(self, batch: list[tuple[int, str]]) -> None:
         for seq, frame in batch:
@@ -182,8 +184,12 @@ class StoreOrdersSocket(JsonSocket):
         """Send stored events after the cursor, up to `upto` (or to the end)."""
         while True:
             batch = await in_tenant(
-                self.tenant, selectors.stream_after,
-                store_id=self.store_id, after=self.cursor.last_seq, upto=upto, limit=settings.STREAM_REPLAY_BATCH,
+                self.tenant,
+                selectors.stream_after,
+                store_id=self.store_id,
+                after=self.cursor.last_seq,
+                upto=upto,
+                limit=settings.STREAM_REPLAY_BATCH,
             )
             await self._send_stored(batch)
             if len(batch) < settings.STREAM_REPLAY_BATCH:
@@ -211,7 +217,9 @@ class StoreOrdersSocket(JsonSocket):
 
     def _open_state(self, after: int | None, need_list: bool):
         """The connect's reads, in one go. Runs on the DB thread, in the tenant."""
-        broadcast = store_services.presence_enter(store_id=self.store_id, user=self.user, channel_name=self.channel_name)
+        broadcast = store_services.presence_enter(
+            store_id=self.store_id, user=self.user, channel_name=self.channel_name
+        )
         presence = store_services.presence_list(store_id=self.store_id) if not broadcast and need_list else None
         latest = selectors.latest_seq(store_id=self.store_id)
         batch = []

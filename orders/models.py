@@ -71,8 +71,12 @@ class Order(models.Model):
     def clean(self):
         # Forms (the admin) obey the same machine as the services.
         if self.saved_status and self.status != self.saved_status and not self._can_go(self.saved_status, self.status):
-            raise ValidationError({"status": _("An order that is %(old)s cannot become %(new)s.") % {
-                "old": self.saved_status, "new": self.status}})
+            raise ValidationError(
+                {
+                    "status": _("An order that is %(old)s cannot become %(new)s.")
+                    % {"old": self.saved_status, "new": self.status}
+                }
+            )
 
     @classmethod
     def _can_go(cls, old: str, new: str) -> bool:
@@ -80,7 +84,6 @@ class Order(models.Model):
 
     def can_become(self, status: str) -> bool:
         return self._can_go(self.status, status)
-
 
     @property
     def is_final(self) -> bool:

@@ -38,7 +38,9 @@ def orders_visible_to(*, user) -> QuerySet[Order]:
     """A customer's own orders and the orders of the stores a user is staff of."""
     if not user.is_authenticated:
         return Order.objects.none()
-    return Order.objects.filter(Q(customer=user) | Q(store_id__in=staff_store_ids(user=user))).select_related("customer")
+    return Order.objects.filter(Q(customer=user) | Q(store_id__in=staff_store_ids(user=user))).select_related(
+        "customer"
+    )
 
 
 def store_orders(*, store_id: int) -> QuerySet[Order]:

@@ -53,7 +53,13 @@ def check_order_fields(*, external_id, total, currency, line_items, notes) -> di
         errors["notes"] = f"must be a string of at most {MAX_TEXT} characters"
     if errors:
         raise ApplicationError("invalid", "invalid order", fields=errors)
-    return {"external_id": external_id.strip(), "total": total, "currency": currency, "line_items": line_items, "notes": notes}
+    return {
+        "external_id": external_id.strip(),
+        "total": total,
+        "currency": currency,
+        "line_items": line_items,
+        "notes": notes,
+    }
 
 
 @transaction.atomic
@@ -78,7 +84,9 @@ def order_change_status(*, order_id: int, status: str) -> Order:
         raise ApplicationError(
             "invalid_transition",
             f"an order that is {order.status} cannot become {status}",
-            fields={"status": f"allowed from {order.status}: {', '.join(sorted(order.TRANSITIONS[order.status])) or 'none'}"},
+            fields={
+                "status": f"allowed from {order.status}: {', '.join(sorted(order.TRANSITIONS[order.status])) or 'none'}"
+            },
         )
     order.status = status
     order.save(update_fields=["status", "updated_at"])

@@ -50,8 +50,6 @@ def _next_seq(store_id: int) -> int:
     return row[0]
 
 
-
-
 # --- reading: one socket's position in a store's stream ------------------------------
 class Verdict(enum.Enum):
     SEND = "send"  # the next frame: send it

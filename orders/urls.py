@@ -11,11 +11,21 @@ api_urlpatterns = [
     path("orders/<int:order_id>/comments", api.order_comments, name="api-order-comments"),
     path("integrations/<int:integration_id>/webhook", integrations_api.webhook, name="api-webhook"),
     path("integrations", integrations_api.integrations, name="api-integrations"),
-    path("integrations/<int:integration_id>/secrets", integrations_api.integration_secrets, name="api-integration-secrets"),
-    path("integrations/<int:integration_id>/secrets/<int:secret_id>", integrations_api.integration_secret,
-         name="api-integration-secret"),
-    path("integrations/<int:integration_id>/deliveries", integrations_api.integration_deliveries,
-         name="api-integration-deliveries"),
+    path(
+        "integrations/<int:integration_id>/secrets",
+        integrations_api.integration_secrets,
+        name="api-integration-secrets",
+    ),
+    path(
+        "integrations/<int:integration_id>/secrets/<int:secret_id>",
+        integrations_api.integration_secret,
+        name="api-integration-secret",
+    ),
+    path(
+        "integrations/<int:integration_id>/deliveries",
+        integrations_api.integration_deliveries,
+        name="api-integration-deliveries",
+    ),
 ]
 
 page_urlpatterns = [

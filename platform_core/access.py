@@ -70,12 +70,19 @@ def credentials_ended(pairs: list[tuple[int, Credential]]) -> set[tuple[int, Cre
     keys = {c.session_key for _, c in pairs if c.session_key}
     token_ids = {c.token_id for _, c in pairs if c.token_id is not None}
     active = set(User.objects.filter(pk__in=user_ids, is_active=True).values_list("pk", flat=True))
-    live_keys = set(
-        Session.objects.filter(session_key__in=keys, expire_date__gt=timezone.now()).values_list("session_key", flat=True)
-    ) if keys else set()
+    live_keys = (
+        set(
+            Session.objects.filter(session_key__in=keys, expire_date__gt=timezone.now()).values_list(
+                "session_key", flat=True
+            )
+        )
+        if keys
+        else set()
+    )
     live_tokens = set(active_tokens().filter(pk__in=token_ids).values_list("pk", flat=True)) if token_ids else set()
     return {
-        (user_id, c) for user_id, c in pairs
+        (user_id, c)
+        for user_id, c in pairs
         if user_id not in active
         or (c.session_key and c.session_key not in live_keys)
         or (c.token_id is not None and c.token_id not in live_tokens)
@@ -91,4 +98,3 @@ def credential_holds(*, user_id: int, credential: Credential) -> bool:
     if credential.session_key is not None and user_for_session(credential.session_key).pk != user_id:
         return False
     return credential.token_id is not None or credential.session_key is not None
-

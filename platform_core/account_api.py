@@ -40,10 +40,14 @@ def _token_json(token: ApiToken) -> dict:
 @api_view("GET", "POST")
 def tokens(request):
     if request.method == "GET":
-        return JsonResponse({"results": [_token_json(t) for t in ApiToken.objects.filter(user=request.user).order_by("-id")]})
+        return JsonResponse(
+            {"results": [_token_json(t) for t in ApiToken.objects.filter(user=request.user).order_by("-id")]}
+        )
     session_only(request, "create API tokens")
     body = read_json(request, required={"name"}, optional={"expires_in_days"})
-    token, plaintext = api_token_create(user=request.user, name=body["name"], expires_in_days=body.get("expires_in_days"))
+    token, plaintext = api_token_create(
+        user=request.user, name=body["name"], expires_in_days=body.get("expires_in_days")
+    )
     return JsonResponse({**_token_json(token), "token": plaintext}, status=201)
 
 

@@ -57,8 +57,9 @@ class TenantProvisionForm(forms.ModelForm):
     (`tenant_provision`, as `manage.py create_tenant` does)."""
 
     domain = forms.CharField(label=_("Domain"), help_text=_("e.g. initech.example.com"))
-    admin_email = forms.EmailField(label=_("First admin's email"),
-                                   help_text=_("They get a one-time link to choose a password."))
+    admin_email = forms.EmailField(
+        label=_("First admin's email"), help_text=_("They get a one-time link to choose a password.")
+    )
 
     class Meta:
         model = Tenant
@@ -69,8 +70,12 @@ class TenantProvisionForm(forms.ModelForm):
     def clean(self):
         data = super().clean()
         try:
-            tenant_provision_check(schema=data.get("schema_name", ""), name=data.get("name", ""),
-                                   domain=data.get("domain", ""), admin_email=data.get("admin_email", ""))
+            tenant_provision_check(
+                schema=data.get("schema_name", ""),
+                name=data.get("name", ""),
+                domain=data.get("domain", ""),
+                admin_email=data.get("admin_email", ""),
+            )
         except ApplicationError as error:
             for field, message in error.fields.items():
                 name = self.FIELD_OF.get(field, field)
@@ -102,12 +107,16 @@ class TenantAdmin(admin.ModelAdmin):
         if change:
             return super().save_model(request, obj, form, change)
         data = form.cleaned_data
-        provisioned = tenant_provision(schema=data["schema_name"], name=data["name"], domain=data["domain"],
-                                       admin_email=data["admin_email"])
+        provisioned = tenant_provision(
+            schema=data["schema_name"], name=data["name"], domain=data["domain"], admin_email=data["admin_email"]
+        )
         # The admin goes on with the row tenant_provision made.
         obj.pk, obj.created_at, obj._state.adding = provisioned.tenant.pk, provisioned.tenant.created_at, False
-        messages.success(request, _("First admin %(admin)s signs in once with: %(link)s") % {
-            "admin": provisioned.admin.username, "link": provisioned.sign_in_link})
+        messages.success(
+            request,
+            _("First admin %(admin)s signs in once with: %(link)s")
+            % {"admin": provisioned.admin.username, "link": provisioned.sign_in_link},
+        )
 
     def get_actions(self, request):
         # The bulk delete runs `QuerySet.delete()`, which skips the model's
@@ -146,8 +155,11 @@ class TenantAdminAuthenticationForm(AdminAuthenticationForm):
 
     def confirm_login_allowed(self, user):
         if not (user.is_active and user.is_tenant_admin):
-            raise ValidationError(self.error_messages["invalid_login"], code="invalid_login",
-                                  params={"username": self.username_field.verbose_name})
+            raise ValidationError(
+                self.error_messages["invalid_login"],
+                code="invalid_login",
+                params={"username": self.username_field.verbose_name},
+            )
 
 
 class TenantSite(admin.AdminSite):

@@ -145,8 +145,12 @@ def paginate(request, queryset, serialize) -> dict:
     except ApplicationError:
         errors["page"] = "must be a positive integer"
     try:
-        page_size = parse_client_int(request.GET.get("page_size", str(settings.API_PAGE_SIZE)), "page_size",
-                                     minimum=1, maximum=settings.API_MAX_PAGE_SIZE)
+        page_size = parse_client_int(
+            request.GET.get("page_size", str(settings.API_PAGE_SIZE)),
+            "page_size",
+            minimum=1,
+            maximum=settings.API_MAX_PAGE_SIZE,
+        )
     except ApplicationError:
         errors["page_size"] = f"must be an integer from 1 to {settings.API_MAX_PAGE_SIZE}"
     if errors:

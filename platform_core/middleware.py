@@ -61,8 +61,9 @@ class RefuseNulMiddleware:
         self.get_response = get_response
 
     def __call__(self, request):
-        if "\x00" in request.path or any("\x00" in key or any("\x00" in value for value in values)
-                                         for key, values in request.GET.lists()):
+        if "\x00" in request.path or any(
+            "\x00" in key or any("\x00" in value for value in values) for key, values in request.GET.lists()
+        ):
             message = "NUL characters are not allowed in the address"
             if request.path.startswith("/api/"):
                 return JsonResponse({"error": {"code": "bad_request", "message": message, "fields": {}}}, status=400)

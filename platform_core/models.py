@@ -45,8 +45,9 @@ class WsTicket(models.Model):
     used_at = models.DateTimeField(null=True, blank=True)
     # The credential that asked for the ticket: the socket it opens lives
     # only as long as that token or session does (ws/access.py).
-    token = models.ForeignKey("platform_core.ApiToken", null=True, blank=True, on_delete=models.CASCADE,
-                              related_name="+")
+    token = models.ForeignKey(
+        "platform_core.ApiToken", null=True, blank=True, on_delete=models.CASCADE, related_name="+"
+    )
     session_key = models.CharField(max_length=40, blank=True)
 
 

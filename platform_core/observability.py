@@ -22,15 +22,34 @@ from sentry_sdk.scrubber import DEFAULT_DENYLIST, EventScrubber
 
 # Beyond the SDK's list: our own secret-bearing names.
 DENYLIST = DEFAULT_DENYLIST + [
-    "credential", "plaintext", "ticket", "webhook-signature", "webhook_signature", "secret_key", "whsec",
+    "credential",
+    "plaintext",
+    "ticket",
+    "webhook-signature",
+    "webhook_signature",
+    "secret_key",
+    "whsec",
 ]
 # Query parameters whose value is a credential: ours (`ticket`), the names
 # clients and libraries commonly put secrets under, and Django's session and
 # CSRF cookies (a Cookie header in a repr reads `sessionid=…; csrftoken=…`).
-CREDENTIAL_PARAMS = frozenset({
-    "ticket", "token", "access_token", "api_key", "apikey", "key", "secret", "client_secret", "signature",
-    "password", "sessionid", "csrftoken", "csrfmiddlewaretoken",
-})
+CREDENTIAL_PARAMS = frozenset(
+    {
+        "ticket",
+        "token",
+        "access_token",
+        "api_key",
+        "apikey",
+        "key",
+        "secret",
+        "client_secret",
+        "signature",
+        "password",
+        "sessionid",
+        "csrftoken",
+        "csrfmiddlewaretoken",
+    }
+)
 # Any `name=value` that starts a query string or follows a separator (or a
 # quote, space or bracket, as in a repr or a log line). The name is compared
 # after percent-decoding: `?%74icket=` is read as `ticket` by the server.

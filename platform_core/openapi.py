@@ -19,13 +19,30 @@ def _json(schema: dict, description: str = "") -> dict:
 
 ERRORS = {
     code: {"$ref": f"#/components/responses/{name}"}
-    for code, name in {"400": "BadRequest", "401": "Unauthorized", "403": "Forbidden", "404": "NotFound",
-                       "413": "TooLarge", "422": "Invalid", "429": "RateLimited", "503": "Unavailable"}.items()
+    for code, name in {
+        "400": "BadRequest",
+        "401": "Unauthorized",
+        "403": "Forbidden",
+        "404": "NotFound",
+        "413": "TooLarge",
+        "422": "Invalid",
+        "429": "RateLimited",
+        "503": "Unavailable",
+    }.items()
 }
 
 
-def _op(summary: str, ok: dict, *, status: str = "200", body: dict | None = None, errors=("401",), params=(),
-        security: list | None = None, tags=()) -> dict:
+def _op(
+    summary: str,
+    ok: dict,
+    *,
+    status: str = "200",
+    body: dict | None = None,
+    errors=("401",),
+    params=(),
+    security: list | None = None,
+    tags=(),
+) -> dict:
     operation = {"summary": summary, "tags": list(tags), "responses": {status: ok, **{c: ERRORS[c] for c in errors}}}
     if body is not None:
         operation["requestBody"] = {"required": True, "content": {"application/json": {"schema": body}}}
@@ -44,7 +61,10 @@ def _query(name: str, schema: dict, description: str = "") -> dict:
     return {"name": name, "in": "query", "required": False, "schema": schema, "description": description}
 
 
-PAGING = (_query("page", {"type": "integer", "minimum": 1}), _query("page_size", {"type": "integer", "minimum": 1, "maximum": 100}))
+PAGING = (
+    _query("page", {"type": "integer", "minimum": 1}),
+    _query("page_size", {"type": "integer", "minimum": 1, "maximum": 100}),
+)
 STATUS_FILTER = _query("status", _ref("OrderStatus"))
 
 
@@ -54,9 +74,12 @@ def _page(item: str, extra: dict | None = None) -> dict:
         "required": ["results", "count", "page", "page_size", "pages", "next", "previous"],
         "properties": {
             "results": {"type": "array", "items": _ref(item)},
-            "count": {"type": "integer"}, "page": {"type": "integer"}, "page_size": {"type": "integer"},
+            "count": {"type": "integer"},
+            "page": {"type": "integer"},
+            "page_size": {"type": "integer"},
             "pages": {"type": "integer"},
-            "next": {"type": ["integer", "null"]}, "previous": {"type": ["integer", "null"]},
+            "next": {"type": ["integer", "null"]},
+            "previous": {"type": ["integer", "null"]},
             **(extra or {}),
         },
     }
@@ -74,151 +97,397 @@ TIME = {"type": "string", "format": "date-time"}
 NULLABLE_STR = {"type": ["string", "null"]}
 
 SCHEMAS = {
-    "Error": _obj(["error"], {"error": _obj(["code", "message", "fields"], {
-        "code": STR, "message": STR,
-        "fields": {"type": "object", "additionalProperties": STR, "description": "field name → what is wrong"},
-    })}),
+    "Error": _obj(
+        ["error"],
+        {
+            "error": _obj(
+                ["code", "message", "fields"],
+                {
+                    "code": STR,
+                    "message": STR,
+                    "fields": {
+                        "type": "object",
+                        "additionalProperties": STR,
+                        "description": "field name → what is wrong",
+                    },
+                },
+            )
+        },
+    ),
     "OrderStatus": {"type": "string", "enum": ["new", "accepted", "preparing", "ready", "completed", "cancelled"]},
-    "Order": _obj(["id", "external_id", "store_id", "status", "total", "currency"], {
-        "id": INT, "external_id": STR, "store_id": INT, "status": _ref("OrderStatus"),
-        "total": {"type": "string", "pattern": r"^\d+\.\d{2}$", "description": "exact decimal"},
-        "currency": STR, "customer": NULLABLE_STR, "line_items": {"type": "array", "items": {"type": "object"}},
-        "notes": STR, "created_at": TIME, "updated_at": TIME,
-    }, closed=False),
-    "Comment": _obj(["id", "order_id", "body"], {"id": INT, "order_id": INT, "author": NULLABLE_STR, "body": STR, "created_at": TIME}),
-    "Notification": _obj(["id", "kind", "title", "read"], {
-        "id": INT, "kind": {"type": "string", "enum": ["system", "order_status", "order_comment", "mention", "announcement"]},
-        "title": STR, "body": STR, "url": STR, "created_at": TIME, "read": BOOL,
-    }),
-    "Audience": {"oneOf": [
-        {"type": "string", "enum": ["everyone", "staff", "customers"]},
-        _obj(["stores"], {"stores": {"type": "array", "items": INT, "minItems": 1}}),
-    ]},
-    "Announcement": _obj(["id", "title", "audience", "status"], {
-        "id": INT, "title": STR, "body": STR, "severity": {"type": "string", "enum": ["info", "warning", "critical"]},
-        "audience": _ref("Audience"), "author": NULLABLE_STR,
-        "status": {"type": "string", "enum": ["scheduled", "sending", "delivered", "expired"]},
-        "created_at": TIME, "publish_at": TIME, "expires_at": {"type": ["string", "null"], "format": "date-time"},
-        "recipients_count": INT, "read_count": {"type": ["integer", "null"]},
-    }),
-    "WebhookEvent": _obj(["type", "timestamp", "data"], {
-        "type": {"type": "string", "enum": ["order.created", "order.updated", "order.status_changed", "order.comment_added"]},
-        "timestamp": TIME,
-        "data": _obj(["store_id", "external_id"], {
-            "store_id": INT, "external_id": {"type": "string", "maxLength": 100},
-            "total": {"type": ["string", "integer", "number"], "description": "required by order.created"},
-            "currency": {"type": "string", "pattern": "^[A-Z]{3}$"},
-            "line_items": {"type": "array", "items": {"type": "object"}}, "notes": STR,
-            "customer": _obj(["email"], {"email": {"type": "string", "format": "email"}, "name": STR}),
-            "status": _ref("OrderStatus"), "body": STR,
-        }),
-    }),
-    "Integration": _obj(["id", "name", "webhook_url"], {
-        "id": INT, "name": STR, "all_stores": BOOL, "stores": {"type": "array", "items": INT}, "created_at": TIME,
-        "webhook_url": STR, "secret": {"type": "string", "description": "only in the answer that created it"},
-        "secrets": {"type": "array", "items": _obj(["id", "prefix", "active"], {"id": INT, "prefix": STR, "created_at": TIME, "active": BOOL})},
-    }),
-    "Delivery": _obj(["id", "webhook_id", "accepted", "status_code"], {
-        "id": INT, "webhook_id": STR, "event_type": STR, "received_at": TIME, "accepted": BOOL,
-        "status_code": INT, "error": STR, "order_id": {"type": ["integer", "null"]},
-    }),
-    "ApiToken": _obj(["id", "name", "prefix"], {
-        "id": INT, "name": STR, "prefix": STR, "created_at": TIME, "last_used_at": {"type": ["string", "null"]},
-        "revoked": BOOL, "token": {"type": "string", "description": "only in the answer that created it"},
-    }),
+    "Order": _obj(
+        ["id", "external_id", "store_id", "status", "total", "currency"],
+        {
+            "id": INT,
+            "external_id": STR,
+            "store_id": INT,
+            "status": _ref("OrderStatus"),
+            "total": {"type": "string", "pattern": r"^\d+\.\d{2}$", "description": "exact decimal"},
+            "currency": STR,
+            "customer": NULLABLE_STR,
+            "line_items": {"type": "array", "items": {"type": "object"}},
+            "notes": STR,
+            "created_at": TIME,
+            "updated_at": TIME,
+        },
+        closed=False,
+    ),
+    "Comment": _obj(
+        ["id", "order_id", "body"],
+        {"id": INT, "order_id": INT, "author": NULLABLE_STR, "body": STR, "created_at": TIME},
+    ),
+    "Notification": _obj(
+        ["id", "kind", "title", "read"],
+        {
+            "id": INT,
+            "kind": {"type": "string", "enum": ["system", "order_status", "order_comment", "mention", "announcement"]},
+            "title": STR,
+            "body": STR,
+            "url": STR,
+            "created_at": TIME,
+            "read": BOOL,
+        },
+    ),
+    "Audience": {
+        "oneOf": [
+            {"type": "string", "enum": ["everyone", "staff", "customers"]},
+            _obj(["stores"], {"stores": {"type": "array", "items": INT, "minItems": 1}}),
+        ]
+    },
+    "Announcement": _obj(
+        ["id", "title", "audience", "status"],
+        {
+            "id": INT,
+            "title": STR,
+            "body": STR,
+            "severity": {"type": "string", "enum": ["info", "warning", "critical"]},
+            "audience": _ref("Audience"),
+            "author": NULLABLE_STR,
+            "status": {"type": "string", "enum": ["scheduled", "sending", "delivered", "expired"]},
+            "created_at": TIME,
+            "publish_at": TIME,
+            "expires_at": {"type": ["string", "null"], "format": "date-time"},
+            "recipients_count": INT,
+            "read_count": {"type": ["integer", "null"]},
+        },
+    ),
+    "WebhookEvent": _obj(
+        ["type", "timestamp", "data"],
+        {
+            "type": {
+                "type": "string",
+                "enum": ["order.created", "order.updated", "order.status_changed", "order.comment_added"],
+            },
+            "timestamp": TIME,
+            "data": _obj(
+                ["store_id", "external_id"],
+                {
+                    "store_id": INT,
+                    "external_id": {"type": "string", "maxLength": 100},
+                    "total": {"type": ["string", "integer", "number"], "description": "required by order.created"},
+                    "currency": {"type": "string", "pattern": "^[A-Z]{3}$"},
+                    "line_items": {"type": "array", "items": {"type": "object"}},
+                    "notes": STR,
+                    "customer": _obj(["email"], {"email": {"type": "string", "format": "email"}, "name": STR}),
+                    "status": _ref("OrderStatus"),
+                    "body": STR,
+                },
+            ),
+        },
+    ),
+    "Integration": _obj(
+        ["id", "name", "webhook_url"],
+        {
+            "id": INT,
+            "name": STR,
+            "all_stores": BOOL,
+            "stores": {"type": "array", "items": INT},
+            "created_at": TIME,
+            "webhook_url": STR,
+            "secret": {"type": "string", "description": "only in the answer that created it"},
+            "secrets": {
+                "type": "array",
+                "items": _obj(
+                    ["id", "prefix", "active"], {"id": INT, "prefix": STR, "created_at": TIME, "active": BOOL}
+                ),
+            },
+        },
+    ),
+    "Delivery": _obj(
+        ["id", "webhook_id", "accepted", "status_code"],
+        {
+            "id": INT,
+            "webhook_id": STR,
+            "event_type": STR,
+            "received_at": TIME,
+            "accepted": BOOL,
+            "status_code": INT,
+            "error": STR,
+            "order_id": {"type": ["integer", "null"]},
+        },
+    ),
+    "ApiToken": _obj(
+        ["id", "name", "prefix"],
+        {
+            "id": INT,
+            "name": STR,
+            "prefix": STR,
+            "created_at": TIME,
+            "last_used_at": {"type": ["string", "null"]},
+            "revoked": BOOL,
+            "token": {"type": "string", "description": "only in the answer that created it"},
+        },
+    ),
 }
 
 ORDER_ID, STORE_ID, INTEGRATION_ID = _path_param("order_id"), _path_param("store_id"), _path_param("integration_id")
 T_ORDERS, T_ALERTS, T_INTEGRATIONS, T_ACCOUNT = ("Orders",), ("Notifications",), ("Integrations",), ("Account",)
 
 PATHS = {
-    "/api/stores/{store_id}/orders": {"get": _op(
-        "A store's orders, newest first, with the stream position (staff of the store)",
-        _json(_page("Order", {"latest_seq": INT})), errors=("400", "401", "403", "404", "422"),
-        params=(STORE_ID, STATUS_FILTER, *PAGING), tags=T_ORDERS)},
-    "/api/orders": {"get": _op(
-        "A customer's own orders; the orders of a staff member's stores", _json(_page("Order")),
-        errors=("400", "401", "422"), params=(STATUS_FILTER, *PAGING), tags=T_ORDERS)},
-    "/api/orders/{order_id}": {"get": _op(
-        "One order with its comments", _json({"allOf": [_ref("Order"), {"type": "object", "properties": {
-            "comments": {"type": "array", "items": _ref("Comment")}}}]}),
-        errors=("401", "404"), params=(ORDER_ID,), tags=T_ORDERS)},
-    "/api/orders/{order_id}/status": {"post": _op(
-        "Move an order along new → accepted → preparing → ready → completed, or cancel it (staff)",
-        _json(_ref("Order")), body=_obj(["status"], {"status": _ref("OrderStatus")}),
-        errors=("400", "401", "403", "404", "413", "422"), params=(ORDER_ID,), tags=T_ORDERS)},
-    "/api/orders/{order_id}/comments": {"post": _op(
-        "Comment on an order (staff); `@username` alerts a user who may see it", _json(_ref("Comment"), "Created"),
-        status="201", body=_obj(["body"], {"body": {"type": "string", "minLength": 1, "maxLength": 2000}}),
-        errors=("400", "401", "403", "404", "413", "422"), params=(ORDER_ID,), tags=T_ORDERS)},
-    "/api/notifications": {"get": _op(
-        "The inbox (muted kinds included), newest first, with the unread count",
-        _json(_page("Notification", {"unread_count": INT})), errors=("400", "401"),
-        params=(_query("unread", {"type": "string", "enum": ["true", "false"]}), *PAGING), tags=T_ALERTS)},
-    "/api/notifications/read": {"post": _op(
-        "Mark some or all read; every socket of the user hears it",
-        _json(_obj(["ids", "unknown_ids", "unread_count"], {"ids": {"type": "array", "items": INT},
-                                                           "unknown_ids": {"type": "array", "items": INT}, "unread_count": INT})),
-        body={"oneOf": [_obj(["ids"], {"ids": {"type": "array", "items": INT, "minItems": 1, "maxItems": 1000}}),
-                        _obj(["all"], {"all": {"const": True}})]},
-        errors=("400", "401", "413", "422"), tags=T_ALERTS)},
+    "/api/stores/{store_id}/orders": {
+        "get": _op(
+            "A store's orders, newest first, with the stream position (staff of the store)",
+            _json(_page("Order", {"latest_seq": INT})),
+            errors=("400", "401", "403", "404", "422"),
+            params=(STORE_ID, STATUS_FILTER, *PAGING),
+            tags=T_ORDERS,
+        )
+    },
+    "/api/orders": {
+        "get": _op(
+            "A customer's own orders; the orders of a staff member's stores",
+            _json(_page("Order")),
+            errors=("400", "401", "422"),
+            params=(STATUS_FILTER, *PAGING),
+            tags=T_ORDERS,
+        )
+    },
+    "/api/orders/{order_id}": {
+        "get": _op(
+            "One order with its comments",
+            _json(
+                {
+                    "allOf": [
+                        _ref("Order"),
+                        {"type": "object", "properties": {"comments": {"type": "array", "items": _ref("Comment")}}},
+                    ]
+                }
+            ),
+            errors=("401", "404"),
+            params=(ORDER_ID,),
+            tags=T_ORDERS,
+        )
+    },
+    "/api/orders/{order_id}/status": {
+        "post": _op(
+            "Move an order along new → accepted → preparing → ready → completed, or cancel it (staff)",
+            _json(_ref("Order")),
+            body=_obj(["status"], {"status": _ref("OrderStatus")}),
+            errors=("400", "401", "403", "404", "413", "422"),
+            params=(ORDER_ID,),
+            tags=T_ORDERS,
+        )
+    },
+    "/api/orders/{order_id}/comments": {
+        "post": _op(
+            "Comment on an order (staff); `@username` alerts a user who may see it",
+            _json(_ref("Comment"), "Created"),
+            status="201",
+            body=_obj(["body"], {"body": {"type": "string", "minLength": 1, "maxLength": 2000}}),
+            errors=("400", "401", "403", "404", "413", "422"),
+            params=(ORDER_ID,),
+            tags=T_ORDERS,
+        )
+    },
+    "/api/notifications": {
+        "get": _op(
+            "The inbox (muted kinds included), newest first, with the unread count",
+            _json(_page("Notification", {"unread_count": INT})),
+            errors=("400", "401"),
+            params=(_query("unread", {"type": "string", "enum": ["true", "false"]}), *PAGING),
+            tags=T_ALERTS,
+        )
+    },
+    "/api/notifications/read": {
+        "post": _op(
+            "Mark some or all read; every socket of the user hears it",
+            _json(
+                _obj(
+                    ["ids", "unknown_ids", "unread_count"],
+                    {
+                        "ids": {"type": "array", "items": INT},
+                        "unknown_ids": {"type": "array", "items": INT},
+                        "unread_count": INT,
+                    },
+                )
+            ),
+            body={
+                "oneOf": [
+                    _obj(["ids"], {"ids": {"type": "array", "items": INT, "minItems": 1, "maxItems": 1000}}),
+                    _obj(["all"], {"all": {"const": True}}),
+                ]
+            },
+            errors=("400", "401", "413", "422"),
+            tags=T_ALERTS,
+        )
+    },
     "/api/notifications/preferences": {
-        "get": _op("Muted kinds", _json(_obj(["muted_kinds"], {"muted_kinds": {"type": "array", "items": STR}, "kinds": {"type": "object"}})), tags=T_ALERTS),
-        "put": _op("Set muted kinds (stored and listed, never pushed nor counted)",
-                   _json(_obj(["muted_kinds"], {"muted_kinds": {"type": "array", "items": STR}, "kinds": {"type": "object"}})),
-                   body=_obj(["muted_kinds"], {"muted_kinds": {"type": "array", "items": STR}}),
-                   errors=("400", "401", "413", "422"), tags=T_ALERTS),
+        "get": _op(
+            "Muted kinds",
+            _json(_obj(["muted_kinds"], {"muted_kinds": {"type": "array", "items": STR}, "kinds": {"type": "object"}})),
+            tags=T_ALERTS,
+        ),
+        "put": _op(
+            "Set muted kinds (stored and listed, never pushed nor counted)",
+            _json(_obj(["muted_kinds"], {"muted_kinds": {"type": "array", "items": STR}, "kinds": {"type": "object"}})),
+            body=_obj(["muted_kinds"], {"muted_kinds": {"type": "array", "items": STR}}),
+            errors=("400", "401", "413", "422"),
+            tags=T_ALERTS,
+        ),
     },
     "/api/announcements": {
-        "get": _op("History with received and read counts (tenant admins)", _json(_page("Announcement")),
-                   errors=("400", "401", "403"), params=PAGING, tags=T_ALERTS),
-        "post": _op("Announce to an audience (tenant admins); delivered after the answer, at publish_at",
-                    _json(_ref("Announcement"), "Created"), status="201",
-                    body=_obj(["title", "audience"], {
-                        "title": {"type": "string", "minLength": 1, "maxLength": 200}, "body": {"type": "string", "maxLength": 5000},
-                        "severity": {"type": "string", "enum": ["info", "warning", "critical"]}, "audience": _ref("Audience"),
-                        "publish_at": TIME, "expires_at": TIME}),
-                    errors=("400", "401", "403", "413", "422"), tags=T_ALERTS),
+        "get": _op(
+            "History with received and read counts (tenant admins)",
+            _json(_page("Announcement")),
+            errors=("400", "401", "403"),
+            params=PAGING,
+            tags=T_ALERTS,
+        ),
+        "post": _op(
+            "Announce to an audience (tenant admins); delivered after the answer, at publish_at",
+            _json(_ref("Announcement"), "Created"),
+            status="201",
+            body=_obj(
+                ["title", "audience"],
+                {
+                    "title": {"type": "string", "minLength": 1, "maxLength": 200},
+                    "body": {"type": "string", "maxLength": 5000},
+                    "severity": {"type": "string", "enum": ["info", "warning", "critical"]},
+                    "audience": _ref("Audience"),
+                    "publish_at": TIME,
+                    "expires_at": TIME,
+                },
+            ),
+            errors=("400", "401", "403", "413", "422"),
+            tags=T_ALERTS,
+        ),
     },
-    "/api/integrations/{integration_id}/webhook": {"post": _op(
-        "Standard Webhooks delivery: create or update orders. 2xx also for a duplicate webhook-id.",
-        _json(_obj(["status", "webhook_id", "order"], {"status": {"type": "string", "enum": ["processed", "duplicate"]},
-                                                      "webhook_id": STR, "order": {"oneOf": [_ref("Order"), {"type": "null"}]}})),
-        body=_ref("WebhookEvent"), errors=("400", "401", "403", "404", "413", "422", "429", "503"),
-        params=(INTEGRATION_ID,
+    "/api/integrations/{integration_id}/webhook": {
+        "post": _op(
+            "Standard Webhooks delivery: create or update orders. 2xx also for a duplicate webhook-id.",
+            _json(
+                _obj(
+                    ["status", "webhook_id", "order"],
+                    {
+                        "status": {"type": "string", "enum": ["processed", "duplicate"]},
+                        "webhook_id": STR,
+                        "order": {"oneOf": [_ref("Order"), {"type": "null"}]},
+                    },
+                )
+            ),
+            body=_ref("WebhookEvent"),
+            errors=("400", "401", "403", "404", "413", "422", "429", "503"),
+            params=(
+                INTEGRATION_ID,
                 {"name": "webhook-id", "in": "header", "required": True, "schema": STR},
-                {"name": "webhook-timestamp", "in": "header", "required": True, "schema": STR, "description": "Unix seconds, ±5 minutes"},
-                {"name": "webhook-signature", "in": "header", "required": True, "schema": STR,
-                 "description": "space-separated `v1,<base64 HMAC-SHA256 of id.timestamp.body>`"}),
-        security=[], tags=T_INTEGRATIONS)},
+                {
+                    "name": "webhook-timestamp",
+                    "in": "header",
+                    "required": True,
+                    "schema": STR,
+                    "description": "Unix seconds, ±5 minutes",
+                },
+                {
+                    "name": "webhook-signature",
+                    "in": "header",
+                    "required": True,
+                    "schema": STR,
+                    "description": "space-separated `v1,<base64 HMAC-SHA256 of id.timestamp.body>`",
+                },
+            ),
+            security=[],
+            tags=T_INTEGRATIONS,
+        )
+    },
     "/api/integrations": {
-        "get": _op("Integrations (tenant admins)", _json(_page("Integration")), errors=("400", "401", "403"), params=PAGING, tags=T_INTEGRATIONS),
-        "post": _op("Create one; its first secret is in this answer only", _json(_ref("Integration"), "Created"), status="201",
-                    body=_obj(["name"], {"name": {"type": "string", "maxLength": 100}, "stores": {"type": "array", "items": INT}}),
-                    errors=("400", "401", "403", "413", "422"), tags=T_INTEGRATIONS),
+        "get": _op(
+            "Integrations (tenant admins)",
+            _json(_page("Integration")),
+            errors=("400", "401", "403"),
+            params=PAGING,
+            tags=T_INTEGRATIONS,
+        ),
+        "post": _op(
+            "Create one; its first secret is in this answer only",
+            _json(_ref("Integration"), "Created"),
+            status="201",
+            body=_obj(
+                ["name"], {"name": {"type": "string", "maxLength": 100}, "stores": {"type": "array", "items": INT}}
+            ),
+            errors=("400", "401", "403", "413", "422"),
+            tags=T_INTEGRATIONS,
+        ),
     },
-    "/api/integrations/{integration_id}/secrets": {"post": _op(
-        "Rotate: add a secret (in this answer only); older ones stay valid until revoked",
-        _json(_obj(["secret"], {"secret": STR}), "Created"), status="201", errors=("401", "403", "404"),
-        params=(INTEGRATION_ID,), tags=T_INTEGRATIONS)},
-    "/api/integrations/{integration_id}/secrets/{secret_id}": {"delete": _op(
-        "Revoke a secret", _json(_obj(["revoked"], {"revoked": INT})), errors=("401", "403", "404"),
-        params=(INTEGRATION_ID, _path_param("secret_id")), tags=T_INTEGRATIONS)},
-    "/api/integrations/{integration_id}/deliveries": {"get": _op(
-        "Recent deliveries, accepted and refused", _json(_page("Delivery")), errors=("400", "401", "403", "404"),
-        params=(INTEGRATION_ID, *PAGING), tags=T_INTEGRATIONS)},
-    "/api/ws-tickets": {"post": _op(
-        "A single-use socket ticket (`?ticket=`), valid 30 s, bound to this tenant and user",
-        _json(_obj(["ticket", "expires_in"], {"ticket": STR, "expires_in": INT}), "Created"), status="201", tags=T_ACCOUNT)},
+    "/api/integrations/{integration_id}/secrets": {
+        "post": _op(
+            "Rotate: add a secret (in this answer only); older ones stay valid until revoked",
+            _json(_obj(["secret"], {"secret": STR}), "Created"),
+            status="201",
+            errors=("401", "403", "404"),
+            params=(INTEGRATION_ID,),
+            tags=T_INTEGRATIONS,
+        )
+    },
+    "/api/integrations/{integration_id}/secrets/{secret_id}": {
+        "delete": _op(
+            "Revoke a secret",
+            _json(_obj(["revoked"], {"revoked": INT})),
+            errors=("401", "403", "404"),
+            params=(INTEGRATION_ID, _path_param("secret_id")),
+            tags=T_INTEGRATIONS,
+        )
+    },
+    "/api/integrations/{integration_id}/deliveries": {
+        "get": _op(
+            "Recent deliveries, accepted and refused",
+            _json(_page("Delivery")),
+            errors=("400", "401", "403", "404"),
+            params=(INTEGRATION_ID, *PAGING),
+            tags=T_INTEGRATIONS,
+        )
+    },
+    "/api/ws-tickets": {
+        "post": _op(
+            "A single-use socket ticket (`?ticket=`), valid 30 s, bound to this tenant and user",
+            _json(_obj(["ticket", "expires_in"], {"ticket": STR, "expires_in": INT}), "Created"),
+            status="201",
+            tags=T_ACCOUNT,
+        )
+    },
     "/api/tokens": {
-        "get": _op("My API tokens (never the token itself)", _json(_obj(["results"], {"results": {"type": "array", "items": _ref("ApiToken")}})), tags=T_ACCOUNT),
-        "post": _op("Create an API token; shown in this answer only", _json(_ref("ApiToken"), "Created"), status="201",
-                    body=_obj(["name"], {"name": {"type": "string", "minLength": 1, "maxLength": 100}}),
-                    errors=("400", "401", "413", "422"), tags=T_ACCOUNT),
+        "get": _op(
+            "My API tokens (never the token itself)",
+            _json(_obj(["results"], {"results": {"type": "array", "items": _ref("ApiToken")}})),
+            tags=T_ACCOUNT,
+        ),
+        "post": _op(
+            "Create an API token; shown in this answer only",
+            _json(_ref("ApiToken"), "Created"),
+            status="201",
+            body=_obj(["name"], {"name": {"type": "string", "minLength": 1, "maxLength": 100}}),
+            errors=("400", "401", "413", "422"),
+            tags=T_ACCOUNT,
+        ),
     },
-    "/api/tokens/{token_id}": {"delete": _op(
-        "Revoke one of my tokens", _json(_obj(["revoked"], {"revoked": INT})), errors=("401", "404"),
-        params=(_path_param("token_id"),), tags=T_ACCOUNT)},
+    "/api/tokens/{token_id}": {
+        "delete": _op(
+            "Revoke one of my tokens",
+            _json(_obj(["revoked"], {"revoked": INT})),
+            errors=("401", "404"),
+            params=(_path_param("token_id"),),
+            tags=T_ACCOUNT,
+        )
+    },
 }
 
 DOCUMENT = {
@@ -227,8 +496,8 @@ DOCUMENT = {
         "title": "Pregón API",
         "version": "1",
         "description": "JSON over HTTPS on the tenant's host. Browser sessions send Django's CSRF token in "
-                       "X-CSRFToken on writes; other clients use `Authorization: Bearer pgn_…`. Errors are always "
-                       '`{"error": {"code", "message", "fields"}}`.',
+        "X-CSRFToken on writes; other clients use `Authorization: Bearer pgn_…`. Errors are always "
+        '`{"error": {"code", "message", "fields"}}`.',
     },
     "servers": [{"url": "/"}],
     "security": [{"bearer": []}, {"session": []}],
@@ -242,9 +511,12 @@ DOCUMENT = {
         "responses": {
             name: _json(_ref("Error"), description)
             for name, description in {
-                "BadRequest": "Not a JSON object, or bad paging", "Unauthorized": "Not signed in, or a bad signature/token",
-                "Forbidden": "Not allowed", "NotFound": "Unknown, or not visible to you",
-                "TooLarge": "Body over the limit", "Invalid": "A field is wrong; `fields` names each",
+                "BadRequest": "Not a JSON object, or bad paging",
+                "Unauthorized": "Not signed in, or a bad signature/token",
+                "Forbidden": "Not allowed",
+                "NotFound": "Unknown, or not visible to you",
+                "TooLarge": "Body over the limit",
+                "Invalid": "A field is wrong; `fields` names each",
                 "RateLimited": "Over WEBHOOK_REQUESTS_PER_MINUTE for this integration; see Retry-After",
                 "Unavailable": "PostgreSQL or Redis is briefly down; nothing was written, retry after Retry-After",
             }.items()

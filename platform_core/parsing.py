@@ -70,10 +70,16 @@ def parse_client_int(value, name: str, *, minimum: int = 0, maximum: int = BIGIN
     """
     if isinstance(value, str):
         if not (value.isascii() and value.isdigit()) or len(value) > len(str(maximum)):
-            raise ApplicationError("invalid", f"`{name}` must be an integer written with the digits 0-9",
-                                   fields={name: f"an integer from {minimum} to {maximum}"})
+            raise ApplicationError(
+                "invalid",
+                f"`{name}` must be an integer written with the digits 0-9",
+                fields={name: f"an integer from {minimum} to {maximum}"},
+            )
         value = int(value)
     if isinstance(value, bool) or not isinstance(value, int) or not minimum <= value <= maximum:
-        raise ApplicationError("invalid", f"`{name}` must be an integer from {minimum} to {maximum}",
-                               fields={name: f"an integer from {minimum} to {maximum}"})
+        raise ApplicationError(
+            "invalid",
+            f"`{name}` must be an integer from {minimum} to {maximum}",
+            fields={name: f"an integer from {minimum} to {maximum}"},
+        )
     return value

@@ -67,7 +67,9 @@ def tenant_provision(*, schema: str, name: str, domain: str, admin_email: str) -
     among schema, name, domain and admin_email.
     """
     with schema_context(get_public_schema_name()):
-        schema, name, domain, admin_email = tenant_provision_check(schema=schema, name=name, domain=domain, admin_email=admin_email)
+        schema, name, domain, admin_email = tenant_provision_check(
+            schema=schema, name=name, domain=domain, admin_email=admin_email
+        )
         tenant = Tenant(schema_name=schema, name=name)
         tenant.save(verbosity=0)  # creates and migrates the schema (django-tenants)
         try:
@@ -77,15 +79,21 @@ def tenant_provision(*, schema: str, name: str, domain: str, admin_email: str) -
                 primary = Domain.objects.create(domain=domain, tenant=tenant, is_primary=True)
                 with tenant_context(tenant):
                     admin = get_user_model().objects.create_user(
-                        username=admin_email, email=admin_email, password=None,  # unusable until chosen
-                        is_tenant_admin=True, is_staff=True, is_superuser=False,
+                        username=admin_email,
+                        email=admin_email,
+                        password=None,  # unusable until chosen
+                        is_tenant_admin=True,
+                        is_staff=True,
+                        is_superuser=False,
                     )
                 link = sign_in_link(user=admin, domain=domain)
         except Exception:
             tenant.delete(force_drop=True)
             raise
     if settings.EMAIL_CONFIGURED:
-        transaction.on_commit(partial(_email_sign_in_link, email=admin_email, tenant_name=name, domain=domain, link=link))
+        transaction.on_commit(
+            partial(_email_sign_in_link, email=admin_email, tenant_name=name, domain=domain, link=link)
+        )
     return Provisioned(tenant=tenant, domain=primary, admin=admin, sign_in_link=link)
 
 
@@ -101,8 +109,12 @@ def sign_in_link(*, user, domain: str) -> str:
     rest of the address, as no request is there to tell them.
     """
     path = reverse(
-        "password_reset_confirm", urlconf=settings.ROOT_URLCONF,  # the tenants' urlconf
-        kwargs={"uidb64": urlsafe_base64_encode(force_bytes(user.pk)), "token": default_token_generator.make_token(user)},
+        "password_reset_confirm",
+        urlconf=settings.ROOT_URLCONF,  # the tenants' urlconf
+        kwargs={
+            "uidb64": urlsafe_base64_encode(force_bytes(user.pk)),
+            "token": default_token_generator.make_token(user),
+        },
     )
     port = f":{settings.SITE_URL_PORT}" if settings.SITE_URL_PORT else ""
     return f"{settings.SITE_URL_SCHEME}://{domain}{port}{path}"

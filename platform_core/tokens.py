@@ -42,7 +42,8 @@ def api_token_create(*, user, name: str, expires_in_days: int | None = None) -> 
     if not isinstance(name, str) or not name.strip() or len(name) > 100:
         fields["name"] = "1 to 100 characters"
     if expires_in_days is not None and (
-        isinstance(expires_in_days, bool) or not isinstance(expires_in_days, int)
+        isinstance(expires_in_days, bool)
+        or not isinstance(expires_in_days, int)
         or not 1 <= expires_in_days <= MAX_TOKEN_DAYS
     ):
         fields["expires_in_days"] = f"an integer from 1 to {MAX_TOKEN_DAYS}, or null for no expiry"
@@ -90,8 +91,11 @@ def ws_ticket_issue(*, user, credential: Credential) -> str:
     bound to the `credential` that asked for it."""
     plaintext = secrets.token_urlsafe(32)
     WsTicket.objects.create(
-        user=user, digest=_digest(plaintext), expires_at=timezone.now() + timedelta(seconds=settings.WS_TICKET_SECONDS),
-        token_id=credential.token_id, session_key=credential.session_key or "",
+        user=user,
+        digest=_digest(plaintext),
+        expires_at=timezone.now() + timedelta(seconds=settings.WS_TICKET_SECONDS),
+        token_id=credential.token_id,
+        session_key=credential.session_key or "",
     )
     return plaintext
 

@@ -11,6 +11,7 @@ from platform_core import limits
 
 logger = logging.getLogger(__name__)
 
+
 @login_required
 def home(request):
     return render(request, "home.html")
@@ -79,7 +80,8 @@ def admin_sign_in(request, site, extra_context=None):
         if wait is not None:
             response = HttpResponse(
                 f"<!doctype html><title>Too many attempts</title><p>Too many failed sign-ins. "
-                f"Try again in {wait} seconds.</p>", status=429,
+                f"Try again in {wait} seconds.</p>",
+                status=429,
             )
             response["Retry-After"] = str(wait)
             return response

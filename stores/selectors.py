@@ -36,7 +36,9 @@ def staff_store_ids(*, user) -> list[int]:
 
 
 def stores_for_staff(*, user):
-    return Store.objects.filter(memberships__user=user).order_by("id") if user.is_authenticated else Store.objects.none()
+    return (
+        Store.objects.filter(memberships__user=user).order_by("id") if user.is_authenticated else Store.objects.none()
+    )
 
 
 def present_users(*, store_id: int, at=None, include_stale: bool = False) -> list[events.PresentUser]:
@@ -44,10 +46,5 @@ def present_users(*, store_id: int, at=None, include_stale: bool = False) -> lis
     rows = PresenceSession.objects.filter(store_id=store_id)
     if not include_stale:
         rows = rows.filter(seen_at__gte=(at or timezone.now()) - timedelta(seconds=settings.PRESENCE_TTL_SECONDS))
-    rows = (
-        rows
-        .values_list("user_id", "user__username")
-        .distinct()
-        .order_by("user__username")
-    )
+    rows = rows.values_list("user_id", "user__username").distinct().order_by("user__username")
     return [events.PresentUser(id=user_id, username=username) for user_id, username in rows]

@@ -33,8 +33,14 @@ class Server:
 
 @contextlib.contextmanager
 def uvicorn_server(
-    *, extra_env: dict[str, str] | None = None, port: int | None = None, startup_timeout: float = 20,
-    app: str = "config.asgi:application", output=None, log_level: str = "warning", extra_args: tuple[str, ...] = (),
+    *,
+    extra_env: dict[str, str] | None = None,
+    port: int | None = None,
+    startup_timeout: float = 20,
+    app: str = "config.asgi:application",
+    output=None,
+    log_level: str = "warning",
+    extra_args: tuple[str, ...] = (),
 ):
     """Yield a running Server; terminate it on exit (if a test has not killed it).
     `output`: an open file that receives the server's log. `log_level`:
@@ -48,8 +54,21 @@ def uvicorn_server(
         **(extra_env or {}),
     }
     process = subprocess.Popen(
-        [sys.executable, "-m", "uvicorn", app, "--host", "127.0.0.1", "--port", str(port),
-         "--ws", "websockets-sansio", "--log-level", log_level, *extra_args],
+        [
+            sys.executable,
+            "-m",
+            "uvicorn",
+            app,
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--ws",
+            "websockets-sansio",
+            "--log-level",
+            log_level,
+            *extra_args,
+        ],
         cwd=ROOT,
         env=env,
         stdout=output,  # a file to read the server's log from; inherited if None

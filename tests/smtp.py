@@ -49,7 +49,10 @@ class Inbox:
 
 
 def _authenticate(server, session, envelope, mechanism, auth_data) -> AuthResult:
-    ok = isinstance(auth_data, LoginPassword) and (auth_data.login, auth_data.password) == (USER.encode(), PASSWORD.encode())
+    ok = isinstance(auth_data, LoginPassword) and (auth_data.login, auth_data.password) == (
+        USER.encode(),
+        PASSWORD.encode(),
+    )
     return AuthResult(success=ok)
 
 
@@ -60,8 +63,12 @@ def smtp_server():
     port = free_port()
     # AUTH over plain text is fine on 127.0.0.1; mail without it is refused.
     controller = Controller(
-        inbox, hostname="127.0.0.1", port=port,
-        authenticator=_authenticate, auth_required=True, auth_require_tls=False,
+        inbox,
+        hostname="127.0.0.1",
+        port=port,
+        authenticator=_authenticate,
+        auth_required=True,
+        auth_require_tls=False,
     )
     controller.start()
     inbox.email_url = f"smtp://{USER}:{PASSWORD}@127.0.0.1:{port}"

@@ -51,8 +51,10 @@ def access_changed(*, user_id: int, session_key: str | None = None, token_id: in
     """Tell every worker, once the transaction commits, that `user_id` of the
     active tenant may have lost access. The tenant's schema must be active."""
     frame = events.AccessChanged(
-        tenant=connection.schema_name, user=int(user_id),
-        session=session_digest(session_key) if session_key else None, token=token_id,
+        tenant=connection.schema_name,
+        user=int(user_id),
+        session=session_digest(session_key) if session_key else None,
+        token=token_id,
     )
     publish_on_commit(groups.access_control(), frame)
 
@@ -88,8 +90,9 @@ class AccessWatch:
             if socket.credential is not None and not socket.closing:
                 by_tenant[socket.tenant.schema_name].append(socket)
         for sockets in by_tenant.values():
-            ended = await in_tenant(sockets[0].tenant, credentials_ended,
-                                    [(socket.user.pk, socket.credential) for socket in sockets])
+            ended = await in_tenant(
+                sockets[0].tenant, credentials_ended, [(socket.user.pk, socket.credential) for socket in sockets]
+            )
             for socket in sockets:
                 if (socket.user.pk, socket.credential) in ended and not socket.closing:
                     await socket.revoke(NOT_SIGNED_IN)

@@ -52,7 +52,9 @@ def publish_to_users_now(messages: list[tuple[int, str, int | None]]) -> int:
     """Already committed and serialized: (user id, text, seq) to each user of
     the active tenant, many at once; returns how many sends failed."""
     tenant = connection.tenant
-    return publish_many_now([(groups.user_notifications(tenant, user_id), text, seq) for user_id, text, seq in messages])
+    return publish_many_now(
+        [(groups.user_notifications(tenant, user_id), text, seq) for user_id, text, seq in messages]
+    )
 
 
 def users_online(user_ids) -> set[int]:
@@ -147,7 +149,9 @@ class _FailureReports:
             quiet, self.quiet, self.last = self.quiet, 0, now
         logger.error(
             "%s; clients will recover from the database (%d more failures not logged since the last report)",
-            what, quiet, exc_info=exc_info,
+            what,
+            quiet,
+            exc_info=exc_info,
         )
 
 

@@ -55,13 +55,18 @@ def main() -> int:
     url = urlsplit(args.url)
     host, _, port = (args.connect or url.netloc).partition(":")
     connection = http.client.HTTPConnection(host, int(port or 80), timeout=10)
-    connection.request("POST", url.path, body=body, headers={
-        "Host": url.netloc,
-        "Content-Type": "application/json",
-        "webhook-id": webhook_id,
-        "webhook-timestamp": str(timestamp),
-        "webhook-signature": sign(args.secret, webhook_id, timestamp, body),
-    })
+    connection.request(
+        "POST",
+        url.path,
+        body=body,
+        headers={
+            "Host": url.netloc,
+            "Content-Type": "application/json",
+            "webhook-id": webhook_id,
+            "webhook-timestamp": str(timestamp),
+            "webhook-signature": sign(args.secret, webhook_id, timestamp, body),
+        },
+    )
     response = connection.getresponse()
     print(response.status, response.read().decode())
     return 0 if response.status < 300 else 1

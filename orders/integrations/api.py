@@ -26,9 +26,11 @@ def webhook(request, integration_id: int):
         return error_response(ApplicationError("not_found", "no such integration on this host"))
     wait = limits.hit(f"webhook:{integration.pk}", limit=settings.WEBHOOK_REQUESTS_PER_MINUTE, window=60)
     if wait is not None:  # counted before the signature: bad ones cost us too
-        response = error_response(ApplicationError(
-            "rate_limited", f"at most {settings.WEBHOOK_REQUESTS_PER_MINUTE} requests per minute per integration"
-        ))
+        response = error_response(
+            ApplicationError(
+                "rate_limited", f"at most {settings.WEBHOOK_REQUESTS_PER_MINUTE} requests per minute per integration"
+            )
+        )
         response["Retry-After"] = str(wait)
         return response
     limit = settings.WEBHOOK_MAX_BODY_BYTES
@@ -57,15 +59,20 @@ def webhook(request, integration_id: int):
     except ApplicationError as error:
         response = error_response(error)
         services.webhook_refused(
-            integration=integration, webhook_id=webhook_id, event_type=event_type,
-            status_code=response.status_code, error=f"{error.code}: {error.message} {error.fields}",
+            integration=integration,
+            webhook_id=webhook_id,
+            event_type=event_type,
+            status_code=response.status_code,
+            error=f"{error.code}: {error.message} {error.fields}",
         )
         return response
-    return JsonResponse({
-        "status": "processed" if applied else "duplicate",
-        "webhook_id": webhook_id,
-        "order": asdict(selectors.order_data(order)) if order else None,
-    })
+    return JsonResponse(
+        {
+            "status": "processed" if applied else "duplicate",
+            "webhook_id": webhook_id,
+            "order": asdict(selectors.order_data(order)) if order else None,
+        }
+    )
 
 
 # --- management, for tenant admins ----------------------------------------------------
@@ -100,12 +107,18 @@ def _integration(integration_id: int) -> Integration:
 def integrations(request):
     _admin_only(request)
     if request.method == "GET":
-        return JsonResponse(paginate(request, Integration.objects.filter(revoked_at__isnull=True).order_by("-id"), _integration_json))
+        return JsonResponse(
+            paginate(request, Integration.objects.filter(revoked_at__isnull=True).order_by("-id"), _integration_json)
+        )
     session_only(request, "create integrations")
     body = read_json(request, required={"name"}, optional={"stores"})
     stores = body.get("stores")
-    if stores is not None and (not isinstance(stores, list) or not all(isinstance(s, int) and not isinstance(s, bool) for s in stores)):
-        raise ApplicationError("invalid", "invalid stores", fields={"stores": "a list of store ids, or leave it out for all"})
+    if stores is not None and (
+        not isinstance(stores, list) or not all(isinstance(s, int) and not isinstance(s, bool) for s in stores)
+    ):
+        raise ApplicationError(
+            "invalid", "invalid stores", fields={"stores": "a list of store ids, or leave it out for all"}
+        )
     integration, secret = services.integration_create(name=body["name"], store_ids=stores)
     return JsonResponse({**_integration_json(integration), "secret": secret}, status=201)
 
@@ -130,8 +143,22 @@ def integration_secret(request, integration_id: int, secret_id: int):
 def integration_deliveries(request, integration_id: int):
     _admin_only(request)
     deliveries = WebhookDelivery.objects.filter(integration=_integration(integration_id)).order_by("-id")
-    return JsonResponse(paginate(request, deliveries, lambda d: {
-        "id": d.pk, "webhook_id": d.webhook_id, "event_type": d.event_type, "received_at": d.received_at.isoformat(),
-        "accepted": d.accepted, "status_code": d.status_code, "error": d.error, "order_id": d.order_id,
-    }))
+    return JsonResponse(
+        paginate(
+            request,
+            deliveries,
+            lambda d: {
+                "id": d.pk,
+                "webhook_id": d.webhook_id,
+                "event_type": d.event_type,
+                "received_at": d.received_at.isoformat(),
+                "accepted": d.accepted,
+                "status_code": d.status_code,
+                "error": d.error,
+                "order_id": d.order_id,
+            },
+        )
+    )
+
+
 webhook.api_methods = ("POST",)  # for the OpenAPI test, as api_view records it

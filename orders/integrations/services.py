@@ -74,10 +74,17 @@ def order_upsert(*, store_id: int, external_id: str, fields: dict) -> Order:
     customer = customer_for_email(email=customer["email"], name=customer.get("name", "")) if customer else None
     if order is None:
         if "total" not in fields:
-            raise ApplicationError("invalid", "a new order needs a total", fields={"total": "required to create the order"})
+            raise ApplicationError(
+                "invalid", "a new order needs a total", fields={"total": "required to create the order"}
+            )
         return order_create(
-            store_id=store_id, external_id=external_id, total=fields["total"], currency=fields.get("currency", "EUR"),
-            customer=customer, line_items=fields.get("line_items"), notes=fields.get("notes", ""),
+            store_id=store_id,
+            external_id=external_id,
+            total=fields["total"],
+            currency=fields.get("currency", "EUR"),
+            customer=customer,
+            line_items=fields.get("line_items"),
+            notes=fields.get("notes", ""),
         )
     merged = check_order_fields(
         external_id=external_id,
@@ -86,7 +93,9 @@ def order_upsert(*, store_id: int, external_id: str, fields: dict) -> Order:
         line_items=fields.get("line_items", order.line_items),
         notes=fields.get("notes", order.notes),
     )
-    changes = {key: merged[key] for key in ("total", "currency", "line_items", "notes") if merged[key] != getattr(order, key)}
+    changes = {
+        key: merged[key] for key in ("total", "currency", "line_items", "notes") if merged[key] != getattr(order, key)
+    }
     if customer and customer.pk != order.customer_id:
         changes["customer"] = customer
     if changes:
@@ -99,7 +108,9 @@ def order_upsert(*, store_id: int, external_id: str, fields: dict) -> Order:
 def _order_by_external_id(store_id: int, external_id: str) -> Order:
     order = Order.objects.filter(store_id=store_id, external_id=external_id).first()
     if order is None:
-        raise ApplicationError("invalid", "no such order", fields={"external_id": "no order with this id in this store"})
+        raise ApplicationError(
+            "invalid", "no such order", fields={"external_id": "no order with this id in this store"}
+        )
     return order
 
 
@@ -108,7 +119,9 @@ def webhook_apply(*, integration: Integration, event: OrderEvent) -> Order:
     if not Store.objects.filter(pk=event.store_id).exists():
         raise ApplicationError("invalid", "unknown store", fields={"store_id": "no such store"})
     if not integration.may_write(event.store_id):
-        raise ApplicationError("forbidden", "store not allowed", fields={"store_id": "this integration may not write to it"})
+        raise ApplicationError(
+            "forbidden", "store not allowed", fields={"store_id": "this integration may not write to it"}
+        )
     if event.type in ("order.created", "order.updated"):
         return order_upsert(store_id=event.store_id, external_id=event.external_id, fields=event.fields)
     order = _order_by_external_id(event.store_id, event.external_id)
@@ -146,11 +159,17 @@ def webhook_receive(*, integration: Integration, webhook_id: str, event: OrderEv
     return True, order
 
 
-def webhook_refused(*, integration: Integration, webhook_id: str, event_type: str, status_code: int, error: str) -> None:
+def webhook_refused(
+    *, integration: Integration, webhook_id: str, event_type: str, status_code: int, error: str
+) -> None:
     """Log an authenticated delivery that was refused (its own transaction)."""
     WebhookDelivery.objects.create(
-        integration=integration, webhook_id=webhook_id[:200], event_type=event_type[:40],
-        accepted=False, status_code=status_code, error=error[:2000],
+        integration=integration,
+        webhook_id=webhook_id[:200],
+        event_type=event_type[:40],
+        accepted=False,
+        status_code=status_code,
+        error=error[:2000],
     )
 
 

@@ -44,12 +44,17 @@ def verify(*, secrets: list[str], headers, body: bytes, now: float | None = None
     try:
         seconds = parse_client_int(stamp, "webhook-timestamp", maximum=10**12)
     except ApplicationError:
-        raise ApplicationError("bad_signature", "invalid timestamp", fields={"webhook-timestamp": "Unix seconds"}) from None
+        raise ApplicationError(
+            "bad_signature", "invalid timestamp", fields={"webhook-timestamp": "Unix seconds"}
+        ) from None
     skew = seconds - (time.time() if now is None else now)
     if abs(skew) > TOLERANCE_SECONDS:
         which = "in the future" if skew > 0 else "too old"
-        raise ApplicationError("stale_timestamp", f"timestamp {which}",
-                               fields={"webhook-timestamp": f"must be within {TOLERANCE_SECONDS // 60} minutes of now"})
+        raise ApplicationError(
+            "stale_timestamp",
+            f"timestamp {which}",
+            fields={"webhook-timestamp": f"must be within {TOLERANCE_SECONDS // 60} minutes of now"},
+        )
     signed = f"{webhook_id}.{stamp}.".encode() + body
     expected = [hmac.new(secret_key(secret), signed, hashlib.sha256).digest() for secret in secrets]
     for candidate in signatures.split(" ")[:10]:
@@ -63,8 +68,11 @@ def verify(*, secrets: list[str], headers, body: bytes, now: float | None = None
         # Compare against every secret, matched or not, so timing tells nothing.
         if sum(hmac.compare_digest(given, digest) for digest in expected):
             return webhook_id
-    raise ApplicationError("bad_signature", "no signature matches an active secret",
-                           fields={"webhook-signature": "no matching v1 signature"})
+    raise ApplicationError(
+        "bad_signature",
+        "no signature matches an active secret",
+        fields={"webhook-signature": "no matching v1 signature"},
+    )
 
 
 @dataclass(frozen=True)
@@ -125,10 +133,14 @@ def parse(body: bytes) -> OrderEvent:
         errors.update({f"data.{k}": "unexpected field" for k in set(data) - _ALLOWED[kind]})
         errors.update({f"data.{k}": "required" for k in _REQUIRED[kind] - set(data)})
         store_id = data.get("store_id")
-        if "store_id" in data and (isinstance(store_id, bool) or not isinstance(store_id, int) or not 0 < store_id < 2**63):
+        if "store_id" in data and (
+            isinstance(store_id, bool) or not isinstance(store_id, int) or not 0 < store_id < 2**63
+        ):
             errors["data.store_id"] = "a positive integer"
         external_id = data.get("external_id")
-        if "external_id" in data and (not isinstance(external_id, str) or not external_id.strip() or len(external_id) > 100):
+        if "external_id" in data and (
+            not isinstance(external_id, str) or not external_id.strip() or len(external_id) > 100
+        ):
             errors["data.external_id"] = "a non-empty string of at most 100 characters"
         customer = data.get("customer")
         if customer is not None and not (

@@ -27,8 +27,11 @@ def admin_client(cast, who="admin") -> Client:
 
 
 def announce(client, **body):
-    return client.post("/api/announcements", data=json.dumps({"title": "Hello", "audience": "everyone", **body}),
-                       content_type="application/json")
+    return client.post(
+        "/api/announcements",
+        data=json.dumps({"title": "Hello", "audience": "everyone", **body}),
+        content_type="application/json",
+    )
 
 
 def recipients(cast):

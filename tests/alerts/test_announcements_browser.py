@@ -9,8 +9,6 @@ from tests.factories import PASSWORD
 pytestmark = pytest.mark.django_db(transaction=True)
 
 
-
-
 def test_admin_composes_with_preview_and_a_connected_customer_gets_the_toast(product_server, world):
     base = f"http://acme.localhost:{product_server.port}"
     with browser() as chromium:

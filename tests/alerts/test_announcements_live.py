@@ -32,7 +32,9 @@ run_jobs = sync_to_async(jobs.run_due_then_close, thread_sensitive=False)
 
 async def inbox_socket(open_socket, cast, who):
     socket = await open_socket(
-        "/ws/notifications/", host=f"{cast.tenant.schema_name}.localhost", cookie=await login_cookie(cast.tenant, getattr(cast, who))
+        "/ws/notifications/",
+        host=f"{cast.tenant.schema_name}.localhost",
+        cookie=await login_cookie(cast.tenant, getattr(cast, who)),
     )
     return socket, await socket.receive()
 
@@ -94,8 +96,16 @@ def test_end_to_end_an_admin_post_reaches_an_open_socket_within_a_second(world):
         with tenant_context(world.acme.tenant):
             _, token = api_token_create(user=world.acme.admin, name="e2e")
         conn = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
-        conn.request("POST", "/api/announcements", body=json.dumps({"title": "Now", "audience": "customers"}),
-                     headers={"Host": f"acme.localhost:{port}", "Authorization": f"Bearer {token}", "Content-Type": "application/json"})
+        conn.request(
+            "POST",
+            "/api/announcements",
+            body=json.dumps({"title": "Now", "audience": "customers"}),
+            headers={
+                "Host": f"acme.localhost:{port}",
+                "Authorization": f"Bearer {token}",
+                "Content-Type": "application/json",
+            },
+        )
         status = conn.getresponse().status
         conn.close()
         return status

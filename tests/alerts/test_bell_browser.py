@@ -9,8 +9,6 @@ from tests.factories import PASSWORD, create_order
 pytestmark = pytest.mark.django_db(transaction=True)
 
 
-
-
 def test_a_status_change_by_staff_toasts_the_customer_and_mark_all_read_clears_every_tab(product_server, world):
     create_order(world.acme.tenant, external_id="WEB-2", customer=world.acme.customer)
     base = f"http://acme.localhost:{product_server.port}"

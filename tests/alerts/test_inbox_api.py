@@ -27,7 +27,9 @@ def notify(cast, who, title, kind=Notification.Kind.SYSTEM):
 
 def unread_ids(cast, who):
     with tenant_context(cast.tenant):
-        return sorted(Notification.objects.filter(recipient=getattr(cast, who), read_at__isnull=True).values_list("pk", flat=True))
+        return sorted(
+            Notification.objects.filter(recipient=getattr(cast, who), read_at__isnull=True).values_list("pk", flat=True)
+        )
 
 
 def post(client, path, body):
@@ -65,7 +67,9 @@ def test_unread_filter_and_paging(world, inboxes):
 
 def test_mark_read_changes_only_my_notifications_and_reports_the_rest(world, inboxes):
     mine, staffs, globex = inboxes["c1"].pk, inboxes["s1"].pk, inboxes["g1"].pk
-    response = post(client_for(world.acme, "customer"), "/api/notifications/read", {"ids": [mine, staffs, globex, 999999]})
+    response = post(
+        client_for(world.acme, "customer"), "/api/notifications/read", {"ids": [mine, staffs, globex, 999999]}
+    )
     assert response.status_code == 200
     body = response.json()
     assert body["ids"] == [mine]
@@ -130,7 +134,9 @@ def test_anonymous_gets_401(world):
 def test_muted_kinds_are_listed_but_not_counted(world, inboxes):
     client = client_for(world.acme, "customer")
     response = client.put(
-        "/api/notifications/preferences", data=json.dumps({"muted_kinds": ["announcement"]}), content_type="application/json"
+        "/api/notifications/preferences",
+        data=json.dumps({"muted_kinds": ["announcement"]}),
+        content_type="application/json",
     )
     assert response.status_code == 200 and response.json()["muted_kinds"] == ["announcement"]
     body = client.get("/api/notifications").json()
@@ -138,10 +144,16 @@ def test_muted_kinds_are_listed_but_not_counted(world, inboxes):
     assert client.get("/api/notifications/preferences").json()["muted_kinds"] == ["announcement"]
 
 
-@pytest.mark.parametrize("body,field", [
-    ({"muted_kinds": ["nonsense"]}, "muted_kinds"), ({"muted_kinds": "announcement"}, "muted_kinds"),
-    ({"muted_kinds": [1]}, "muted_kinds"), ({}, "muted_kinds"), ({"muted_kinds": [], "x": 1}, "x"),
-])
+@pytest.mark.parametrize(
+    "body,field",
+    [
+        ({"muted_kinds": ["nonsense"]}, "muted_kinds"),
+        ({"muted_kinds": "announcement"}, "muted_kinds"),
+        ({"muted_kinds": [1]}, "muted_kinds"),
+        ({}, "muted_kinds"),
+        ({"muted_kinds": [], "x": 1}, "x"),
+    ],
+)
 def test_bad_preferences_are_refused(world, body, field):
     client = client_for(world.acme, "customer")
     response = client.put("/api/notifications/preferences", data=json.dumps(body), content_type="application/json")

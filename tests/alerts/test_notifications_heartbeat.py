@@ -53,7 +53,9 @@ async def test_what_came_live_or_was_there_on_connect_is_not_sent_again(open_soc
 
 async def test_other_users_and_the_other_tenant_are_not_disturbed(open_socket, acme, globex, customer, globex_twin):
     """globex's customer has the same user id: acme's lost push is not theirs."""
-    twin = await open_socket("/ws/notifications/", host="globex.localhost", cookie=await login_cookie(globex, globex_twin))
+    twin = await open_socket(
+        "/ws/notifications/", host="globex.localhost", cookie=await login_cookie(globex, globex_twin)
+    )
     await twin.receive()
     mine = await open_socket("/ws/notifications/", cookie=await login_cookie(acme, customer))
     await mine.receive()

@@ -78,7 +78,6 @@ async def test_nothing_is_pushed_before_commit_and_nothing_on_rollback(open_sock
     assert (await socket.receive())["notification"]["title"] == "after commit"
 
 
-
 async def test_same_user_id_in_another_tenant_hears_nothing(open_socket, acme, globex, customer, globex_twin):
     twin = globex_twin
     acme_socket = await open_socket("/ws/notifications/", cookie=await login_cookie(acme, customer))

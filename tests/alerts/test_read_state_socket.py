@@ -21,12 +21,16 @@ anotify = sync_to_async(notify)
 
 def unread_ids(cast, who):
     with tenant_context(cast.tenant):
-        return sorted(Notification.objects.filter(recipient=getattr(cast, who), read_at__isnull=True).values_list("pk", flat=True))
+        return sorted(
+            Notification.objects.filter(recipient=getattr(cast, who), read_at__isnull=True).values_list("pk", flat=True)
+        )
 
 
 async def tab(open_socket, cast, who="customer", after=None):
     path = "/ws/notifications/" + (f"?after={after}" if after is not None else "")
-    socket = await open_socket(path, host=f"{cast.tenant.schema_name}.localhost", cookie=await login_cookie(cast.tenant, getattr(cast, who)))
+    socket = await open_socket(
+        path, host=f"{cast.tenant.schema_name}.localhost", cookie=await login_cookie(cast.tenant, getattr(cast, who))
+    )
     first = await socket.receive()
     assert first["type"] == "notifications.unread"
     return socket, first

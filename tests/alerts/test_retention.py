@@ -15,8 +15,11 @@ def make(cast, title, *, age_days, read):
     now = timezone.now()
     with tenant_context(cast.tenant):
         return Notification.objects.create(
-            recipient=cast.customer, kind="system", title=title,
-            created_at=now - timedelta(days=age_days), read_at=now if read else None,
+            recipient=cast.customer,
+            kind="system",
+            title=title,
+            created_at=now - timedelta(days=age_days),
+            read_at=now if read else None,
         )
 
 

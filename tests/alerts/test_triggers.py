@@ -14,7 +14,11 @@ pytestmark = pytest.mark.django_db
 
 def inbox(cast, who):
     with tenant_context(cast.tenant):
-        return list(Notification.objects.filter(recipient=getattr(cast, who)).order_by("id").values_list("kind", "title", "body"))
+        return list(
+            Notification.objects.filter(recipient=getattr(cast, who))
+            .order_by("id")
+            .values_list("kind", "title", "body")
+        )
 
 
 @pytest.fixture

@@ -5,7 +5,6 @@ this pins the property that makes them fast: the query the badge runs can be
 answered from `notification_unread_idx`.)
 """
 
-
 import pytest
 from django.db import connection
 from django_tenants.utils import tenant_context
@@ -17,7 +16,9 @@ pytestmark = pytest.mark.django_db
 
 def test_the_unread_count_query_is_answered_from_the_partial_index(world):
     with tenant_context(world.acme.tenant):
-        query = Notification.objects.filter(recipient=world.acme.customer, read_at__isnull=True).exclude(kind__in=["announcement"])
+        query = Notification.objects.filter(recipient=world.acme.customer, read_at__isnull=True).exclude(
+            kind__in=["announcement"]
+        )
         with connection.cursor() as cursor:
             # Tiny tables are cheaper to scan; forbid that to see what the
             # planner can use.

@@ -25,8 +25,15 @@ async def connect(config, index):
         url += f"?after={config['after']}"
     headers = {"Cookie": config["cookies"][index % len(config["cookies"])]} if config.get("cookies") else {}
     return await websockets.connect(
-        url, host=config["connect_host"], port=config["connect_port"], origin=config.get("origin"),
-        additional_headers=headers, max_size=2**20, open_timeout=60, ping_interval=None, compression=None,
+        url,
+        host=config["connect_host"],
+        port=config["connect_port"],
+        origin=config.get("origin"),
+        additional_headers=headers,
+        max_size=2**20,
+        open_timeout=60,
+        ping_interval=None,
+        compression=None,
     )
 
 
@@ -101,7 +108,9 @@ async def main(config):
         first, last = order["expect"]
         deadline = time.time() + order.get("wait", 15)
         expected = last - first + 1
-        while time.time() < deadline and any(len([s for s, _ in c.seqs if first <= s <= last]) < expected for c in clients):
+        while time.time() < deadline and any(
+            len([s for s, _ in c.seqs if first <= s <= last]) < expected for c in clients
+        ):
             await asyncio.sleep(0.05)
         commit = {int(k): v for k, v in order.get("commit", {}).items()}
         latencies, missing, duplicates, received, last_receive = [], 0, 0, 0, 0.0
@@ -116,8 +125,9 @@ async def main(config):
                         latencies.append(round((at - commit[seq]) * 1000, 2))
             missing += sum(1 for s in range(first, last + 1) if s not in seen)
             duplicates += sum(n - 1 for n in seen.values() if n > 1)
-        result.update(latencies_ms=latencies, missing=missing, duplicates=duplicates, received=received,
-                      last_receive=last_receive)
+        result.update(
+            latencies_ms=latencies, missing=missing, duplicates=duplicates, received=received, last_receive=last_receive
+        )
     for ws in sockets:
         await ws.close()
     for reader in readers:

@@ -46,12 +46,18 @@ class Bench:
         self.env = {
             **os.environ,
             "DATABASE_URL": urlunsplit(url._replace(path="/pregon_bench")),
-            "DEBUG": "false", "SECRET_KEY": "bench-only", "ALLOWED_HOSTS": ".localhost,127.0.0.1",
-            "SECURE_COOKIES": "false", "CHANNEL_LAYER_PREFIX": "pregon-bench", "LOG_LEVEL": "WARNING",
-            "DJANGO_SETTINGS_MODULE": "config.settings", "FORWARDED_ALLOW_IPS": "127.0.0.1",
+            "DEBUG": "false",
+            "SECRET_KEY": "bench-only",
+            "ALLOWED_HOSTS": ".localhost,127.0.0.1",
+            "SECURE_COOKIES": "false",
+            "CHANNEL_LAYER_PREFIX": "pregon-bench",
+            "LOG_LEVEL": "WARNING",
+            "DJANGO_SETTINGS_MODULE": "config.settings",
+            "FORWARDED_ALLOW_IPS": "127.0.0.1",
             # A few users hold thousands of sockets and one integration sends
             # hundreds of orders a second: measure capacity, not the limits.
-            "SOCKETS_PER_USER": "1000000", "WEBHOOK_REQUESTS_PER_MINUTE": "100000000",
+            "SOCKETS_PER_USER": "1000000",
+            "WEBHOOK_REQUESTS_PER_MINUTE": "100000000",
         }
         self.rows: list[dict] = []
         self.port = 18000 + os.getpid() % 1000
@@ -63,8 +69,12 @@ class Bench:
         with psycopg.connect(self.maintenance_url, autocommit=True) as conn:
             conn.execute("DROP DATABASE IF EXISTS pregon_bench WITH (FORCE)")
             conn.execute("CREATE DATABASE pregon_bench")
-        subprocess.run([sys.executable, "manage.py", "migrate_schemas", "--shared", "--noinput", "-v", "0"],
-                       cwd=ROOT, env=self.env, check=True)
+        subprocess.run(
+            [sys.executable, "manage.py", "migrate_schemas", "--shared", "--noinput", "-v", "0"],
+            cwd=ROOT,
+            env=self.env,
+            check=True,
+        )
         os.environ.update(self.env)
         import django
 
@@ -101,9 +111,16 @@ class Bench:
     def start_server(self, **extra_env):
         web = next(line for line in (ROOT / "Procfile").read_text().splitlines() if line.startswith("web:"))
         command = web.split(":", 1)[1].strip().replace("--host 0.0.0.0", "--host 127.0.0.1")
-        self.server = subprocess.Popen(["bash", "-c", f"exec {command}"], cwd=ROOT,
-                                       env={**self.env, **extra_env, "PORT": str(self.port),
-                                            "PATH": f"{Path(sys.executable).parent}:{os.environ['PATH']}"})
+        self.server = subprocess.Popen(
+            ["bash", "-c", f"exec {command}"],
+            cwd=ROOT,
+            env={
+                **self.env,
+                **extra_env,
+                "PORT": str(self.port),
+                "PATH": f"{Path(sys.executable).parent}:{os.environ['PATH']}",
+            },
+        )
         deadline = time.time() + 30
         import socket
 
@@ -127,19 +144,42 @@ class Bench:
             self.server = None
 
     # --- load generators ------------------------------------------------------------------------
-    def clients(self, total: int, *, path: str, mode: str, cookies, per_process: int = 1000, after=None,
-                raw_port=None, concurrency=100):
+    def clients(
+        self,
+        total: int,
+        *,
+        path: str,
+        mode: str,
+        cookies,
+        per_process: int = 1000,
+        after=None,
+        raw_port=None,
+        concurrency=100,
+    ):
         processes = []
         for start in range(0, total, per_process):
-            rotated = cookies[start % len(cookies):] + cookies[: start % len(cookies)] if cookies else None
+            rotated = cookies[start % len(cookies) :] + cookies[: start % len(cookies)] if cookies else None
             config = {
-                "count": min(per_process, total - start), "mode": mode, "cookies": rotated,
-                "url": f"ws://{HOST}:{raw_port or self.port}{path}", "origin": f"http://{HOST}:{raw_port or self.port}",
-                "connect_host": "127.0.0.1", "connect_port": raw_port or self.port, "after": after,
-                "raw": raw_port is not None, "concurrency": concurrency,
+                "count": min(per_process, total - start),
+                "mode": mode,
+                "cookies": rotated,
+                "url": f"ws://{HOST}:{raw_port or self.port}{path}",
+                "origin": f"http://{HOST}:{raw_port or self.port}",
+                "connect_host": "127.0.0.1",
+                "connect_port": raw_port or self.port,
+                "after": after,
+                "raw": raw_port is not None,
+                "concurrency": concurrency,
             }
-            processes.append(subprocess.Popen([sys.executable, "-m", "tests.bench.clients", json.dumps(config)],
-                                              cwd=ROOT, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True))
+            processes.append(
+                subprocess.Popen(
+                    [sys.executable, "-m", "tests.bench.clients", json.dumps(config)],
+                    cwd=ROOT,
+                    stdin=subprocess.PIPE,
+                    stdout=subprocess.PIPE,
+                    text=True,
+                )
+            )
         ready = [json.loads(p.stdout.readline()) for p in processes]
         return processes, ready
 
@@ -212,8 +252,9 @@ class Bench:
             return latest_seq(store_id=1)
 
     def record(self, scenario, metric, value, unit="", target=None, met=None):
-        self.rows.append({"scenario": scenario, "metric": metric, "value": value, "unit": unit,
-                          "target": target or "", "met": met})
+        self.rows.append(
+            {"scenario": scenario, "metric": metric, "value": value, "unit": unit, "target": target or "", "met": met}
+        )
         shown = f"{value:,.1f}" if isinstance(value, float) else f"{value:,}" if isinstance(value, int) else value
         flag = "" if met is None else ("  ✓" if met else "  ✗")
         print(f"  {scenario:34} {metric:34} {shown:>12} {unit:8} {target or '':22}{flag}", flush=True)
@@ -224,8 +265,9 @@ class Bench:
         time.sleep(1)
         before = self.rss()
         started = time.time()
-        processes, ready = self.clients(n, path="/ws/notifications/", mode="idle", cookies=self.customer_cookies,
-                                        per_process=2000)
+        processes, ready = self.clients(
+            n, path="/ws/notifications/", mode="idle", cookies=self.customer_cookies, per_process=2000
+        )
         connected = sum(r["ready"] for r in ready)
         elapsed = time.time() - started
         time.sleep(3)
@@ -249,10 +291,17 @@ class Bench:
         duplicates = sum(r["duplicates"] for r in results)
         p99 = pct(latencies, 99)
         self.record(label, "p50 commit→receive", pct(latencies, 50), "ms")
-        self.record(label, "p99 commit→receive", p99, "ms", f"≤ {target_ms:g} ms" if target_ms else None,
-                    p99 <= target_ms if target_ms else None)
-        self.record(label, "lost / duplicate deliveries", f"{lost} / {duplicates}", "",
-                    "0 / 0", lost == 0 and duplicates == 0)
+        self.record(
+            label,
+            "p99 commit→receive",
+            p99,
+            "ms",
+            f"≤ {target_ms:g} ms" if target_ms else None,
+            p99 <= target_ms if target_ms else None,
+        )
+        self.record(
+            label, "lost / duplicate deliveries", f"{lost} / {duplicates}", "", "0 / 0", lost == 0 and duplicates == 0
+        )
 
     def throughput(self, n: int, orders: int, label: str | None = None):
         # Ours: orders as fast as two publishers can commit them, N sockets.
@@ -269,8 +318,12 @@ class Bench:
 
         # The baseline: a bare websockets broadcast server, the same clients.
         raw_port = self.port + 1
-        raw = subprocess.Popen([sys.executable, "-m", "tests.bench.raw_broadcast", str(raw_port)], cwd=ROOT,
-                               stdout=subprocess.PIPE, text=True)
+        raw = subprocess.Popen(
+            [sys.executable, "-m", "tests.bench.raw_broadcast", str(raw_port)],
+            cwd=ROOT,
+            stdout=subprocess.PIPE,
+            text=True,
+        )
         raw.stdout.readline()
         processes, _ = self.clients(n, path="/", mode="stream", cookies=None, raw_port=raw_port)
         import asyncio
@@ -303,8 +356,13 @@ class Bench:
         from alerts.models import Notification
         from alerts.services import notification_create
 
-        processes, _ = self.clients(len(self.customers), path="/ws/notifications/", mode="notifications",
-                                    cookies=self.customer_cookies, per_process=100)
+        processes, _ = self.clients(
+            len(self.customers),
+            path="/ws/notifications/",
+            mode="notifications",
+            cookies=self.customer_cookies,
+            per_process=100,
+        )
         stamps: dict[int, float] = {}
         lock = threading.Lock()
 
@@ -314,8 +372,9 @@ class Bench:
             with tenant_context(self.tenant), transaction.atomic():
                 holder = {}
                 transaction.on_commit(lambda: holder.__setitem__("t", time.time()))
-                n = notification_create(recipient=self.customers[i % len(self.customers)], kind=Notification.Kind.SYSTEM,
-                                        title=f"bench {i}")
+                n = notification_create(
+                    recipient=self.customers[i % len(self.customers)], kind=Notification.Kind.SYSTEM, title=f"bench {i}"
+                )
             with lock:
                 stamps[n.pk] = holder["t"]
 
@@ -339,21 +398,31 @@ class Bench:
         for i in range(missed):
             self.order(base + 1 + i)
         started = time.time()
-        processes, ready = self.clients(clients, path="/ws/stores/1/orders/", mode="stream", cookies=self.staff_cookies,
-                                        after=base, concurrency=200)
+        processes, ready = self.clients(
+            clients, path="/ws/stores/1/orders/", mode="stream", cookies=self.staff_cookies, after=base, concurrency=200
+        )
         elapsed = time.time() - started
         results = self.finish(processes, {"expect": [base + 1, base + missed], "wait": 30})
         reconnected = sum(r["ready"] for r in ready)
         bad = sum(r["missing"] + r["duplicates"] for r in results)
         label = f"reconnect storm, {clients:,} × {missed} missed"
-        self.record(label, "all reconnected and replayed in", elapsed, "s", "≤ 15 s", elapsed <= 15 and reconnected == clients)
+        self.record(
+            label, "all reconnected and replayed in", elapsed, "s", "≤ 15 s", elapsed <= 15 and reconnected == clients
+        )
         self.record(label, "missing + duplicate seq", bad, "", "0", bad == 0)
 
     def webhooks(self, rate: int | None, total: int):
         from tests.bench.webhook_load import run
 
-        result = run(port=self.port, host=HOST, integration_id=self.integration.pk, secret=self.secret,
-                     total=total, rate=rate, concurrency=16)
+        result = run(
+            port=self.port,
+            host=HOST,
+            integration_id=self.integration.pk,
+            secret=self.secret,
+            total=total,
+            rate=rate,
+            concurrency=16,
+        )
         label = "webhook ingestion" + (f" at {rate}/s" if rate else " (max)")
         if rate is None:
             self.record(label, "orders/s", result["rate"], "/s", "≥ 500/s", result["rate"] >= 500)
@@ -364,7 +433,9 @@ class Bench:
 
 
 def write_report(bench: Bench, command: str, path: Path):
-    commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True).stdout.strip()
+    commit = subprocess.run(
+        ["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True
+    ).stdout.strip()
     import psutil
 
     lines = [
@@ -397,22 +468,37 @@ def capacity(rows) -> list[str]:
     lines = ["", "## Capacity of one worker (derived from the figures above)", ""]
     per_socket = value.get(("idle sockets (1 worker)", "RSS per socket"))
     if isinstance(per_socket, float) and per_socket > 0:
-        lines.append(f"- idle sockets: {1024 * 1024 / per_socket:,.0f} per GiB of worker memory "
-                     f"({per_socket:.1f} KB each); the 20,000 open-file limit caps a process at about 19,000")
-    deliveries = next((r["value"] for r in rows if r["scenario"].startswith("fan-out throughput") and r["metric"] == "our deliveries/s"), None)
+        lines.append(
+            f"- idle sockets: {1024 * 1024 / per_socket:,.0f} per GiB of worker memory "
+            f"({per_socket:.1f} KB each); the 20,000 open-file limit caps a process at about 19,000"
+        )
+    deliveries = next(
+        (
+            r["value"]
+            for r in rows
+            if r["scenario"].startswith("fan-out throughput") and r["metric"] == "our deliveries/s"
+        ),
+        None,
+    )
     if isinstance(deliveries, float):
-        lines.append(f"- store fan-out: about {deliveries:,.0f} deliveries/s per worker on this shared 2-core machine; "
-                     f"with one order per second per store that is {deliveries / 100:,.0f} busy dashboards of 100 sockets")
+        lines.append(
+            f"- store fan-out: about {deliveries:,.0f} deliveries/s per worker on this shared 2-core machine; "
+            f"with one order per second per store that is {deliveries / 100:,.0f} busy dashboards of 100 sockets"
+        )
     webhooks = value.get(("webhook ingestion (max)", "orders/s"))
     if isinstance(webhooks, float):
-        lines.append(f"- webhook ingestion: about {webhooks:,.0f} orders/s per worker; add workers (one per core) to add more")
+        lines.append(
+            f"- webhook ingestion: about {webhooks:,.0f} orders/s per worker; add workers (one per core) to add more"
+        )
     notes = value.get(("personal notifications", "persisted + published"))
     if isinstance(notes, float):
-        lines.append(f"- personal notifications: about {notes:,.0f}/s created and delivered from four publisher threads")
+        lines.append(
+            f"- personal notifications: about {notes:,.0f}/s created and delivered from four publisher threads"
+        )
     return lines
 
 
-NOTES = (Path(__file__).with_name("notes.md").read_text() if Path(__file__).with_name("notes.md").exists() else "")
+NOTES = Path(__file__).with_name("notes.md").read_text() if Path(__file__).with_name("notes.md").exists() else ""
 
 
 def main():
@@ -430,10 +516,16 @@ def main():
         bench.idle()
         # One commit's fan-out (commits 0.5 s apart), then a sustained rate.
         for n in (10, 100, 1000):
-            bench.fanout(n, orders=10 if bench.quick else 20, gap=0.5, label=f"store fan-out, N={n:,}",
-                         target_ms=150 if n == 1000 else None)
-        bench.fanout(100, orders=40 if bench.quick else 100, gap=0.05, label="store fan-out, N=100 at 20 orders/s",
-                     target_ms=50)
+            bench.fanout(
+                n,
+                orders=10 if bench.quick else 20,
+                gap=0.5,
+                label=f"store fan-out, N={n:,}",
+                target_ms=150 if n == 1000 else None,
+            )
+        bench.fanout(
+            100, orders=40 if bench.quick else 100, gap=0.05, label="store fan-out, N=100 at 20 orders/s", target_ms=50
+        )
         bench.throughput(200 if bench.quick else 1000, orders=50 if bench.quick else 200)
         bench.notifications(500 if bench.quick else 4000)
         bench.reconnect_storm(300 if bench.quick else 5000, 20)
@@ -447,7 +539,11 @@ def main():
             print(f"wrote {args.write}")
         (ROOT / "var").mkdir(exist_ok=True)
         (ROOT / "var" / "bench-results.json").write_text(json.dumps({"quick": bench.quick, "rows": bench.rows}))
-    broken = [r for r in bench.rows if r["metric"].startswith(("lost", "missing", "errors", "delivered")) and r["met"] is False]
+    broken = [
+        r
+        for r in bench.rows
+        if r["metric"].startswith(("lost", "missing", "errors", "delivered")) and r["met"] is False
+    ]
     sys.exit(1 if broken and args.quick else 0)
 
 

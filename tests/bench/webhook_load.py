@@ -15,13 +15,22 @@ import uuid
 
 
 def _request(host: str, port: int, integration_id: int, key: bytes, n: int) -> bytes:
-    body = json.dumps({"type": "order.created", "timestamp": "2026-11-21T12:00:00Z",
-                       "data": {"store_id": 1 + n % 10, "external_id": f"WH-{n}-{uuid.uuid4().hex[:8]}", "total": "9.90"}}).encode()
+    body = json.dumps(
+        {
+            "type": "order.created",
+            "timestamp": "2026-11-21T12:00:00Z",
+            "data": {"store_id": 1 + n % 10, "external_id": f"WH-{n}-{uuid.uuid4().hex[:8]}", "total": "9.90"},
+        }
+    ).encode()
     webhook_id, stamp = f"msg_{uuid.uuid4().hex}", str(int(time.time()))
-    signature = base64.b64encode(hmac.new(key, f"{webhook_id}.{stamp}.".encode() + body, hashlib.sha256).digest()).decode()
-    head = (f"POST /api/integrations/{integration_id}/webhook HTTP/1.1\r\nHost: {host}:{port}\r\n"
-            f"Content-Type: application/json\r\nContent-Length: {len(body)}\r\nwebhook-id: {webhook_id}\r\n"
-            f"webhook-timestamp: {stamp}\r\nwebhook-signature: v1,{signature}\r\n\r\n")
+    signature = base64.b64encode(
+        hmac.new(key, f"{webhook_id}.{stamp}.".encode() + body, hashlib.sha256).digest()
+    ).decode()
+    head = (
+        f"POST /api/integrations/{integration_id}/webhook HTTP/1.1\r\nHost: {host}:{port}\r\n"
+        f"Content-Type: application/json\r\nContent-Length: {len(body)}\r\nwebhook-id: {webhook_id}\r\n"
+        f"webhook-timestamp: {stamp}\r\nwebhook-signature: v1,{signature}\r\n\r\n"
+    )
     return head.encode() + body
 
 

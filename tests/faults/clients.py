@@ -122,11 +122,13 @@ class WebhookFeeder:
 
     def post_one(self, *, store_id: int = 1) -> int:
         self.sent += 1
-        body = json.dumps({
-            "type": "order.created",
-            "timestamp": "2026-11-21T12:00:00Z",
-            "data": {"store_id": store_id, "external_id": f"FEED-{self.sent}", "total": "9.50"},
-        })
+        body = json.dumps(
+            {
+                "type": "order.created",
+                "timestamp": "2026-11-21T12:00:00Z",
+                "data": {"store_id": store_id, "external_id": f"FEED-{self.sent}", "total": "9.50"},
+            }
+        )
         server = self.servers[self.sent % len(self.servers)]
         return self._post(server, f"/api/integrations/{self.integration_id}/webhook", body, sign(self.secret, body))
 

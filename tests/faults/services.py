@@ -114,8 +114,14 @@ class PrivatePostgres:
         """Copy the suite's test database (schemas and rows) into this server."""
         self.server.psql(f'CREATE DATABASE "{self.database}";')
         source = [
-            str(self.bin / "pg_dump"), "--no-owner", "--no-privileges",
-            "-h", settings_dict["HOST"] or "/tmp", "-U", settings_dict["USER"] or "postgres", settings_dict["NAME"],
+            str(self.bin / "pg_dump"),
+            "--no-owner",
+            "--no-privileges",
+            "-h",
+            settings_dict["HOST"] or "/tmp",
+            "-U",
+            settings_dict["USER"] or "postgres",
+            settings_dict["NAME"],
         ]
         if settings_dict.get("PORT"):
             source += ["-p", str(settings_dict["PORT"])]
@@ -124,8 +130,19 @@ class PrivatePostgres:
         # stock server rejects; it carries no data.
         dump = b"\n".join(line for line in dump.split(b"\n") if b"SET (pg_attver=" not in line)
         restored = subprocess.run(
-            [str(self.bin / "psql"), "-q", "-v", "ON_ERROR_STOP=1", "-h", self.socket_dir, "-U", "postgres", self.database],
-            input=dump, capture_output=True,
+            [
+                str(self.bin / "psql"),
+                "-q",
+                "-v",
+                "ON_ERROR_STOP=1",
+                "-h",
+                self.socket_dir,
+                "-U",
+                "postgres",
+                self.database,
+            ],
+            input=dump,
+            capture_output=True,
         )
         if restored.returncode:
             raise RuntimeError(f"restoring the copy failed: {restored.stderr.decode()[-2000:]}")

@@ -77,7 +77,9 @@ async def test_anonymous_is_4401(open_socket, world):
 
 
 async def test_acme_session_is_nobody_on_globex_store_with_the_same_id(open_socket, world):
-    socket = await open_socket(PATH, host="globex.localhost", cookie=await login_cookie(world.acme.tenant, world.acme.staff1))
+    socket = await open_socket(
+        PATH, host="globex.localhost", cookie=await login_cookie(world.acme.tenant, world.acme.staff1)
+    )
     assert await socket.closed_with() == close_codes.NOT_SIGNED_IN
 
 
@@ -100,7 +102,9 @@ async def test_staff_receive_every_event_of_their_store_and_none_of_the_other_te
 
     frames = await stream_frames(acme_socket, 3)
     assert [(f["seq"], f["type"]) for f in frames] == [
-        (1, "order.created"), (2, "order.status_changed"), (3, "order.comment_added")
+        (1, "order.created"),
+        (2, "order.status_changed"),
+        (3, "order.comment_added"),
     ]
     assert frames[0]["data"]["order"]["external_id"] == "A-1"
     assert frames[0]["data"]["order"]["total"] == "5.00"
@@ -171,8 +175,6 @@ async def test_no_duplicate_and_no_hole_at_the_seam_while_orders_keep_coming(ope
     assert await nothing_but(socket, "presence", "stream.live")
 
 
-
-
 async def test_after_beyond_the_end_gets_a_reset_not_a_guess(open_socket, world):
     await acreate_order(world.acme.tenant)
     socket = await dashboard(open_socket, world.acme, after=50)
@@ -204,10 +206,18 @@ async def test_client_can_ask_for_a_hole_with_resume(open_socket, world):
 
 @pytest.mark.parametrize(
     "message",
-    [{"type": "resume"}, {"type": "resume", "after": -1}, {"type": "resume", "after": "x"},
-     {"type": "resume", "after": True}, {"type": "resume", "after": 1.5}, {"type": "resume", "after": 2**70},
-     {"type": "resume", "after": "²"}, {"type": "resume", "after": "٣"},
-     {"type": "resume", "after": None}, {"type": "resume", "after": 1, "extra": 1}],
+    [
+        {"type": "resume"},
+        {"type": "resume", "after": -1},
+        {"type": "resume", "after": "x"},
+        {"type": "resume", "after": True},
+        {"type": "resume", "after": 1.5},
+        {"type": "resume", "after": 2**70},
+        {"type": "resume", "after": "²"},
+        {"type": "resume", "after": "٣"},
+        {"type": "resume", "after": None},
+        {"type": "resume", "after": 1, "extra": 1},
+    ],
 )
 async def test_bad_resume_gets_an_error_and_the_socket_stays_open(open_socket, world, message):
     socket = await dashboard(open_socket, world.acme)
@@ -294,8 +304,6 @@ async def test_another_tab_of_a_present_user_costs_no_broadcast(open_socket, wor
     assert await nothing_but(first, "heartbeat"), "staff1 is still present in the first tab"
 
 
-
-
 async def test_a_ghost_left_by_a_dead_worker_expires(open_socket, world, settings):
     settings.STREAM_HEARTBEAT_SECONDS = 0.2
     settings.PRESENCE_TTL_SECONDS = 0.6
@@ -305,7 +313,9 @@ async def test_a_ghost_left_by_a_dead_worker_expires(open_socket, world, setting
         from django.utils import timezone
 
         with tenant_context(world.acme.tenant):
-            PresenceSession.objects.create(store_id=1, user=world.acme.manager1, channel_name="dead-worker!x", seen_at=timezone.now())
+            PresenceSession.objects.create(
+                store_id=1, user=world.acme.manager1, channel_name="dead-worker!x", seen_at=timezone.now()
+            )
 
     await sync_to_async(ghost)()
     socket = await dashboard(open_socket, world.acme)

@@ -35,9 +35,20 @@ def orders(world):
 
 def test_the_python_example_creates_an_order_and_a_retry_is_a_duplicate(served, world):
     port, integration_id, secret = served
-    command = [sys.executable, str(EXAMPLES / "send_order_webhook.py"), "--url",
-               f"http://acme.localhost:{port}/api/integrations/{integration_id}/webhook",
-               "--secret", secret, "--connect", f"127.0.0.1:{port}", "--external-id", "DOC-1", "--webhook-id", "msg_doc"]
+    command = [
+        sys.executable,
+        str(EXAMPLES / "send_order_webhook.py"),
+        "--url",
+        f"http://acme.localhost:{port}/api/integrations/{integration_id}/webhook",
+        "--secret",
+        secret,
+        "--connect",
+        f"127.0.0.1:{port}",
+        "--external-id",
+        "DOC-1",
+        "--webhook-id",
+        "msg_doc",
+    ]
     first = subprocess.run(command, capture_output=True, text=True, timeout=30)
     assert first.returncode == 0, first.stdout + first.stderr
     assert json.loads(first.stdout.split(" ", 1)[1])["status"] == "processed"
@@ -50,9 +61,16 @@ def test_the_python_example_creates_an_order_and_a_retry_is_a_duplicate(served, 
 def test_the_curl_example_creates_an_order(served, world):
     port, integration_id, secret = served
     result = subprocess.run(
-        ["bash", str(EXAMPLES / "send_order_webhook.sh")], capture_output=True, text=True, timeout=30,
-        env={**os.environ, "URL": f"http://acme.localhost:{port}/api/integrations/{integration_id}/webhook",
-             "SECRET": secret, "RESOLVE": f"acme.localhost:{port}:127.0.0.1"},
+        ["bash", str(EXAMPLES / "send_order_webhook.sh")],
+        capture_output=True,
+        text=True,
+        timeout=30,
+        env={
+            **os.environ,
+            "URL": f"http://acme.localhost:{port}/api/integrations/{integration_id}/webhook",
+            "SECRET": secret,
+            "RESOLVE": f"acme.localhost:{port}:127.0.0.1",
+        },
     )
     assert result.stdout.strip().endswith("200"), result.stdout + result.stderr
     assert [e for e in orders(world) if e.startswith("CURL-")]

@@ -72,8 +72,16 @@ def test_admins_create_rotate_and_revoke_and_see_deliveries(world):
     assert [(d["accepted"], d["status_code"]) for d in deliveries] == [(False, 422), (True, 200), (True, 200)]
 
 
-@pytest.mark.parametrize("body,field", [({}, "name"), ({"name": ""}, "name"), ({"name": "x", "stores": [999]}, "stores"),
-                                        ({"name": "x", "stores": "all"}, "stores"), ({"name": "x", "secret": "mine"}, "secret")])
+@pytest.mark.parametrize(
+    "body,field",
+    [
+        ({}, "name"),
+        ({"name": ""}, "name"),
+        ({"name": "x", "stores": [999]}, "stores"),
+        ({"name": "x", "stores": "all"}, "stores"),
+        ({"name": "x", "secret": "mine"}, "secret"),
+    ],
+)
 def test_bad_integration_requests_name_the_field(world, body, field):
     response = post(client_for(world.acme, "admin"), "/api/integrations", body)
     assert response.status_code == 422 and field in response.json()["error"]["fields"]

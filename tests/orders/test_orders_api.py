@@ -72,9 +72,19 @@ def test_paging_and_status_filter(world, orders):
 
 @pytest.mark.parametrize(
     "query,field",
-    [("page=0", "page"), ("page=-1", "page"), ("page=x", "page"), ("page_size=0", "page_size"),
-     ("page_size=101", "page_size"), ("page=99999999999", "page"), ("status=shipped", "status"), ("status=", "status"),
-     ("page=²", "page"), ("page=٣", "page"), ("page_size=３", "page_size")],  # Unicode digits are not numbers here
+    [
+        ("page=0", "page"),
+        ("page=-1", "page"),
+        ("page=x", "page"),
+        ("page_size=0", "page_size"),
+        ("page_size=101", "page_size"),
+        ("page=99999999999", "page"),
+        ("status=shipped", "status"),
+        ("status=", "status"),
+        ("page=²", "page"),
+        ("page=٣", "page"),
+        ("page_size=３", "page_size"),
+    ],  # Unicode digits are not numbers here
 )
 def test_bad_query_parameters_are_named(world, orders, query, field):
     response = client_for(world.acme, "staff1").get(f"/api/stores/1/orders?{query}")
@@ -82,9 +92,17 @@ def test_bad_query_parameters_are_named(world, orders, query, field):
     assert field in response.json()["error"]["fields"]
 
 
-@pytest.mark.parametrize("who,store_id,status", [
-    ("staff2", 1, 403), ("customer", 1, 403), ("admin", 1, 403), ("staff1", 2, 403), ("staff1", 999, 404), (None, 1, 401),
-])
+@pytest.mark.parametrize(
+    "who,store_id,status",
+    [
+        ("staff2", 1, 403),
+        ("customer", 1, 403),
+        ("admin", 1, 403),
+        ("staff1", 2, 403),
+        ("staff1", 999, 404),
+        (None, 1, 401),
+    ],
+)
 def test_store_list_is_for_that_stores_staff_only(world, orders, who, store_id, status):
     response = client_for(world.acme, who).get(f"/api/stores/{store_id}/orders")
     assert response.status_code == status
@@ -128,7 +146,9 @@ def events(cast):
 
 
 def test_staff_change_the_status(world, orders):
-    response = post_json(client_for(world.acme, "staff1"), f"/api/orders/{orders['a1'].pk}/status", {"status": "accepted"})
+    response = post_json(
+        client_for(world.acme, "staff1"), f"/api/orders/{orders['a1'].pk}/status", {"status": "accepted"}
+    )
     assert response.status_code == 200
     assert response.json()["status"] == "accepted"
 
@@ -164,7 +184,9 @@ def test_bad_status_requests_are_refused_clearly_and_write_nothing(world, orders
 def test_wrong_content_type_and_oversized_bodies(world, orders, settings):
     client = client_for(world.acme, "staff1")
     path = f"/api/orders/{orders['a1'].pk}/status"
-    assert post_json(client, path, "status=accepted", content_type="application/x-www-form-urlencoded").status_code == 415
+    assert (
+        post_json(client, path, "status=accepted", content_type="application/x-www-form-urlencoded").status_code == 415
+    )
     before = events(world.acme)
     settings.API_MAX_BODY_BYTES = 100
     response = post_json(client, path, {"status": "accepted", "pad": "x" * 200})
@@ -173,12 +195,15 @@ def test_wrong_content_type_and_oversized_bodies(world, orders, settings):
     assert events(world.acme) == before
 
 
-@pytest.mark.parametrize("who,key,status", [
-    ("customer", "a1", 403),  # may see their order, may not change it
-    ("staff2", "a1", 404),
-    ("admin", "a1", 404),
-    (None, "a1", 401),
-])
+@pytest.mark.parametrize(
+    "who,key,status",
+    [
+        ("customer", "a1", 403),  # may see their order, may not change it
+        ("staff2", "a1", 404),
+        ("admin", "a1", 404),
+        (None, "a1", 401),
+    ],
+)
 def test_only_staff_of_the_store_change_orders(world, orders, who, key, status):
     client = client_for(world.acme, who)
     before = events(world.acme)
@@ -208,7 +233,9 @@ def test_staff_comment_and_the_body_is_stored_as_text(world, orders):
     assert response.json()["body"] == hostile and response.json()["author"] == "staff1"
 
 
-@pytest.mark.parametrize("body", [{"body": ""}, {"body": "   "}, {"body": "x" * 2001}, {"body": 5}, {}, {"body": "ok", "x": 1}])
+@pytest.mark.parametrize(
+    "body", [{"body": ""}, {"body": "   "}, {"body": "x" * 2001}, {"body": 5}, {}, {"body": "ok", "x": 1}]
+)
 def test_bad_comments_are_refused_with_the_field_named(world, orders, body):
     response = post_json(client_for(world.acme, "staff1"), f"/api/orders/{orders['a1'].pk}/comments", body)
     assert response.status_code == 422

@@ -8,15 +8,18 @@ from orders.stream import Start, StreamCursor, Verdict
 SEND, DROP, FILL = Verdict.SEND, Verdict.DROP, Verdict.FILL
 
 
-@pytest.mark.parametrize("after, latest, start, position", [
-    (None, 0, Start.LIVE, 0),      # a new store, nothing asked
-    (None, 7, Start.LIVE, 7),      # live from the latest
-    (0, 7, Start.REPLAY, 0),       # everything from the start
-    (5, 7, Start.REPLAY, 5),       # what was missed after 5
-    (7, 7, Start.REPLAY, 7),       # nothing missed: replay nothing, then live
-    (8, 7, Start.RESET, 7),        # beyond the end: not a position of this stream
-    (10**12, 0, Start.RESET, 0),
-])
+@pytest.mark.parametrize(
+    "after, latest, start, position",
+    [
+        (None, 0, Start.LIVE, 0),  # a new store, nothing asked
+        (None, 7, Start.LIVE, 7),  # live from the latest
+        (0, 7, Start.REPLAY, 0),  # everything from the start
+        (5, 7, Start.REPLAY, 5),  # what was missed after 5
+        (7, 7, Start.REPLAY, 7),  # nothing missed: replay nothing, then live
+        (8, 7, Start.RESET, 7),  # beyond the end: not a position of this stream
+        (10**12, 0, Start.RESET, 0),
+    ],
+)
 def test_where_a_socket_starts(after, latest, start, position):
     cursor = StreamCursor()
     assert cursor.start(after=after, latest=latest) is start

@@ -18,7 +18,9 @@ pytestmark = pytest.mark.django_db
 
 def stream(tenant, store_id=1):
     with tenant_context(tenant):
-        return [(e.seq, e.type, json.loads(e.frame)) for e in StoreEvent.objects.filter(store_id=store_id).order_by("seq")]
+        return [
+            (e.seq, e.type, json.loads(e.frame)) for e in StoreEvent.objects.filter(store_id=store_id).order_by("seq")
+        ]
 
 
 @pytest.mark.django_db(transaction=True)
@@ -26,8 +28,13 @@ async def test_each_save_writes_exactly_one_event_in_order(world, published):
     acme = world.acme.tenant
 
     def saves():
-        order = create_order(acme, external_id="A-1", customer=world.acme.customer, total="12.50",
-                             line_items=[{"sku": "x", "quantity": 2}])
+        order = create_order(
+            acme,
+            external_id="A-1",
+            customer=world.acme.customer,
+            total="12.50",
+            line_items=[{"sku": "x", "quantity": 2}],
+        )
         change_status(acme, order, "accepted")
         with tenant_context(acme):
             order = Order.objects.get(pk=order.pk)
@@ -40,15 +47,26 @@ async def test_each_save_writes_exactly_one_event_in_order(world, published):
     to_store = [sent for sent in published if sent.group == groups.store_orders(acme, 1)]
     events = await sync_to_async(stream)(acme)
     assert [(seq, kind) for seq, kind, _ in events] == [
-        (1, "order.created"), (2, "order.status_changed"), (3, "order.updated"), (4, "order.comment_added")
+        (1, "order.created"),
+        (2, "order.status_changed"),
+        (3, "order.updated"),
+        (4, "order.comment_added"),
     ]
     assert [(sent.seq, sent.frame) for sent in to_store] == [(seq, frame) for seq, _, frame in events]
     created = events[0][2]
     assert created["type"] == "order.created" and created["seq"] == 1 and created["store_id"] == 1
     assert created["data"]["order"] == {
-        "id": order.pk, "external_id": "A-1", "store_id": 1, "status": "new", "total": "12.50", "currency": "EUR",
-        "customer": "customer", "line_items": [{"sku": "x", "quantity": 2}], "notes": "",
-        "created_at": created["data"]["order"]["created_at"], "updated_at": created["data"]["order"]["updated_at"],
+        "id": order.pk,
+        "external_id": "A-1",
+        "store_id": 1,
+        "status": "new",
+        "total": "12.50",
+        "currency": "EUR",
+        "customer": "customer",
+        "line_items": [{"sku": "x", "quantity": 2}],
+        "notes": "",
+        "created_at": created["data"]["order"]["created_at"],
+        "updated_at": created["data"]["order"]["updated_at"],
     }
     assert events[1][2]["data"]["previous_status"] == "new"
     assert events[1][2]["data"]["order"]["status"] == "accepted"

@@ -43,9 +43,15 @@ def accepted(cast):
 # --- the happy path ------------------------------------------------------------------------
 def test_a_signed_order_created_makes_an_order_and_a_retry_changes_nothing(world, integration):
     integ, secret = integration
-    body = json.dumps(payload(total="18.50", currency="EUR", notes="ring twice",
-                              line_items=[{"sku": "A", "quantity": 2}],
-                              customer={"email": "Ana@Example.com", "name": "Ana Díaz"}))
+    body = json.dumps(
+        payload(
+            total="18.50",
+            currency="EUR",
+            notes="ring twice",
+            line_items=[{"sku": "A", "quantity": 2}],
+            customer={"email": "Ana@Example.com", "name": "Ana Díaz"},
+        )
+    )
     headers = sign(secret, body)
     response = post(integ.pk, body, headers)
     assert response.status_code == 200, response.content
@@ -65,8 +71,15 @@ def test_a_signed_order_created_makes_an_order_and_a_retry_changes_nothing(world
 
 def test_a_json_number_total_is_exact(world, integration):
     integ, secret = integration
-    assert send(integ.pk, secret, '{"type": "order.created", "timestamp": "2026-11-21T12:00:00Z", '
-                                  '"data": {"store_id": 1, "external_id": "N-1", "total": 0.1}}').status_code == 200
+    assert (
+        send(
+            integ.pk,
+            secret,
+            '{"type": "order.created", "timestamp": "2026-11-21T12:00:00Z", '
+            '"data": {"store_id": 1, "external_id": "N-1", "total": 0.1}}',
+        ).status_code
+        == 200
+    )
     with tenant_context(world.acme.tenant):
         assert Order.objects.get().total == Decimal("0.10")
 
@@ -80,7 +93,10 @@ def test_orders_are_upserted_by_store_and_external_id(world, integration):
         order = Order.objects.get()
         assert (order.total, order.notes) == (Decimal("12.00"), "no onions")
         assert list(StoreEvent.objects.order_by("seq").values_list("type", flat=True)) == [
-            "order.created", "order.updated", "order.updated"]
+            "order.created",
+            "order.updated",
+            "order.updated",
+        ]
     before = state(world.acme)
     assert send(integ.pk, secret, payload("order.updated", notes="no onions")).status_code == 200
     assert state(world.acme) == before, "an update that changes nothing writes nothing"

@@ -76,8 +76,11 @@ def test_concurrent_deliveries_creating_the_same_new_order_make_one_order(world,
 async def test_a_webhook_order_appears_live_on_staff1s_dashboard_and_not_on_globex(open_socket, world, integration):
     integ, secret = integration
     acme = await open_socket("/ws/stores/1/orders/", cookie=await login_cookie(world.acme.tenant, world.acme.staff1))
-    globex = await open_socket("/ws/stores/1/orders/", host="globex.localhost",
-                               cookie=await login_cookie(world.globex.tenant, world.globex.staff1))
+    globex = await open_socket(
+        "/ws/stores/1/orders/",
+        host="globex.localhost",
+        cookie=await login_cookie(world.globex.tenant, world.globex.staff1),
+    )
     for socket in (acme, globex):
         while (await socket.receive())["type"] != "stream.live":
             pass

@@ -29,7 +29,9 @@ def test_a_token_reads_and_writes_the_api_without_a_session_or_csrf(world, token
     order = create_order(world.acme.tenant, external_id="T-1")
     client = bearer(world.acme, token)
     assert [o["external_id"] for o in client.get("/api/stores/1/orders").json()["results"]] == ["T-1"]
-    response = client.post(f"/api/orders/{order.pk}/status", data='{"status": "accepted"}', content_type="application/json")
+    response = client.post(
+        f"/api/orders/{order.pk}/status", data='{"status": "accepted"}', content_type="application/json"
+    )
     assert response.status_code == 200 and response.json()["status"] == "accepted"
 
 
@@ -40,7 +42,9 @@ def test_only_a_digest_is_stored(world, token):
     assert len(row.digest) == 64
 
 
-@pytest.mark.parametrize("header", ["Bearer nope", "Bearer ", "Basic abc", "Bearer pgn_x_y", "Token {token}", "Bearer {token}x"])
+@pytest.mark.parametrize(
+    "header", ["Bearer nope", "Bearer ", "Basic abc", "Bearer pgn_x_y", "Token {token}", "Bearer {token}x"]
+)
 def test_a_wrong_authorization_header_is_401_even_with_a_session(world, token, header):
     client = Client(HTTP_HOST="acme.localhost", HTTP_AUTHORIZATION=header.format(token=token))
     with tenant_context(world.acme.tenant):

@@ -76,7 +76,9 @@ def test_the_product_command_is_the_one_named_create_tenant():
 @pytest.mark.django_db(transaction=True)
 def test_create_tenant_makes_a_tenant_its_admin_can_sign_in_to(no_initech, settings, mailoutbox):
     settings.SITE_URL_SCHEME, settings.SITE_URL_PORT = "http", 8000
-    printed = create_tenant("--schema", "initech", "--domain", "Initech.localhost", "--admin-email", "Bill@Initech.example")
+    printed = create_tenant(
+        "--schema", "initech", "--domain", "Initech.localhost", "--admin-email", "Bill@Initech.example"
+    )
 
     link = printed.pop("sign_in_link")
     assert printed == {"schema": "initech", "domain": "initech.localhost", "admin": "bill@initech.example"}
@@ -103,7 +105,10 @@ def test_create_tenant_makes_a_tenant_its_admin_can_sign_in_to(no_initech, setti
     assert b"bill@initech.example" in page.content  # the page tells the admin their username
     choose_password("initech.localhost", link, NEW_PASSWORD)
     client = Client(HTTP_HOST="initech.localhost")
-    assert client.post("/accounts/login/", {"username": "bill@initech.example", "password": NEW_PASSWORD}).status_code == 302
+    assert (
+        client.post("/accounts/login/", {"username": "bill@initech.example", "password": NEW_PASSWORD}).status_code
+        == 302
+    )
     home = client.get("/")
     assert home.status_code == 200 and b"bill@initech.example" in home.content
 
@@ -116,13 +121,17 @@ def test_create_tenant_makes_a_tenant_its_admin_can_sign_in_to(no_initech, setti
 
 @pytest.mark.django_db
 def test_a_mail_that_cannot_be_sent_is_logged_and_the_tenant_is_made(
-    no_initech, settings, caplog, django_capture_on_commit_callbacks,
+    no_initech,
+    settings,
+    caplog,
+    django_capture_on_commit_callbacks,
 ):
     settings.EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
     settings.EMAIL_HOST, settings.EMAIL_PORT = "127.0.0.1", free_port()  # nothing listens there
     with caplog.at_level(logging.ERROR), django_capture_on_commit_callbacks(execute=True):
-        provisioned = tenant_provision(schema="initech", name="Initech", domain="initech.localhost",
-                                       admin_email="bill@initech.example")
+        provisioned = tenant_provision(
+            schema="initech", name="Initech", domain="initech.localhost", admin_email="bill@initech.example"
+        )
     assert provisioned.sign_in_link and schema_exists("initech")
     assert "could not email the sign-in link" in caplog.text
 
@@ -132,24 +141,30 @@ GOOD = {"--schema": "initech", "--domain": "initech.localhost", "--admin-email":
 
 
 @pytest.mark.django_db
-@pytest.mark.parametrize("bad, field", [
-    ({"--schema": "acme"}, "schema: already exists"),
-    ({"--schema": "public"}, "schema: reserved"),
-    ({"--schema": "Initech"}, "schema: 1 to 63 lowercase"),
-    ({"--schema": "pg_initech"}, "schema: 1 to 63 lowercase"),
-    ({"--schema": "init-tech"}, "schema: 1 to 63 lowercase"),
-    ({"--schema": "x" * 64}, "schema: 1 to 63 lowercase"),
-    ({"--domain": "acme.localhost"}, "domain: already used"),
-    ({"--domain": "ACME.localhost"}, "domain: already used"),
-    ({"--domain": "http://initech.localhost"}, "domain: a host name"),
-    ({"--domain": "initech.localhost:8000"}, "domain: a host name"),
-    ({"--domain": "-initech.localhost"}, "domain: a host name"),
-    ({"--domain": "initech..localhost"}, "domain: a host name"),
-    ({"--domain": "initech.example.org"}, "domain: not in ALLOWED_HOSTS"),
-    ({"--admin-email": "bill"}, "admin_email: a valid email"),
-    ({"--admin-email": "o'brien@initech.example"}, "admin_email: a valid email"),  # valid email, not a valid username
-    ({"--name": " "}, "name: 1 to 100"),
-])
+@pytest.mark.parametrize(
+    "bad, field",
+    [
+        ({"--schema": "acme"}, "schema: already exists"),
+        ({"--schema": "public"}, "schema: reserved"),
+        ({"--schema": "Initech"}, "schema: 1 to 63 lowercase"),
+        ({"--schema": "pg_initech"}, "schema: 1 to 63 lowercase"),
+        ({"--schema": "init-tech"}, "schema: 1 to 63 lowercase"),
+        ({"--schema": "x" * 64}, "schema: 1 to 63 lowercase"),
+        ({"--domain": "acme.localhost"}, "domain: already used"),
+        ({"--domain": "ACME.localhost"}, "domain: already used"),
+        ({"--domain": "http://initech.localhost"}, "domain: a host name"),
+        ({"--domain": "initech.localhost:8000"}, "domain: a host name"),
+        ({"--domain": "-initech.localhost"}, "domain: a host name"),
+        ({"--domain": "initech..localhost"}, "domain: a host name"),
+        ({"--domain": "initech.example.org"}, "domain: not in ALLOWED_HOSTS"),
+        ({"--admin-email": "bill"}, "admin_email: a valid email"),
+        (
+            {"--admin-email": "o'brien@initech.example"},
+            "admin_email: a valid email",
+        ),  # valid email, not a valid username
+        ({"--name": " "}, "name: 1 to 100"),
+    ],
+)
 def test_bad_input_is_refused_and_creates_nothing(tenants, bad, field):
     before = (Tenant.objects.count(), Domain.objects.count())
     out = io.StringIO()
@@ -178,15 +193,17 @@ def manage_py(*args: str) -> subprocess.CompletedProcess:
     """`python manage.py …` on the test database, as a local run (DEBUG, console mail)."""
     environ = {k: v for k, v in os.environ.items() if k != "EMAIL_URL"}
     environ.update(DJANGO_SETTINGS_MODULE="tests.settings", PREGON_TEST_DATABASE_NAME=connection.settings_dict["NAME"])
-    return subprocess.run([sys.executable, "manage.py", *args], cwd=ROOT, env=environ,
-                          capture_output=True, text=True, timeout=120)
+    return subprocess.run(
+        [sys.executable, "manage.py", *args], cwd=ROOT, env=environ, capture_output=True, text=True, timeout=120
+    )
 
 
 # Transactional: the command's process commits; the fixture drops what it made.
 @pytest.mark.django_db(transaction=True)
 def test_on_the_command_line_stdout_is_the_json_line_alone(no_initech):
-    result = manage_py("create_tenant", "--schema", "initech", "--domain", "initech.localhost",
-                       "--admin-email", "bill@initech.example")
+    result = manage_py(
+        "create_tenant", "--schema", "initech", "--domain", "initech.localhost", "--admin-email", "bill@initech.example"
+    )
     assert result.returncode == 0, result.stderr
     [line] = result.stdout.splitlines()
     link = json.loads(line)["sign_in_link"]
@@ -196,8 +213,9 @@ def test_on_the_command_line_stdout_is_the_json_line_alone(no_initech):
 
 @pytest.mark.django_db
 def test_on_the_command_line_bad_input_exits_non_zero_with_a_message(tenants):
-    result = manage_py("create_tenant", "--schema", "public", "--domain", "initech.localhost",
-                       "--admin-email", "bill@initech.example")
+    result = manage_py(
+        "create_tenant", "--schema", "public", "--domain", "initech.localhost", "--admin-email", "bill@initech.example"
+    )
     assert result.returncode == 1
     assert result.stdout == ""
     assert "CommandError: cannot create the tenant: schema: reserved for the operators' site" in result.stderr
@@ -219,8 +237,12 @@ def test_operators_create_a_usable_tenant_from_their_admin(no_initech, world):
     operator = Client(HTTP_HOST="localhost")
     name, value = session_cookie(world.public, world.operator).split("=", 1)
     operator.cookies[name] = value  # in the jar, beside the messages cookie the admin sets
-    form = {"name": "Initech", "schema_name": "initech", "domain": "initech.localhost",
-            "admin_email": "bill@initech.example"}
+    form = {
+        "name": "Initech",
+        "schema_name": "initech",
+        "domain": "initech.localhost",
+        "admin_email": "bill@initech.example",
+    }
 
     refused = operator.post("/admin/tenants/tenant/add/", {**form, "domain": "acme.localhost", "admin_email": "x"})
     assert refused.status_code == 200  # the form again, with its errors

@@ -18,8 +18,10 @@ def test_healthz_answers_200_with_json_on_tenant_and_public_hosts(tenants, host)
 def test_healthz_is_503_when_the_channel_layer_is_unreachable(tenants, settings):
     # A real Redis client against a port where nothing listens.
     settings.CHANNEL_LAYERS = {
-        "default": {"BACKEND": "channels_redis.pubsub.RedisPubSubChannelLayer",
-                    "CONFIG": {"hosts": ["redis://127.0.0.1:1/0"]}}
+        "default": {
+            "BACKEND": "channels_redis.pubsub.RedisPubSubChannelLayer",
+            "CONFIG": {"hosts": ["redis://127.0.0.1:1/0"]},
+        }
     }
     response = Client(HTTP_HOST="acme.localhost").get("/healthz")
     assert response.status_code == 503

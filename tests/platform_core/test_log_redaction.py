@@ -29,9 +29,11 @@ from tests.servers import uvicorn_server, websocket
     [
         ("/healthz?ticket=SECRET", "/healthz?ticket=[redacted]"),
         ("/ws/stores/1/orders/?after=5&ticket=abc&x=1", "/ws/stores/1/orders/?after=5&ticket=[redacted]&x=1"),
-        ("/x?token=a&access_token=b&key=c&secret=d&signature=e&password=f&api_key=g",
-         "/x?token=[redacted]&access_token=[redacted]&key=[redacted]&secret=[redacted]&signature=[redacted]"
-         "&password=[redacted]&api_key=[redacted]"),
+        (
+            "/x?token=a&access_token=b&key=c&secret=d&signature=e&password=f&api_key=g",
+            "/x?token=[redacted]&access_token=[redacted]&key=[redacted]&secret=[redacted]&signature=[redacted]"
+            "&password=[redacted]&api_key=[redacted]",
+        ),
         ("/x?%74icket=SECRET", "/x?%74icket=[redacted]"),  # the server decodes the name too
         ("/x?TICKET=SECRET", "/x?TICKET=[redacted]"),
         ("{'query_string': b'ticket=SECRET'}", "{'query_string': b'ticket=[redacted]'}"),
@@ -42,8 +44,14 @@ from tests.servers import uvicorn_server, websocket
         ('/x?a="&ticket=SECRET&c="', '/x?a="&ticket=[redacted]&c="'),
         ("/api/orders?a='&token=SECRET&b='", "/api/orders?a='&token=[redacted]&b='"),
         ("Authorization: Bearer pgn_abc", "Authorization: [redacted]"),
-        ("{'HTTP_AUTHORIZATION': 'Bearer pgn_abc', 'HTTP_HOST': 'x'}", "{'HTTP_AUTHORIZATION': '[redacted]', 'HTTP_HOST': 'x'}"),
-        ("[(b'authorization', b'Bearer pgn_abc'), (b'host', b'x')]", "[(b'authorization', b'[redacted]'), (b'host', b'x')]"),
+        (
+            "{'HTTP_AUTHORIZATION': 'Bearer pgn_abc', 'HTTP_HOST': 'x'}",
+            "{'HTTP_AUTHORIZATION': '[redacted]', 'HTTP_HOST': 'x'}",
+        ),
+        (
+            "[(b'authorization', b'Bearer pgn_abc'), (b'host', b'x')]",
+            "[(b'authorization', b'[redacted]'), (b'host', b'x')]",
+        ),
         ("/x?monkey=1&tokenizer=2&after=3", "/x?monkey=1&tokenizer=2&after=3"),
         ("the authorization check failed", "the authorization check failed"),
     ],

@@ -27,10 +27,7 @@ def test_the_document_is_valid_openapi():
 
 def test_every_api_route_and_method_is_described_and_nothing_else():
     served = {
-        (path, method.lower())
-        for path, view in routes()
-        if path not in NOT_DESCRIBED
-        for method in view.api_methods
+        (path, method.lower()) for path, view in routes() if path not in NOT_DESCRIBED for method in view.api_methods
     }
     described = {(path, method) for path, operations in DOCUMENT["paths"].items() for method in operations}
     assert served == described

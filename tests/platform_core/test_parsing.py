@@ -6,11 +6,38 @@ from platform_core.errors import ApplicationError
 from platform_core.parsing import BIGINT_MAX, parse_client_int
 
 ACCEPTED = [
-    ("0", 0), ("7", 7), ("007", 7), (str(BIGINT_MAX), BIGINT_MAX), (0, 0), (42, 42), (BIGINT_MAX, BIGINT_MAX),
+    ("0", 0),
+    ("7", 7),
+    ("007", 7),
+    (str(BIGINT_MAX), BIGINT_MAX),
+    (0, 0),
+    (42, 42),
+    (BIGINT_MAX, BIGINT_MAX),
 ]
 REFUSED = [
-    "", " 7", "7 ", "+7", "-7", "7.0", "1e3", "0x10", "٣", "３", "²", "¹²", "7\x00", "9" * 20,
-    str(BIGINT_MAX + 1), -1, BIGINT_MAX + 1, True, False, 7.0, None, [7], {"n": 7},
+    "",
+    " 7",
+    "7 ",
+    "+7",
+    "-7",
+    "7.0",
+    "1e3",
+    "0x10",
+    "٣",
+    "３",
+    "²",
+    "¹²",
+    "7\x00",
+    "9" * 20,
+    str(BIGINT_MAX + 1),
+    -1,
+    BIGINT_MAX + 1,
+    True,
+    False,
+    7.0,
+    None,
+    [7],
+    {"n": 7},
 ]
 
 
@@ -26,9 +53,16 @@ def test_anything_else_is_a_clear_error_naming_the_field(value):
     assert refused.value.code == "invalid" and list(refused.value.fields) == ["after"]
 
 
-@pytest.mark.parametrize("value, minimum, maximum, ok", [
-    ("1", 1, 100, True), ("0", 1, 100, False), ("100", 1, 100, True), ("101", 1, 100, False), ("1000", 1, 100, False),
-])
+@pytest.mark.parametrize(
+    "value, minimum, maximum, ok",
+    [
+        ("1", 1, 100, True),
+        ("0", 1, 100, False),
+        ("100", 1, 100, True),
+        ("101", 1, 100, False),
+        ("1000", 1, 100, False),
+    ],
+)
 def test_bounds_are_inclusive(value, minimum, maximum, ok):
     if ok:
         assert parse_client_int(value, "page", minimum=minimum, maximum=maximum) == int(value)

@@ -141,10 +141,17 @@ def test_reset_pages_have_no_inline_script(alice, inbox):
     client = ask_for_reset("acme.localhost", EMAIL)
     link_path = urlsplit(inbox.received[0].links()[0]).path
     form_page = client.get(link_path)["Location"]
-    pages = [client.get(path).content.decode() for path in (
-        "/accounts/login/", "/accounts/password_reset/", "/accounts/password_reset/done/", form_page,
-        "/accounts/reset/done/", "/accounts/reset/MQ/bad-token/",
-    )]
+    pages = [
+        client.get(path).content.decode()
+        for path in (
+            "/accounts/login/",
+            "/accounts/password_reset/",
+            "/accounts/password_reset/done/",
+            form_page,
+            "/accounts/reset/done/",
+            "/accounts/reset/MQ/bad-token/",
+        )
+    ]
     for page in pages:
         assert not re.search(r"<script(?![^>]*\bsrc=)", page), "inline <script>"
         assert not re.search(r"\son[a-z]+\s*=", page), "inline event handler"
@@ -209,16 +216,32 @@ def production_process(**env) -> dict:
     """The real settings and urlconfs, in a fresh process with DEBUG off."""
     environ = {k: v for k, v in os.environ.items() if k not in {"EMAIL_URL", "DJANGO_SETTINGS_MODULE"}}
     environ.update(
-        DJANGO_SETTINGS_MODULE="config.settings", DEBUG="false", SECRET_KEY="test-only",
+        DJANGO_SETTINGS_MODULE="config.settings",
+        DEBUG="false",
+        SECRET_KEY="test-only",
         # Only parsed: nothing here connects to them.
-        DATABASE_URL="postgres://nobody@127.0.0.1:1/none", REDIS_URL="redis://127.0.0.1:1/0", **env,
+        DATABASE_URL="postgres://nobody@127.0.0.1:1/none",
+        REDIS_URL="redis://127.0.0.1:1/0",
+        **env,
     )
-    result = subprocess.run([sys.executable, "-c", ROUTES_AND_LINK], cwd=ROOT, env=environ,
-                            capture_output=True, text=True, timeout=60, check=True)
+    result = subprocess.run(
+        [sys.executable, "-c", ROUTES_AND_LINK],
+        cwd=ROOT,
+        env=environ,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    )
     return json.loads(result.stdout.strip().splitlines()[-1])
 
 
-ALWAYS = ["/accounts/reset/MQ/set-password/", "/accounts/reset/done/", "/accounts/logout/", "/accounts/password_change/"]
+ALWAYS = [
+    "/accounts/reset/MQ/set-password/",
+    "/accounts/reset/done/",
+    "/accounts/logout/",
+    "/accounts/password_change/",
+]
 
 
 @pytest.mark.django_db(False)

@@ -50,7 +50,11 @@ def production_env(**overrides: str) -> dict[str, str]:
 def check_deploy(env: dict[str, str]) -> subprocess.CompletedProcess:
     return subprocess.run(
         [sys.executable, "manage.py", "check", "--deploy", "--fail-level", "WARNING"],
-        cwd=ROOT, env=env, capture_output=True, text=True, timeout=120,
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
     )
 
 
@@ -140,7 +144,9 @@ def test_production_server_redirects_plain_http_and_sends_hsts_and_csp_over_http
         assert_strict_csp(secure.headers["Content-Security-Policy"])
         assert secure.headers["X-Content-Type-Options"] == "nosniff"
 
-        public = get(server.port, "/admin/login/", host=f"localhost:{server.port}", headers={"X-Forwarded-Proto": "https"})
+        public = get(
+            server.port, "/admin/login/", host=f"localhost:{server.port}", headers={"X-Forwarded-Proto": "https"}
+        )
         assert public.status == 200
         assert_strict_csp(public.headers["Content-Security-Policy"])
         assert "Strict-Transport-Security" in public.headers
@@ -161,8 +167,12 @@ def test_a_client_that_is_not_a_trusted_proxy_cannot_claim_https(world):
     header from anyone else is ignored, so no SECURE_PROXY_SSL_HEADER."""
     elsewhere = ("--proxy-headers", "--forwarded-allow-ips", "10.255.255.1")
     with uvicorn_server(extra_env=_server_env(), extra_args=elsewhere) as server:
-        spoofed = get(server.port, "/accounts/login/", host=f"acme.localhost:{server.port}",
-                      headers={"X-Forwarded-Proto": "https"})
+        spoofed = get(
+            server.port,
+            "/accounts/login/",
+            host=f"acme.localhost:{server.port}",
+            headers={"X-Forwarded-Proto": "https"},
+        )
         assert spoofed.status == 301
         assert "Strict-Transport-Security" not in spoofed.headers
     connections.close_all()

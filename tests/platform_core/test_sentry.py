@@ -92,7 +92,9 @@ def credentials(world):
 
 def post(port: int, path: str, body: dict, headers: dict) -> int:
     request = urllib.request.Request(
-        f"http://127.0.0.1:{port}{path}", data=json.dumps(body).encode(), method="POST",
+        f"http://127.0.0.1:{port}{path}",
+        data=json.dumps(body).encode(),
+        method="POST",
         headers={"Host": "acme.localhost", "Content-Type": "application/json", **headers},
     )
     try:
@@ -107,7 +109,10 @@ async def test_view_and_consumer_exceptions_reach_sentry_tagged_and_scrubbed(sin
     with uvicorn_server(extra_env=env, app="tests.fault_injection:application") as server:
         # A view raises, on a request carrying a token, a session and a password.
         status = await asyncio.to_thread(
-            post, server.port, "/api/orders/1/comments", {"body": "hi", "password": SECRET_PASSWORD},
+            post,
+            server.port,
+            "/api/orders/1/comments",
+            {"body": "hi", "password": SECRET_PASSWORD},
             {"Authorization": f"Bearer {credentials['token']}", "Cookie": credentials["cookie"]},
         )
         assert status == 500
@@ -129,8 +134,14 @@ async def test_view_and_consumer_exceptions_reach_sentry_tagged_and_scrubbed(sin
     assert view_event["request"]["url"].endswith("/api/orders/1/comments")
 
     everything = "\n".join(sink.raw)
-    leaked = [name for name, value in (
-        ("password", SECRET_PASSWORD), ("API token", credentials["token"]), ("ws ticket", credentials["ticket"]),
-        ("session id", credentials["cookie"].split("=", 1)[1]),
-    ) if value in everything]
+    leaked = [
+        name
+        for name, value in (
+            ("password", SECRET_PASSWORD),
+            ("API token", credentials["token"]),
+            ("ws ticket", credentials["ticket"]),
+            ("session id", credentials["cookie"].split("=", 1)[1]),
+        )
+        if value in everything
+    ]
     assert leaked == []

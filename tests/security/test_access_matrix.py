@@ -57,11 +57,19 @@ HTTP = [
     # Order 1: store 1, acme's customer. Order 2: store 2, no customer.
     ("GET", "/api/orders/1", None, expect(404, anon=401, other_admin=401, customer=200, staff1=200)),
     ("GET", "/api/orders/2", None, expect(404, anon=401, other_admin=401, staff2=200)),
-    ("POST", "/api/orders/1/status", {"status": "accepted"},
-     expect(404, anon=401, other_admin=401, customer=403, staff1=200)),
+    (
+        "POST",
+        "/api/orders/1/status",
+        {"status": "accepted"},
+        expect(404, anon=401, other_admin=401, customer=403, staff1=200),
+    ),
     ("POST", "/api/orders/2/status", {"status": "accepted"}, expect(404, anon=401, other_admin=401, staff2=200)),
-    ("POST", "/api/orders/1/comments", {"body": "ready soon"},
-     expect(404, anon=401, other_admin=401, customer=403, staff1=201)),
+    (
+        "POST",
+        "/api/orders/1/comments",
+        {"body": "ready soon"},
+        expect(404, anon=401, other_admin=401, customer=403, staff1=201),
+    ),
     ("GET", "/api/notifications", None, SIGNED_IN),
     ("POST", "/api/notifications/read", {"ids": [1]}, SIGNED_IN),  # only the owner's row changes (asserted below)
     ("GET", "/api/notifications/preferences", None, SIGNED_IN),
@@ -137,8 +145,9 @@ def cast(world):
 def http_cell(cookie: str | None, method: str, path: str, body) -> tuple[int, str]:
     client = Client(HTTP_HOST="acme.localhost", HTTP_COOKIE=cookie or "")  # CSRF is tested on its own
     with transaction.atomic():
-        response = client.generic(method, path, json.dumps(body) if body is not None else "",
-                                  content_type="application/json")
+        response = client.generic(
+            method, path, json.dumps(body) if body is not None else "", content_type="application/json"
+        )
         transaction.set_rollback(True)
     return response.status_code, response.content.decode(errors="replace")
 
@@ -182,8 +191,9 @@ def test_every_session_write_needs_the_csrf_token(cast, world):
         if method == "GET" or not path.startswith("/api/") or not allowed:
             continue
         client = Client(HTTP_HOST="acme.localhost", HTTP_COOKIE=cast[allowed[0]], enforce_csrf_checks=True)
-        response = client.generic(method, path, json.dumps(body) if body is not None else "",
-                                  content_type="application/json")
+        response = client.generic(
+            method, path, json.dumps(body) if body is not None else "", content_type="application/json"
+        )
         assert (response.status_code, response.json()["error"]["code"]) == (403, "csrf_failed"), (method, path)
         checked += 1
     assert checked >= 10  # the rows above, not an empty loop
@@ -240,9 +250,18 @@ def admin_objects(cast, world):
     globex = world.globex.tenant
     with tenant_context(world.public):
         globex_domain = globex.domains.get().pk
-    tenant_side = {"platform_core/user": world.acme.staff1.pk, "stores/store": 1, "orders/order": 1,
-                   "orders/storeevent": event, "alerts/notification": notification}
-    public_side = {"tenants/tenant": globex.pk, "tenants/domain": globex_domain, "platform_core/user": world.operator.pk}
+    tenant_side = {
+        "platform_core/user": world.acme.staff1.pk,
+        "stores/store": 1,
+        "orders/order": 1,
+        "orders/storeevent": event,
+        "alerts/notification": notification,
+    }
+    public_side = {
+        "tenants/tenant": globex.pk,
+        "tenants/domain": globex_domain,
+        "platform_core/user": world.operator.pk,
+    }
     return {TENANT_HOST: tenant_side, PUBLIC_HOST: public_side}
 
 
@@ -302,10 +321,19 @@ def test_a_tenant_admin_flagged_superuser_still_reaches_no_public_model(world):
     before = (sorted(Tenant.objects.values_list("schema_name", flat=True)), Domain.objects.count())
     globex = world.globex.tenant.pk
     assert client.get("/admin/tenants/tenant/").status_code == 404
-    assert client.post("/admin/tenants/tenant/", {"action": "delete_selected", "_selected_action": [globex],
-                                                  "post": "yes"}).status_code == 404
-    assert client.post("/admin/tenants/domain/add/", {"domain": "www.localhost", "tenant": world.acme.tenant.pk,
-                                                      "is_primary": "on"}).status_code == 404
+    assert (
+        client.post(
+            "/admin/tenants/tenant/", {"action": "delete_selected", "_selected_action": [globex], "post": "yes"}
+        ).status_code
+        == 404
+    )
+    assert (
+        client.post(
+            "/admin/tenants/domain/add/",
+            {"domain": "www.localhost", "tenant": world.acme.tenant.pk, "is_primary": "on"},
+        ).status_code
+        == 404
+    )
     assert client.get(f"/admin/tenants/tenant/{globex}/change/").status_code == 404
     index = client.get("/admin/").content.decode()
     assert "Tenants" not in index and "Stores" in index

@@ -24,10 +24,17 @@ FUZZ = hypothesis_settings(
 
 # Any JSON value, with the numbers and strings that break naive code.
 scalars = (
-    st.none() | st.booleans() | st.integers(min_value=-(2**70), max_value=2**70)
-    | st.floats(allow_nan=False, allow_infinity=False) | st.text(max_size=40)
+    st.none()
+    | st.booleans()
+    | st.integers(min_value=-(2**70), max_value=2**70)
+    | st.floats(allow_nan=False, allow_infinity=False)
+    | st.text(max_size=40)
 )
-json_values = st.recursive(scalars, lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=10), inner, max_size=4), max_leaves=12)
+json_values = st.recursive(
+    scalars,
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=10), inner, max_size=4),
+    max_leaves=12,
+)
 
 SOCKET_TYPES = ["ping", "resume", "notifications.mark_read", "notifications.mark_all_read", "subscribe", "", "PING"]
 socket_messages = (
@@ -54,7 +61,9 @@ HOSTILE_FRAMES = [
 async def _exchange(path: str, cookie: str, frame: str) -> str:
     """Send `frame` on a fresh socket; return what became of the socket."""
     communicator = WebsocketCommunicator(
-        application, path, headers=[(b"host", b"acme.localhost"), (b"origin", b"http://acme.localhost"), (b"cookie", cookie.encode())]
+        application,
+        path,
+        headers=[(b"host", b"acme.localhost"), (b"origin", b"http://acme.localhost"), (b"cookie", cookie.encode())],
     )
     await communicator.connect()
     try:
@@ -144,12 +153,22 @@ def integration(world):
 @pytest.mark.django_db
 @FUZZ
 @given(body=webhook_bodies)
-@example(body='{"type": "order.created", "timestamp": "2026-11-21T12:00:00Z", "data": {"store_id": 1, "external_id": "X", "total": NaN}}')
-@example(body='{"type": "order.created", "timestamp": "2026-11-21T12:00:00Z", "data": {"store_id": 1, "external_id": "X", "total": 1e400}}')
-@example(body='{"type": "order.created", "timestamp": "2026-11-21T12:00:00Z", "data": {"store_id": 1, "external_id": "X", "total": "Infinity"}}')
-@example(body='{"type": "order.created", "timestamp": "2026-11-21T12:00:00Z", "data": {"store_id": 99999999999999999999, "external_id": "X", "total": "1"}}')
+@example(
+    body='{"type": "order.created", "timestamp": "2026-11-21T12:00:00Z", "data": {"store_id": 1, "external_id": "X", "total": NaN}}'
+)
+@example(
+    body='{"type": "order.created", "timestamp": "2026-11-21T12:00:00Z", "data": {"store_id": 1, "external_id": "X", "total": 1e400}}'
+)
+@example(
+    body='{"type": "order.created", "timestamp": "2026-11-21T12:00:00Z", "data": {"store_id": 1, "external_id": "X", "total": "Infinity"}}'
+)
+@example(
+    body='{"type": "order.created", "timestamp": "2026-11-21T12:00:00Z", "data": {"store_id": 99999999999999999999, "external_id": "X", "total": "1"}}'
+)
 @example(body="[" * 50_000)
-@example(body='{"type": "order.created", "timestamp": "2026-11-21T12:00:00Z", "data": {"store_id": 1, "external_id": "\\u0000", "total": "1"}}')
+@example(
+    body='{"type": "order.created", "timestamp": "2026-11-21T12:00:00Z", "data": {"store_id": 1, "external_id": "\\u0000", "total": "1"}}'
+)
 def test_no_webhook_body_gives_a_500_or_a_partial_write(world, integration, body):
     integ, secret = integration
     before = _rows(world)
@@ -176,12 +195,15 @@ def test_no_host_header_gives_a_500(world, host):
         assert response.status_code < 500 or (path == "/healthz" and response.status_code == 503), (host, path)
 
 
-@pytest.mark.parametrize("path", [
-    "/admin/orders/storeevent/?store__id__exact=1&type__exact=%00",  # reached PostgreSQL: a 500
-    "/api/stores/1/orders?status=%00",
-    "/api/orders?page=1&x%00=1",
-    "/stores/%00/",
-])
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/admin/orders/storeevent/?store__id__exact=1&type__exact=%00",  # reached PostgreSQL: a 500
+        "/api/stores/1/orders?status=%00",
+        "/api/orders?page=1&x%00=1",
+        "/stores/%00/",
+    ],
+)
 def test_a_nul_in_the_address_is_a_400_never_a_500(world, path):
     from django.test import Client
 

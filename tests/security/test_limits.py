@@ -119,7 +119,9 @@ def test_webhooks_per_integration_are_limited_with_retry_after(world, integratio
 
     # The same integration id on globex has its own budget.
     integration, secret = integrations["globex"]
-    assert send(integration.pk, secret, payload(external_id="G-1", total="1"), host="globex.localhost").status_code == 200
+    assert (
+        send(integration.pk, secret, payload(external_id="G-1", total="1"), host="globex.localhost").status_code == 200
+    )
 
 
 # --- sign-in attempts ------------------------------------------------------------------------

@@ -60,8 +60,7 @@ def http(server: Server, method: str, path: str, *, cookie: str = "", token: str
     if form is not None:
         data = "&".join(f"{k}={v}" for k, v in form.items()).encode()
         headers["Content-Type"] = "application/x-www-form-urlencoded"
-    request = urllib.request.Request(f"http://127.0.0.1:{server.port}{path}", data=data, headers=headers,
-                                     method=method)
+    request = urllib.request.Request(f"http://127.0.0.1:{server.port}{path}", data=data, headers=headers, method=method)
 
     class NoRedirect(urllib.request.HTTPRedirectHandler):
         def redirect_request(self, *args, **kwargs):
@@ -161,10 +160,15 @@ async def sign_out(world, workers, staff):
 async def change_password(world, workers, staff):
     # From the *other* session: Django keeps the changer's own session
     # signed in, and ends every other one.
-    form = {"old_password": PASSWORD, "new_password1": "a-new-long-passphrase", "new_password2": "a-new-long-passphrase",
-            "csrfmiddlewaretoken": CSRF}
-    status, body = await asyncio.to_thread(http, workers["A"], "POST", "/accounts/password_change/",
-                                           cookie=staff["other_session"], form=form)
+    form = {
+        "old_password": PASSWORD,
+        "new_password1": "a-new-long-passphrase",
+        "new_password2": "a-new-long-passphrase",
+        "csrfmiddlewaretoken": CSRF,
+    }
+    status, body = await asyncio.to_thread(
+        http, workers["A"], "POST", "/accounts/password_change/", cookie=staff["other_session"], form=form
+    )
     assert status == 302, body[:500]
 
 

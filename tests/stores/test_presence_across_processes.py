@@ -30,6 +30,7 @@ def servers(world):
 
 async def presence_until(ws, expected: list[str], timeout: float = 10) -> list[str]:
     """Read frames until a presence frame lists exactly `expected`."""
+
     async def read():
         while True:
             frame = json.loads(await ws.recv())

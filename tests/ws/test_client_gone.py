@@ -30,8 +30,9 @@ async def test_clients_that_vanish_mid_send_are_not_errors(world):
                     ws.transport.abort()
             await asyncio.sleep(1)
             # The server is fine: a new socket works.
-            async with websocket(server, "/ws/notifications/", host="acme.localhost",
-                                 cookie=cookies["/ws/notifications/"]) as ws:
+            async with websocket(
+                server, "/ws/notifications/", host="acme.localhost", cookie=cookies["/ws/notifications/"]
+            ) as ws:
                 assert "notifications.unread" in await asyncio.wait_for(ws.recv(), 5)
         log.seek(0)
         text = log.read()

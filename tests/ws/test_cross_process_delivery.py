@@ -22,7 +22,6 @@ pytestmark = [
 ]
 
 
-
 @pytest.fixture
 def server(acme, customer):
     with uvicorn_server() as server:

@@ -10,10 +10,12 @@ from tests.servers import free_port
 
 def test_an_outage_is_logged_once_with_its_traceback_not_per_event(settings, caplog, monkeypatch):
     # A real Redis client against a port where nothing listens: every send is refused.
-    settings.CHANNEL_LAYERS = {"default": {
-        "BACKEND": "channels_redis.pubsub.RedisPubSubChannelLayer",
-        "CONFIG": {"hosts": [f"redis://127.0.0.1:{free_port()}/0"]},
-    }}
+    settings.CHANNEL_LAYERS = {
+        "default": {
+            "BACKEND": "channels_redis.pubsub.RedisPubSubChannelLayer",
+            "CONFIG": {"hosts": [f"redis://127.0.0.1:{free_port()}/0"]},
+        }
+    }
     monkeypatch.setattr(layer, "_failures", layer._FailureReports())
     with caplog.at_level(logging.ERROR, logger="ws.layer"):
         for n in range(20):

@@ -32,8 +32,9 @@ async def test_staff_removed_from_the_store_lose_its_board_but_keep_their_bell(w
     await first_frames(board, "stream.live")
     await first_frames(bell, "notifications.unread")
     # globex's staff1: the same user id and store id, another tenant.
-    twin = await open_socket(STORE, host="globex.localhost", cookie=await login_cookie(world.globex.tenant,
-                                                                                        world.globex.staff1))
+    twin = await open_socket(
+        STORE, host="globex.localhost", cookie=await login_cookie(world.globex.tenant, world.globex.staff1)
+    )
     await first_frames(twin, "stream.live")
 
     await in_acme(world, lambda: StaffMembership.objects.get(user=world.acme.staff1, store_id=1).delete())
@@ -187,8 +188,9 @@ async def test_a_token_that_expires_closes_the_sockets_of_its_tickets(world, ope
     await first_frames(bell, "notifications.unread")
     assert await still_open(bell)
     # Time passes: the token's expiry is now behind us (no signal is sent for that).
-    await in_acme(world, lambda: ApiToken.objects.filter(pk=token_id).update(
-        expires_at=timezone.now() - timedelta(seconds=1)))
+    await in_acme(
+        world, lambda: ApiToken.objects.filter(pk=token_id).update(expires_at=timezone.now() - timedelta(seconds=1))
+    )
     assert await closed(bell) == close_codes.NOT_SIGNED_IN
 
 
@@ -201,8 +203,9 @@ async def test_an_expired_session_and_a_bulk_deactivation_are_swept_too(world, o
 
     customer_bell = await open_socket(BELL, cookie=await login_cookie(world.acme.tenant, world.acme.customer))
     staff_bell = await open_socket(BELL, cookie=await login_cookie(world.acme.tenant, world.acme.staff2))
-    globex_bell = await open_socket(BELL, host="globex.localhost",
-                                    cookie=await login_cookie(world.globex.tenant, world.globex.customer))
+    globex_bell = await open_socket(
+        BELL, host="globex.localhost", cookie=await login_cookie(world.globex.tenant, world.globex.customer)
+    )
     for bell in (customer_bell, staff_bell, globex_bell):
         await first_frames(bell, "notifications.unread")
 

@@ -10,7 +10,6 @@ from ws import close_codes
 pytestmark = pytest.mark.django_db(transaction=True)
 
 
-
 async def test_signed_in_user_gets_the_unread_frame(open_socket, acme, customer):
     socket = await open_socket("/ws/notifications/", cookie=await login_cookie(acme, customer))
     frame = await socket.receive()
@@ -27,11 +26,8 @@ async def test_garbage_session_cookie_is_anonymous(open_socket, acme):
     assert await socket.closed_with() == close_codes.NOT_SIGNED_IN
 
 
-
 async def test_cookie_of_one_tenant_means_nothing_on_another(open_socket, acme, globex, customer, globex_twin):
-    socket = await open_socket(
-        "/ws/notifications/", host="globex.localhost", cookie=await login_cookie(acme, customer)
-    )
+    socket = await open_socket("/ws/notifications/", host="globex.localhost", cookie=await login_cookie(acme, customer))
     assert await socket.closed_with() == close_codes.NOT_SIGNED_IN
 
 
@@ -78,8 +74,17 @@ async def test_inactive_user_is_not_signed_in(open_socket, acme, customer):
 
 
 # --- one host rule for HTTP and sockets; the Origin is exactly the served origin -------
-@pytest.mark.parametrize("origin", ["https://acme.localhost", "file://acme.localhost", "ws://acme.localhost",
-                                    "http://ACME.localhost", "http://acme.localhost.", "http://acme.localhost/"])
+@pytest.mark.parametrize(
+    "origin",
+    [
+        "https://acme.localhost",
+        "file://acme.localhost",
+        "ws://acme.localhost",
+        "http://ACME.localhost",
+        "http://acme.localhost.",
+        "http://acme.localhost/",
+    ],
+)
 async def test_an_origin_of_another_scheme_or_spelling_is_closed_with_4403(open_socket, acme, customer, origin):
     socket = await open_socket("/ws/notifications/", origin=origin, cookie=await login_cookie(acme, customer))
     assert await socket.closed_with() == close_codes.FORBIDDEN
@@ -103,20 +108,25 @@ async def test_a_secure_socket_takes_the_https_origin_only(acme, customer):
     assert outcomes == {"https://acme.localhost": "open", "http://acme.localhost": close_codes.FORBIDDEN}
 
 
-@pytest.mark.parametrize("host, served", [
-    ("acme.localhost", True),
-    ("acme.localhost:8000", True),
-    ("www.acme.localhost", True),  # django-tenants drops a leading "www." over HTTP: sockets agree
-    ("ACME.localhost", False),
-    ("Acme.Localhost", False),
-    ("acme.localhost.", False),
-    ("acme.localhost.:8000", False),
-])
+@pytest.mark.parametrize(
+    "host, served",
+    [
+        ("acme.localhost", True),
+        ("acme.localhost:8000", True),
+        ("www.acme.localhost", True),  # django-tenants drops a leading "www." over HTTP: sockets agree
+        ("ACME.localhost", False),
+        ("Acme.Localhost", False),
+        ("acme.localhost.", False),
+        ("acme.localhost.:8000", False),
+    ],
+)
 async def test_http_and_sockets_serve_exactly_the_same_hosts(open_socket, acme, customer, host, served):
     from django.test import Client
 
     cookie = await login_cookie(acme, customer)
-    http_status = await sync_to_async(lambda: Client(HTTP_HOST=host, HTTP_COOKIE=cookie).get("/api/notifications").status_code)()
+    http_status = await sync_to_async(
+        lambda: Client(HTTP_HOST=host, HTTP_COOKIE=cookie).get("/api/notifications").status_code
+    )()
     socket = await open_socket("/ws/notifications/", host=host, origin=f"http://{host}", cookie=cookie)
     first = await socket.communicator.receive_output(timeout=2)
     socket_outcome = first.get("code") if first["type"] == "websocket.close" else "open"
@@ -129,8 +139,12 @@ async def test_two_host_headers_are_refused(acme, customer):
     from config.asgi import application
 
     cookie = await login_cookie(acme, customer)
-    headers = [(b"host", b"acme.localhost"), (b"host", b"globex.localhost"),
-               (b"origin", b"http://acme.localhost"), (b"cookie", cookie.encode())]
+    headers = [
+        (b"host", b"acme.localhost"),
+        (b"host", b"globex.localhost"),
+        (b"origin", b"http://acme.localhost"),
+        (b"cookie", cookie.encode()),
+    ]
     communicator = WebsocketCommunicator(application, "/ws/notifications/", headers=headers)
     await communicator.connect()
     assert (await communicator.receive_output(timeout=2)).get("code") == close_codes.NOT_FOUND
@@ -154,9 +168,13 @@ def raw_exchange(port: int, request: bytes) -> bytes:
 def test_two_host_headers_are_refused_over_http_by_the_real_server(product_server):
     """Django joins repeated headers with a comma, which names no tenant: 404,
     as a socket gets 4404. Neither host is served."""
-    ok = raw_exchange(product_server.port, b"GET /api/notifications HTTP/1.1\r\nHost: acme.localhost\r\n"
-                                           b"Connection: close\r\n\r\n")
+    ok = raw_exchange(
+        product_server.port, b"GET /api/notifications HTTP/1.1\r\nHost: acme.localhost\r\nConnection: close\r\n\r\n"
+    )
     assert ok.startswith(b"HTTP/1.1 401")  # the host is served (and asks for a sign-in)
-    twice = raw_exchange(product_server.port, b"GET /api/notifications HTTP/1.1\r\nHost: acme.localhost\r\n"
-                                              b"Host: globex.localhost\r\nConnection: close\r\n\r\n")
+    twice = raw_exchange(
+        product_server.port,
+        b"GET /api/notifications HTTP/1.1\r\nHost: acme.localhost\r\n"
+        b"Host: globex.localhost\r\nConnection: close\r\n\r\n",
+    )
     assert twice.split(b"\r\n", 1)[0] == b"HTTP/1.1 404 Not Found"

@@ -10,7 +10,6 @@ from ws import close_codes
 pytestmark = pytest.mark.django_db(transaction=True)
 
 
-
 @pytest.fixture
 async def socket(open_socket, acme, customer):
     socket = await open_socket("/ws/notifications/", cookie=await login_cookie(acme, customer))

@@ -25,4 +25,6 @@ class Command(BaseCommand):
         for tenant in tenants.order_by("schema_name"):
             with tenant_context(tenant):
                 deleted = notifications_prune(older_than=timedelta(days=older_than_days))
-            self.stdout.write(f"{tenant.schema_name}: {deleted} read notifications older than {older_than_days:g} days deleted")
+            self.stdout.write(
+                f"{tenant.schema_name}: {deleted} read notifications older than {older_than_days:g} days deleted"
+            )

@@ -13,8 +13,13 @@ class Command(BaseCommand):
     def add_arguments(self, parser):
         parser.add_argument("--schema", required=True)
         parser.add_argument("--name", required=True)
-        parser.add_argument("--store", type=int, action="append", dest="stores",
-                            help="a store it may write to (repeat); all stores when left out")
+        parser.add_argument(
+            "--store",
+            type=int,
+            action="append",
+            dest="stores",
+            help="a store it may write to (repeat); all stores when left out",
+        )
 
     def handle(self, *args, schema, name, stores, **options):
         tenant = get_tenant_model().objects.filter(schema_name=schema).exclude(schema_name="public").first()

@@ -33,14 +33,21 @@ class Command(BaseCommand):
             # meanwhile (a local run's console mail) goes to stderr.
             with contextlib.redirect_stdout(sys.stderr):
                 provisioned = tenant_provision(
-                    schema=schema, name=name or schema.replace("_", " ").title(), domain=domain, admin_email=admin_email,
+                    schema=schema,
+                    name=name or schema.replace("_", " ").title(),
+                    domain=domain,
+                    admin_email=admin_email,
                 )
         except ApplicationError as error:
             problems = "; ".join(f"{field}: {problem}" for field, problem in error.fields.items())
             raise CommandError(f"{error.message}: {problems}") from None
-        self.stdout.write(json.dumps({
-            "schema": provisioned.tenant.schema_name,
-            "domain": provisioned.domain.domain,
-            "admin": provisioned.admin.get_username(),
-            "sign_in_link": provisioned.sign_in_link,
-        }))
+        self.stdout.write(
+            json.dumps(
+                {
+                    "schema": provisioned.tenant.schema_name,
+                    "domain": provisioned.domain.domain,
+                    "admin": provisioned.admin.get_username(),
+                    "sign_in_link": provisioned.sign_in_link,
+                }
+            )
+        )
