@@ -19,9 +19,9 @@ observability.redact_credentials_in_logs()
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 from django.conf import settings  # noqa: E402
 
+from config.routing import websocket_urlpatterns  # noqa: E402
 from platform_core import jobs  # noqa: E402
 from ws.middleware import TenantWebsocketMiddleware  # noqa: E402
-from config.routing import websocket_urlpatterns  # noqa: E402
 
 protocols = ProtocolTypeRouter(
     {

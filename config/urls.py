@@ -2,10 +2,12 @@
 
 from django.urls import include, path
 
-from alerts.urls import api_urlpatterns as alert_api, page_urlpatterns as alert_pages
-from orders.urls import api_urlpatterns as order_api, page_urlpatterns as order_pages
-from platform_core.admin import tenant_site
+from alerts.urls import api_urlpatterns as alert_api
+from alerts.urls import page_urlpatterns as alert_pages
+from orders.urls import api_urlpatterns as order_api
+from orders.urls import page_urlpatterns as order_pages
 from platform_core import account_api, openapi, views
+from platform_core.admin import tenant_site
 
 urlpatterns = [
     path("", views.home, name="home"),

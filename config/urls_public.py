@@ -2,8 +2,8 @@
 
 from django.urls import include, path
 
-from platform_core.admin import operator_site
 from platform_core import views
+from platform_core.admin import operator_site
 
 urlpatterns = [
     path("", views.public_home, name="public-home"),

@@ -85,10 +85,6 @@ class Order(models.Model):
     def can_become(self, status: str) -> bool:
         return self._can_go(self.status, status)
 
-    @property
-    def is_final(self) -> bool:
-        return not self.TRANSITIONS[self.status]
-
 
 class OrderComment(models.Model):
     order = models.ForeignKey(Order, on_delete=models.CASCADE, related_name="comments")

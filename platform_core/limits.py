@@ -8,7 +8,7 @@ limit lives in the consumer (ws/consumers.py): it needs no sharing.
 
 import math
 import time
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from django.db import connection
 
@@ -28,7 +28,7 @@ def _window(window: int) -> tuple[datetime, int]:
     """The current window's start, and the seconds until the next one."""
     now = time.time()
     start = math.floor(now / window) * window
-    return datetime.fromtimestamp(start, tz=timezone.utc), max(1, math.ceil(start + window - now))
+    return datetime.fromtimestamp(start, tz=UTC), max(1, math.ceil(start + window - now))
 
 
 def hit(key: str, *, limit: int, window: int) -> int | None:

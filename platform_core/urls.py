@@ -3,7 +3,8 @@ public host (each in its own schema): sign in and out, change, set and
 reset the password."""
 
 from django.conf import settings
-from django.contrib.auth import urls as auth_urls, views as auth_views
+from django.contrib.auth import urls as auth_urls
+from django.contrib.auth import views as auth_views
 from django.urls import path
 
 from platform_core import views

@@ -24,7 +24,6 @@ closes every socket anyway (ws/health.py).
 import asyncio
 import json
 import logging
-
 from collections import defaultdict
 
 from django.conf import settings
@@ -38,9 +37,9 @@ from django_tenants.utils import get_public_schema_name
 from platform_core.access import credentials_ended, session_digest
 from platform_core.models import ApiToken
 from ws import events, groups, health
-from ws.hub import hub
 from ws.close_codes import NOT_SIGNED_IN
 from ws.db import in_tenant
+from ws.hub import hub
 from ws.layer import publish_on_commit
 from ws.loops import per_event_loop
 

@@ -6,8 +6,5 @@ NOT_FOUND = 4404  # unknown tenant, unknown store, unknown path
 TOO_MANY_SOCKETS = 4429  # this user already has SOCKETS_PER_USER open
 MESSAGE_TOO_BIG = 1009
 INTERNAL_ERROR = 1011  # a bug; reported to Sentry
-SERVICE_RESTART = 1012  # the worker is shutting down (sent by uvicorn)
+# 1012: the worker is shutting down (sent by uvicorn itself, never by us)
 TRY_AGAIN_LATER = 1013  # Redis or PostgreSQL is unavailable right now
-
-# Reconnecting cannot help after these.
-PERMANENT = {NOT_SIGNED_IN, FORBIDDEN, NOT_FOUND}

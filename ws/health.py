@@ -18,8 +18,9 @@ counts as one.
 
 Also the registry of this worker's open sockets, by user: it enforces
 SOCKETS_PER_USER (per worker process: no shared state on the connect
-path) and finds a user's sockets when their access changes (ws/access.py). One watch per event loop (a uvicorn worker has one); it checks
-nothing for the in-memory layer, which cannot fail apart from the process.
+path) and finds a user's sockets when their access changes (ws/access.py).
+One watch per event loop (a uvicorn worker has one); it checks nothing for
+the in-memory layer, which cannot fail apart from the process.
 """
 
 import asyncio

@@ -25,8 +25,8 @@ from channels.layers import get_channel_layer
 from django.db import connection, transaction
 
 from ws import groups
-from ws.occupancy import groups_with_members
 from ws.events import Frame, to_json
+from ws.occupancy import groups_with_members
 
 logger = logging.getLogger(__name__)
 

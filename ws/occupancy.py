@@ -65,5 +65,5 @@ async def _pubsub_occupied(layer: RedisPubSubChannelLayer, group_names: list[str
         for start in range(0, len(pairs), CHUNK):
             chunk = pairs[start : start + CHUNK]
             counts = await shard._redis.pubsub_numsub(*(channel for _, channel in chunk))
-            occupied.update(name for (name, _), (_, count) in zip(chunk, counts) if count)
+            occupied.update(name for (name, _), (_, count) in zip(chunk, counts, strict=True) if count)
     return occupied

@@ -9,8 +9,8 @@ from django.test import Client
 from django.utils import timezone
 from django_tenants.utils import get_public_schema_name, schema_context, tenant_context
 
-from alerts.models import Announcement, Notification
 from alerts.announcements import announcement_create
+from alerts.models import Announcement, Notification
 from platform_core import jobs
 from platform_core.errors import ApplicationError
 from tenants.models import Job

@@ -7,8 +7,7 @@ from django_tenants.utils import tenant_context
 
 from alerts.consumers import BellWatch
 from alerts.models import Notification
-from tests.factories import anotify, aread
-from tests.factories import login_cookie
+from tests.factories import anotify, aread, login_cookie
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

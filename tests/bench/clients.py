@@ -83,7 +83,7 @@ async def main(config):
             wait_for = socket.live if mode == "stream" and not config.get("raw") else socket.first
             try:
                 await asyncio.wait_for(wait_for.wait(), 60)
-            except asyncio.TimeoutError:
+            except TimeoutError:
                 failed += 1
 
     await asyncio.gather(*(open_one(i) for i in range(count)))

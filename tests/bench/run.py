@@ -447,7 +447,8 @@ def write_report(bench: Bench, command: str, path: Path):
         "",
         f"- command: `{command}`",
         f"- commit: `{commit}`, {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}",
-        f"- machine: {psutil.cpu_count()} cores, {psutil.virtual_memory().total / 2**30:.0f} GiB, {platform.platform()}, Python {platform.python_version()}",
+        f"- machine: {psutil.cpu_count()} cores, {psutil.virtual_memory().total / 2**30:.0f} GiB, "
+        f"{platform.platform()}, Python {platform.python_version()}",
         f"- mode: {'quick (smoke)' if bench.quick else 'full'}",
         "",
         "| scenario | metric | value | target | met |",

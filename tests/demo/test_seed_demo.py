@@ -1,12 +1,14 @@
+import io
+
 import pytest
 from django.contrib.auth import authenticate, get_user_model
 from django.core.management import call_command
 from django_tenants.utils import get_public_schema_name, schema_context, tenant_context
 
 from alerts.models import Notification
+from demo import seed as demo
 from orders.models import Order, StoreEvent
 from stores.models import StaffMembership, Store
-from demo import seed as demo
 from tenants.models import Domain, Tenant
 
 pytestmark = pytest.mark.django_db
@@ -30,9 +32,9 @@ def snapshot():
 
 
 def test_seed_demo_creates_the_contract_demo_and_is_idempotent(tenants):
-    call_command("seed_demo", stdout=open("/dev/null", "w"))
+    call_command("seed_demo", stdout=io.StringIO())
     first = snapshot()
-    call_command("seed_demo", stdout=open("/dev/null", "w"))
+    call_command("seed_demo", stdout=io.StringIO())
     assert snapshot() == first
 
     domains, rows = first

@@ -63,7 +63,7 @@ class StreamFollower:
                     self.close_codes.append(ws.close_code)
             except websockets.ConnectionClosed as closed:
                 self.close_codes.append(closed.rcvd.code if closed.rcvd else 1006)
-            except (OSError, websockets.InvalidHandshake, asyncio.TimeoutError):
+            except (TimeoutError, OSError, websockets.InvalidHandshake):
                 self.failed_connects += 1
             self.live.clear()
             self.server_index += 1  # as a load balancer would: maybe another worker

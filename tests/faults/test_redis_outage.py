@@ -6,9 +6,8 @@ import pytest
 from asgiref.sync import sync_to_async
 from django_tenants.utils import tenant_context
 
-from tests.factories import create_order, session_cookie
+from tests.factories import create_order, session_cookie, stream_seqs
 from tests.faults.clients import NotificationFollower, StreamFollower, WebhookFeeder
-from tests.factories import stream_seqs
 from tests.servers import uvicorn_server
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.faults]

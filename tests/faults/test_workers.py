@@ -7,8 +7,8 @@ import signal
 import pytest
 from asgiref.sync import sync_to_async
 
-from tests.faults.clients import StreamFollower, WebhookFeeder
 from tests.factories import stream_seqs
+from tests.faults.clients import StreamFollower, WebhookFeeder
 from tests.servers import uvicorn_server
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.faults]

@@ -11,8 +11,8 @@ import pytest
 from django.db import connections
 from django_tenants.utils import tenant_context
 
-from orders.models import Order
 from orders.integrations.services import integration_create
+from orders.models import Order
 from tests.servers import uvicorn_server
 
 pytestmark = pytest.mark.django_db(transaction=True)

@@ -9,8 +9,8 @@ from django.contrib.auth import get_user_model
 from django_tenants.utils import tenant_context
 
 from alerts.models import Notification
-from orders.models import Integration, Order, OrderComment, StoreEvent, WebhookDelivery
 from orders.integrations.services import integration_create, integration_secret_add, integration_secret_revoke
+from orders.models import Integration, Order, OrderComment, StoreEvent, WebhookDelivery
 from tests.orders.webhook_client import payload, post, send, sign, stale
 
 pytestmark = pytest.mark.django_db

@@ -8,8 +8,8 @@ from asgiref.sync import sync_to_async
 from django.db import connections
 from django_tenants.utils import tenant_context
 
-from orders.models import Order, StoreEvent, WebhookDelivery
 from orders.integrations.services import integration_create
+from orders.models import Order, StoreEvent, WebhookDelivery
 from tests.factories import login_cookie
 from tests.orders.webhook_client import payload, post, send, sign
 

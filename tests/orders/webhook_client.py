@@ -2,7 +2,7 @@
 
 import json
 import uuid
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 from django.test import Client
 from standardwebhooks import Webhook
@@ -14,7 +14,7 @@ def payload(kind="order.created", **data) -> dict:
 
 def sign(secret: str, body: str, *, msg_id: str | None = None, at: datetime | None = None) -> dict:
     msg_id = msg_id or f"msg_{uuid.uuid4().hex}"
-    at = at or datetime.now(tz=timezone.utc)
+    at = at or datetime.now(tz=UTC)
     return {
         "webhook-id": msg_id,
         "webhook-timestamp": str(int(at.timestamp())),
@@ -38,4 +38,4 @@ def send(integration_id: int, secret: str, body, **kwargs):
 
 
 def stale(minutes: float) -> datetime:
-    return datetime.now(tz=timezone.utc) + timedelta(minutes=minutes)
+    return datetime.now(tz=UTC) + timedelta(minutes=minutes)

@@ -7,10 +7,10 @@ happened in between.
 """
 
 import io
-import re
 import json
 import logging
 import os
+import re
 import subprocess
 import sys
 from urllib.parse import urlsplit

@@ -13,13 +13,12 @@ import io
 import logging
 
 import pytest
-from asgiref.sync import sync_to_async
 from django.db import connections
 from django_tenants.utils import tenant_context
 from uvicorn.logging import AccessFormatter
 
-from platform_core.observability import RedactCredentials, redact_credentials
 from platform_core.access import Credential
+from platform_core.observability import RedactCredentials, redact_credentials
 from platform_core.tokens import api_token_create, ws_ticket_issue
 from tests.servers import uvicorn_server, websocket
 
@@ -113,7 +112,7 @@ def test_the_server_log_has_the_request_lines_without_tickets_or_tokens(world, t
             async with websocket(server, f"/ws/notifications/?ticket={ticket}", host="acme.localhost") as ws:
                 assert '"notifications.unread"' in await asyncio.wait_for(ws.recv(), 10)
             async with websocket(server, "/ws/notifications/?ticket=SECRET456", host="acme.localhost") as ws:
-                with pytest.raises(Exception):  # closed with 4401
+                with pytest.raises(Exception):  # noqa: B017 (closed with 4401)
                     await asyncio.wait_for(ws.recv(), 10)
 
         asyncio.run(sockets())

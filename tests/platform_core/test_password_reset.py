@@ -14,8 +14,8 @@ import pytest
 from django.db import connection
 from django.test import Client
 
-from tests.factories import PASSWORD
 from tests.clock import clear_of_window_edge
+from tests.factories import PASSWORD
 from tests.servers import ROOT
 from tests.smtp import point_django_at, smtp_server
 
@@ -206,7 +206,9 @@ print(json.dumps({
     "backend": settings.EMAIL_BACKEND,
     "smtp": [settings.EMAIL_HOST, settings.EMAIL_PORT, settings.EMAIL_HOST_USER, settings.EMAIL_HOST_PASSWORD,
              settings.EMAIL_USE_TLS],
-    "routes": {urlconf: [path for path in paths if routed(path, urlconf)] for urlconf in ("config.urls", "config.urls_public")},
+    "routes": {
+        urlconf: [path for path in paths if routed(path, urlconf)] for urlconf in ("config.urls", "config.urls_public")
+    },
     "login_links_to_reset": "password_reset" in login,
 }))
 """

@@ -14,11 +14,10 @@ pytestmark = pytest.mark.django_db(transaction=True)
 
 def test_the_browser_check_fails_a_test_whose_page_violates_the_policy(product_server, world):
     base = f"http://acme.localhost:{product_server.port}"
-    with pytest.raises(pytest.fail.Exception, match="style-src"):
-        with browser() as chromium:
-            page = sign_in(chromium.new_context(), base, "customer", PASSWORD)
-            # What a template's <style> block would be: refused, and reported.
-            page.evaluate("""() => {
+    with pytest.raises(pytest.fail.Exception, match="style-src"), browser() as chromium:
+        page = sign_in(chromium.new_context(), base, "customer", PASSWORD)
+        # What a template's <style> block would be: refused, and reported.
+        page.evaluate("""() => {
                 const style = document.createElement("style");
                 style.textContent = "body { color: red; }";
                 document.head.append(style);

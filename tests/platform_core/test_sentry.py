@@ -15,7 +15,6 @@ import urllib.request
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
-from asgiref.sync import sync_to_async
 from django.db import connections
 from django_tenants.utils import tenant_context
 
@@ -55,7 +54,7 @@ class Sink:
         found = []
         for envelope in self.raw:
             lines = envelope.split("\n")
-            for header, payload in zip(lines[1::2], lines[2::2]):
+            for header, payload in zip(lines[1::2], lines[2::2], strict=False):
                 if json.loads(header).get("type") == "event":
                     found.append(json.loads(payload))
         return found

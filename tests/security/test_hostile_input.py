@@ -12,7 +12,9 @@ from asgiref.sync import async_to_sync
 from channels.testing import WebsocketCommunicator
 from django.conf import settings
 from django_tenants.utils import tenant_context
-from hypothesis import HealthCheck, example, given, settings as hypothesis_settings, strategies as st
+from hypothesis import HealthCheck, example, given
+from hypothesis import settings as hypothesis_settings
+from hypothesis import strategies as st
 
 from config.asgi import application
 from tests.factories import create_order, session_cookie
@@ -150,25 +152,18 @@ def integration(world):
         return integration_create(name="fuzz")
 
 
+ORDER_CREATED = '{"type": "order.created", "timestamp": "2026-11-21T12:00:00Z", "data": '
+
+
 @pytest.mark.django_db
 @FUZZ
 @given(body=webhook_bodies)
-@example(
-    body='{"type": "order.created", "timestamp": "2026-11-21T12:00:00Z", "data": {"store_id": 1, "external_id": "X", "total": NaN}}'
-)
-@example(
-    body='{"type": "order.created", "timestamp": "2026-11-21T12:00:00Z", "data": {"store_id": 1, "external_id": "X", "total": 1e400}}'
-)
-@example(
-    body='{"type": "order.created", "timestamp": "2026-11-21T12:00:00Z", "data": {"store_id": 1, "external_id": "X", "total": "Infinity"}}'
-)
-@example(
-    body='{"type": "order.created", "timestamp": "2026-11-21T12:00:00Z", "data": {"store_id": 99999999999999999999, "external_id": "X", "total": "1"}}'
-)
+@example(body=ORDER_CREATED + '{"store_id": 1, "external_id": "X", "total": NaN}}')
+@example(body=ORDER_CREATED + '{"store_id": 1, "external_id": "X", "total": 1e400}}')
+@example(body=ORDER_CREATED + '{"store_id": 1, "external_id": "X", "total": "Infinity"}}')
+@example(body=ORDER_CREATED + '{"store_id": 99999999999999999999, "external_id": "X", "total": "1"}}')
 @example(body="[" * 50_000)
-@example(
-    body='{"type": "order.created", "timestamp": "2026-11-21T12:00:00Z", "data": {"store_id": 1, "external_id": "\\u0000", "total": "1"}}'
-)
+@example(body=ORDER_CREATED + '{"store_id": 1, "external_id": "\\u0000", "total": "1"}}')
 def test_no_webhook_body_gives_a_500_or_a_partial_write(world, integration, body):
     integ, secret = integration
     before = _rows(world)

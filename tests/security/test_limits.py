@@ -36,9 +36,10 @@ async def test_a_flooding_socket_hears_rate_limited_once_and_stays_open(world, o
 
 @pytest.mark.django_db(transaction=True)
 async def test_a_dropped_message_changes_nothing(world, open_socket, settings):
+    from asgiref.sync import sync_to_async
+
     from alerts.models import Notification
     from alerts.services import notification_create
-    from asgiref.sync import sync_to_async
 
     def notify():
         with tenant_context(world.acme.tenant):

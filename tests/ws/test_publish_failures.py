@@ -3,9 +3,9 @@ once, not once per event (logged errors are what reaches Sentry)."""
 
 import logging
 
+from tests.servers import free_port
 from ws import layer
 from ws.layer import publish_now
-from tests.servers import free_port
 
 
 def test_an_outage_is_logged_once_with_its_traceback_not_per_event(settings, caplog, monkeypatch):

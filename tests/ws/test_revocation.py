@@ -197,8 +197,8 @@ async def test_a_token_that_expires_closes_the_sockets_of_its_tickets(world, ope
 async def test_an_expired_session_and_a_bulk_deactivation_are_swept_too(world, open_socket, fast_sweep):
     from datetime import timedelta
 
-    from django.contrib.sessions.models import Session
     from django.contrib.auth import get_user_model
+    from django.contrib.sessions.models import Session
     from django.utils import timezone
 
     customer_bell = await open_socket(BELL, cookie=await login_cookie(world.acme.tenant, world.acme.customer))
