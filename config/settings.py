@@ -183,6 +183,12 @@ else:
 # (ws/health.py). Slowness under load is not failure: keep the timeout long.
 LAYER_CHECK_SECONDS = env.float("LAYER_CHECK_SECONDS", default=2)
 LAYER_CHECK_TIMEOUT = env.float("LAYER_CHECK_TIMEOUT", default=30)
+# Each socket's outgoing queue (ws/outbox.py): a client more than this far
+# behind, or one whose pending write waits longer than the timeout, is
+# closed with 4408 and resumes by seq; no other socket waits for it.
+WS_OUTBOX_FRAMES = env.int("WS_OUTBOX_FRAMES", default=1000)
+WS_OUTBOX_BYTES = env.int("WS_OUTBOX_BYTES", default=4 * 1024 * 1024)
+WS_SEND_TIMEOUT_SECONDS = env.float("WS_SEND_TIMEOUT_SECONDS", default=10)
 # Keep in step with uvicorn's --ws-max-size in the Procfile and Makefile.
 WS_MAX_MESSAGE_BYTES = env.int("WS_MAX_MESSAGE_BYTES", default=65536)
 # Store streams: how often an idle dashboard socket hears the latest `seq`

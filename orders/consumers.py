@@ -17,6 +17,7 @@ from django.conf import settings
 
 from orders import selectors
 from orders.stream import Start, StreamCursor, Verdict
+from platform_core.availability import is_outage
 from platform_core.errors import ApplicationError
 from platform_core.parsing import parse_client_int
 from stores import services as store_services
@@ -58,7 +59,7 @@ class StoreOrdersSocket(JsonSocket):
                 await super().recheck_access(**ended)
         finally:
             self.suspended = max(0, self.suspended - 1)
-        await self._unpark()
+        self._unpark()
 
     async def opened(self):
         self.stream_lock = asyncio.Lock()
@@ -93,15 +94,16 @@ class StoreOrdersSocket(JsonSocket):
                     if len(batch) == settings.STREAM_REPLAY_BATCH:
                         await self._send_from_db(upto=None)
                 await self.send_frame(events.StreamLive(latest_seq=self.cursor.last_seq))
-        await self._unpark()
+        self._unpark()
         self.heartbeat = asyncio.create_task(self._heartbeat())
 
     async def disconnect(self, code):
-        heartbeat = getattr(self, "heartbeat", None)
-        if heartbeat and heartbeat is not asyncio.current_task():  # the heartbeat itself may revoke
-            heartbeat.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await heartbeat
+        # The socket's own tasks stop (one of them may be the one revoking it).
+        for task in (getattr(self, "heartbeat", None), self.replaying, self.drainer):
+            if task is not None and task is not asyncio.current_task():
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError, Exception):
+                    await task
         if hasattr(self, "stream_lock"):
             await self.leave_store_stream()
             await in_tenant(
@@ -115,28 +117,75 @@ class StoreOrdersSocket(JsonSocket):
         if set(message) - {"type", "after"}:
             raise ApplicationError("invalid", "resume takes only `after`")
         after = parse_client_int(message.get("after"), "after")
-        async with self.stream_lock:
-            # A replay sends the store's history: not to someone who lost it.
-            refusal = await in_tenant(self.tenant, self.refusal_now)
-            if refusal is not None:
-                await self.revoke(refusal)
-                return
-            await self._replay(after)
-        await self._unpark()
+        # One replay in flight per socket; it runs beside the socket's message
+        # loop (pings are still answered) and is charged to the socket's
+        # message budget by its size.
+        if self.replaying is not None and not self.replaying.done():
+            await self.send_error("rate_limited", "a replay is already in progress; wait for stream.live")
+            return
+        self.replaying = asyncio.create_task(self._resume(after))
+
+    replaying: asyncio.Task | None = None
+    drainer: asyncio.Task | None = None
+
+    async def _resume(self, after: int) -> None:
+        try:
+            async with self.stream_lock:
+                # A replay sends the store's history: not to someone who lost it.
+                refusal, latest = await in_tenant(self.tenant, self._resume_state)
+                if refusal is not None:
+                    await self.revoke(refusal)
+                    return
+                pages = -(-max(0, latest - after) // settings.STREAM_REPLAY_BATCH)  # ceil
+                if not self.take_tokens(pages):
+                    await self.send_error(
+                        "rate_limited",
+                        f"replaying {latest - after} events costs {pages} messages of your budget; "
+                        "resume from a later seq, or reload the orders over HTTP",
+                    )
+                    return
+                await self._replay(after, latest)
+            self._unpark()
+        except Exception as error:
+            if not is_outage(error):
+                raise
+            await self.send_error("unavailable", "the service is briefly unavailable; send it again shortly")
+
+    def _resume_state(self) -> tuple[int | None, int]:
+        """(a close code if access ended, the latest seq). On the DB thread, in the tenant."""
+        return self.refusal_now(), selectors.latest_seq(store_id=self.store_id)
 
     # --- hub → socket -------------------------------------------------------------
-    async def deliver(self, message: dict) -> None:
+    def deliver(self, message: dict) -> None:
         """A frame of this store's group, from the worker's hub.
 
-        Never waits on this socket's lock (the hub serves every socket of
-        the worker): while a replay or repair holds it, the frame is parked
-        and sent when the lock is released.
+        Never waits (the hub serves every socket of the worker): the frame is
+        queued in the outbox, or parked while a replay, a repair or an access
+        check holds the stream lock — or while a hole must first be read
+        from the database — and applied by this socket's own task.
         """
-        if self.stream_lock.locked() or self.suspended:
-            self.cursor.park(message)
+        if self.closing:
             return
-        async with self.stream_lock:
-            await self._apply(message)
+        if self.stream_lock.locked() or self.suspended or self.cursor.parked:
+            self._park(message)
+            return
+        seq = message.get("seq")
+        if seq is None:  # presence: not part of the stream
+            self.push(message["text"])
+            return
+        verdict = self.cursor.offer(seq)
+        if verdict is Verdict.SEND:
+            self.push(message["text"])
+            self.cursor.sent(seq)
+        elif verdict is Verdict.FILL:
+            self._park(message)
+
+    def _park(self, message: dict) -> None:
+        self.cursor.park(message)
+        if len(self.cursor.parked) > settings.WS_OUTBOX_FRAMES:
+            self.too_slow()  # a replay this far behind the live stream: start again by seq
+            return
+        self._unpark()
 
     async def _apply(self, message: dict) -> None:
         seq = message.get("seq")
@@ -150,17 +199,22 @@ class StoreOrdersSocket(JsonSocket):
             await self.send(text_data=message["text"])
             self.cursor.sent(seq)
 
-    async def _unpark(self) -> None:
+    def _unpark(self) -> None:
+        """Apply parked frames on this socket's own task (one at a time)."""
+        idle = self.drainer is None or self.drainer.done()
+        if self.cursor.parked and not self.suspended and not self.closing and idle:
+            self.drainer = asyncio.create_task(self._drain_parked())
+
+    async def _drain_parked(self) -> None:
         # Parked frames may now be older than what was sent meanwhile: the
         # cursor drops those, and asks for any hole to be filled.
-        while not self.suspended and (message := self.cursor.unpark()) is not None:
+        while not self.suspended and not self.closing and (message := self.cursor.unpark()) is not None:
             async with self.stream_lock:
                 await self._apply(message)
 
     # --- internals ----------------------------------------------------------------
-    async def _replay(self, after: int) -> None:
+    async def _replay(self, after: int, latest: int) -> None:
         """Send every event with seq > after from the database, then `stream.live`."""
-        latest = await in_tenant(self.tenant, selectors.latest_seq, store_id=self.store_id)
         # A resume may go back: the cursor starts again from `after`.
         if self.cursor.start(after=after, latest=latest) is Start.RESET:
             await self._reset(after, latest)
@@ -192,8 +246,10 @@ class StoreOrdersSocket(JsonSocket):
                 limit=settings.STREAM_REPLAY_BATCH,
             )
             await self._send_stored(batch)
-            if len(batch) < settings.STREAM_REPLAY_BATCH:
+            if len(batch) < settings.STREAM_REPLAY_BATCH or self.closing:
                 return
+            # Backpressure: the next page is read once this one has gone out.
+            await self.outbox.drained()
 
     async def _heartbeat(self) -> None:
         while True:
@@ -210,7 +266,7 @@ class StoreOrdersSocket(JsonSocket):
                         # A live frame never came: repair from the database.
                         await self._send_from_db(upto=latest)
                     await self.send_frame(events.Heartbeat(latest_seq=self.cursor.last_seq))
-                await self._unpark()
+                self._unpark()
             except Exception:
                 # The database may be restarting; the next beat tries again.
                 logger.warning("heartbeat of store %s failed", self.store_id, exc_info=True)

@@ -96,7 +96,7 @@ class AccessWatch:
                 if (socket.user.pk, socket.credential) in ended and not socket.closing:
                     await socket.revoke(NOT_SIGNED_IN)
 
-    async def deliver(self, message: dict) -> None:
+    def deliver(self, message: dict) -> None:
         # Called by the hub, which serves every socket of the worker: start
         # the checks, never wait for them here.
         change = json.loads(message["text"])

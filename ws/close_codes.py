@@ -3,6 +3,7 @@
 NOT_SIGNED_IN = 4401
 FORBIDDEN = 4403
 NOT_FOUND = 4404  # unknown tenant, unknown store, unknown path
+TOO_SLOW = 4408  # the client reads too slowly to keep up; it resumes by seq
 TOO_MANY_SOCKETS = 4429  # this user already has SOCKETS_PER_USER open
 MESSAGE_TOO_BIG = 1009
 INTERNAL_ERROR = 1011  # a bug; reported to Sentry

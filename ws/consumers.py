@@ -16,6 +16,7 @@ closes it with 1011 and is logged, which reports it to Sentry. No
 exception escapes a consumer.
 """
 
+import asyncio
 import contextlib
 import logging
 import time
@@ -34,6 +35,7 @@ from ws.access import access_watch
 from ws.db import in_tenant
 from ws.events import Frame, to_json
 from ws.hub import hub
+from ws.outbox import Outbox
 
 logger = logging.getLogger(__name__)
 
@@ -46,6 +48,10 @@ class JsonSocket(AsyncWebsocketConsumer):
     closing = False  # a close was sent; nothing more may be
     registered = False  # counted in this worker's sockets of the user
     released = False  # groups, hub and presence left (once)
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self._background: set[asyncio.Task] = set()
 
     async def __call__(self, scope, receive, send):
         try:
@@ -71,18 +77,61 @@ class JsonSocket(AsyncWebsocketConsumer):
     async def accept(self, subprotocol=None, headers=None):
         await super().accept(subprotocol, headers)
         self.accepted = True
+        # From now on every frame goes through the outbox and its own writer
+        # (ws/outbox.py): nothing that serves other sockets waits on this one.
+        self.outbox = Outbox(
+            write=lambda text: AsyncWebsocketConsumer.send(self, text_data=text),
+            close=lambda code: AsyncWebsocketConsumer.close(self, code),
+            max_frames=settings.WS_OUTBOX_FRAMES,
+            max_bytes=settings.WS_OUTBOX_BYTES,
+            on_overflow=self.too_slow,
+        )
+
+    outbox: Outbox | None = None
 
     async def close(self, code=None, reason=None):
+        """Close after the write under way; frames not yet sent are dropped
+        (clients resume by seq)."""
         if not self.closing:
             self.closing = True
-            await super().close(code, reason)
+            if self.outbox is None:
+                await super().close(code, reason)
+            else:
+                self.outbox.close(code or 1000)
+
+    def push(self, text: str) -> None:
+        """Queue a frame without waiting: for code that serves many sockets."""
+        if not self.closing:
+            self.outbox.push(text)
 
     async def send(self, text_data=None, bytes_data=None, close=False):
-        # Once closed (by the worker's layer watch, or a limit) while this
-        # socket was still busy, nothing more goes out: the ASGI server
-        # refuses a send after the close.
-        if not self.closing:
+        """Queue a frame, then wait for room: the socket's own flows (replies,
+        replays) slow down to the pace of its client. Once closed (by the
+        layer watch, a limit, lost access) nothing more goes out."""
+        if self.closing:
+            return
+        if self.outbox is None:
             await super().send(text_data, bytes_data, close)
+            return
+        self.outbox.push(text_data)
+        await self.outbox.room()
+
+    def too_slow(self) -> None:
+        """The client reads too slowly to keep up (its outbox overflowed, or
+        a write waited past WS_SEND_TIMEOUT_SECONDS): close with 4408 and
+        leave everything now; the client resumes by seq."""
+        if self.closing:
+            return
+        logger.info(
+            "socket %s of user %s closed with 4408: the client reads too slowly",
+            self.scope.get("path"),
+            getattr(self.user, "pk", None),
+        )
+        self.closing = True
+        self.outbox.close(close_codes.TOO_SLOW)
+        release = asyncio.create_task(self.release(close_codes.TOO_SLOW))
+        self._background.add(release)
+        release.add_done_callback(self._background.discard)
 
     async def connect(self):
         self.tenant = self.scope["tenant"]
@@ -193,6 +242,8 @@ class JsonSocket(AsyncWebsocketConsumer):
 
     async def websocket_disconnect(self, message):
         await self.release(message.get("code", 1006))
+        if self.outbox is not None:
+            await self.outbox.stop()
         raise StopConsumer()
 
     async def release(self, code) -> None:
@@ -270,6 +321,22 @@ class JsonSocket(AsyncWebsocketConsumer):
             )
         return False
 
+    def take_tokens(self, count: int) -> bool:
+        """Charge `count` more messages to this socket's budget (an expensive
+        request, such as a long replay); False, and nothing charged, if it
+        has not that many left."""
+        if count <= 0:
+            return True
+        now = time.monotonic()
+        self.tokens = min(
+            settings.WS_MESSAGE_BURST, self.tokens + (now - self.refilled) * settings.WS_MESSAGES_PER_SECOND
+        )
+        self.refilled = now
+        if self.tokens < count:
+            return False
+        self.tokens -= count
+        return True
+
     async def on_ping(self, message: dict) -> None:
         await self.send_frame(events.Pong())
 
@@ -287,8 +354,10 @@ class JsonSocket(AsyncWebsocketConsumer):
 
     # --- channel layer → socket -----------------------------------------------
     async def event_forward(self, message: dict) -> None:
-        """A frame published through ws.layer, already serialized."""
-        await self.send(text_data=message["text"])
+        """A frame published through ws.layer, already serialized. Pushed,
+        not awaited: the layer's queue for this socket must not grow behind
+        a slow client (the outbox's bound decides instead)."""
+        self.push(message["text"])
 
 
 class NotFoundSocket(AsyncWebsocketConsumer):

@@ -26,6 +26,7 @@ the in-memory layer, which cannot fail apart from the process.
 import asyncio
 import contextlib
 import logging
+import time
 import weakref
 
 from channels.layers import InMemoryChannelLayer, get_channel_layer
@@ -45,6 +46,7 @@ class LayerWatch:
         self.task: asyncio.Task | None = None
         self.channel: str | None = None
         self.drain: asyncio.Task | None = None
+        self.writes: asyncio.Task | None = None
 
     def register(self, socket, key: tuple) -> bool:
         """Count `socket` for its user; False (not counted) if the user is at SOCKETS_PER_USER."""
@@ -69,6 +71,19 @@ class LayerWatch:
     def start(self) -> None:
         if self.task is None and not isinstance(get_channel_layer(), InMemoryChannelLayer):
             self.task = asyncio.create_task(self._run())
+        if self.writes is None:
+            self.writes = asyncio.create_task(self._watch_writes())
+
+    async def _watch_writes(self) -> None:
+        """Close (4408) any socket whose pending write has waited on its
+        client longer than WS_SEND_TIMEOUT_SECONDS (ws/outbox.py)."""
+        while True:
+            await asyncio.sleep(min(1.0, settings.WS_SEND_TIMEOUT_SECONDS / 2))
+            now = time.monotonic()
+            for socket in list(self.sockets):
+                outbox = getattr(socket, "outbox", None)
+                if outbox is not None and outbox.stuck_for(now) > settings.WS_SEND_TIMEOUT_SECONDS:
+                    socket.too_slow()
 
     async def _run(self) -> None:
         failures = 0

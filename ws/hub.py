@@ -69,8 +69,10 @@ class Hub:
             if "seq" not in message and group in self.members:
                 self.last_presence[group] = message["text"]
             for socket in list(self.members.get(group, ())):
+                # `deliver` never waits (it queues in the socket's outbox), so
+                # no socket's client can hold up another's frames.
                 try:
-                    await socket.deliver(message)
+                    socket.deliver(message)
                 except Exception as error:
                     # One broken socket must not stop the others' deliveries;
                     # one whose client just left is not broken.

@@ -321,3 +321,39 @@ async def test_a_ghost_left_by_a_dead_worker_expires(open_socket, world, setting
     socket = await dashboard(open_socket, world.acme)
     assert [u["username"] for u in (await until(socket, "presence"))["users"]] == ["manager1", "staff1"]
     assert [u["username"] for u in (await until(socket, "presence", timeout=5))["users"]] == ["staff1"]
+
+
+# --- a replay flood costs its sender, not the others ------------------------------------
+@sync_to_async
+def many_orders(tenant, count: int) -> None:
+    for _ in range(count):
+        create_order(tenant)
+
+
+async def test_one_replay_in_flight_per_socket(open_socket, world, settings):
+    settings.STREAM_REPLAY_BATCH = 10
+    await many_orders(world.acme.tenant, 60)
+    socket = await dashboard(open_socket, world.acme)
+    await until(socket, "stream.live")
+    await socket.send({"type": "resume", "after": 0})
+    await socket.send({"type": "resume", "after": 0})  # while the first is still running
+    frames = []
+    while (frame := await socket.receive(timeout=5))["type"] != "stream.live":
+        frames.append(frame)
+    errors = [f for f in frames if f["type"] == "error"]
+    assert [(e["code"], "in progress" in e["detail"]) for e in errors] == [("rate_limited", True)]
+    assert [f["seq"] for f in frames if "seq" in f] == list(range(1, 61))  # one replay, whole and in order
+
+
+async def test_a_replay_is_charged_to_the_socket_s_budget_by_its_size(open_socket, world, settings):
+    settings.STREAM_REPLAY_BATCH, settings.WS_MESSAGE_BURST, settings.WS_MESSAGES_PER_SECOND = 10, 20, 0.01
+    await many_orders(world.acme.tenant, 120)  # 12 pages a replay from the start
+    socket = await dashboard(open_socket, world.acme)
+    await until(socket, "stream.live")
+    await socket.send({"type": "resume", "after": 0})  # 1 message + 12 pages: 13 of 20
+    assert (await until(socket, "stream.live", timeout=10))["latest_seq"] == 120
+    await socket.send({"type": "resume", "after": 0})  # 13 more: over the budget
+    refused = await until(socket, "error")
+    assert refused["code"] == "rate_limited" and "costs 12" in refused["detail"]
+    await socket.send({"type": "resume", "after": 115})  # a small hole still fits (1 + 1)
+    assert [f["seq"] for f in await stream_frames(socket, 5)] == [116, 117, 118, 119, 120]

@@ -1,0 +1,113 @@
+"""A socket's outgoing queue (ws/outbox.py), with a writer that we hold."""
+
+import asyncio
+import time
+
+import pytest
+
+from ws.outbox import Outbox
+
+
+class Client:
+    """Reads only when told to: `release()` lets one pending write through."""
+
+    def __init__(self):
+        self.received: list[str] = []
+        self.closed_with: int | None = None
+        self.gate = asyncio.Semaphore(0)
+
+    async def write(self, text: str) -> None:
+        await self.gate.acquire()
+        self.received.append(text)
+
+    async def close(self, code: int) -> None:
+        self.closed_with = code
+
+    def release(self, count: int = 1) -> None:
+        for _ in range(count):
+            self.gate.release()
+
+
+def outbox_for(client: Client, overflows: list, *, frames=4, size=100) -> Outbox:
+    return Outbox(
+        write=client.write,
+        close=client.close,
+        max_frames=frames,
+        max_bytes=size,
+        on_overflow=lambda: overflows.append(True),
+    )
+
+
+async def settle():
+    for _ in range(5):
+        await asyncio.sleep(0)
+
+
+async def test_push_never_waits_and_frames_go_out_in_order():
+    client, overflows = Client(), []
+    box = outbox_for(client, overflows)
+    for text in ("a", "b", "c"):
+        box.push(text)  # the client reads nothing yet: still no wait
+    client.release(3)
+    await settle()
+    assert client.received == ["a", "b", "c"] and overflows == []
+
+
+@pytest.mark.parametrize(
+    "frames, size, pushes, overflow",
+    [
+        (4, 100, ["x"] * 4, False),  # exactly the bound in frames (one is being written)
+        (4, 100, ["x"] * 6, True),  # past the bound in frames
+        (10, 100, ["x" * 60, "y" * 60], True),  # past the bound in characters
+        (10, 100, ["x" * 50, "y" * 50], False),
+    ],
+)
+async def test_a_client_that_does_not_read_overflows_past_the_bound(frames, size, pushes, overflow):
+    client, overflows = Client(), []
+    box = outbox_for(client, overflows, frames=frames, size=size)
+    for text in pushes:
+        box.push(text)
+        await settle()
+    assert bool(overflows) is overflow
+
+
+async def test_a_stuck_write_is_measured_so_a_watch_can_close_it():
+    client, overflows = Client(), []
+    box = outbox_for(client, overflows)
+    box.push("a")
+    await settle()
+    await asyncio.sleep(0.05)
+    assert box.stuck_for(time.monotonic()) >= 0.05
+    client.release()
+    await settle()
+    assert box.stuck_for(time.monotonic()) == 0
+
+
+async def test_close_drops_what_was_not_sent_and_closes_after_the_write_under_way():
+    client, overflows = Client(), []
+    box = outbox_for(client, overflows)
+    for text in ("a", "b", "c"):
+        box.push(text)
+    await settle()
+    box.close(4408)
+    box.push("after the close")  # ignored
+    client.release()  # "a" was being written: it completes
+    await settle()
+    assert client.received == ["a"] and client.closed_with == 4408
+
+
+async def test_room_and_drained_give_backpressure_to_the_socket_s_own_flows():
+    client, overflows = Client(), []
+    box = outbox_for(client, overflows, frames=4)
+    for text in ("a", "b", "c"):
+        box.push(text)
+    room = asyncio.create_task(box.room())
+    drained = asyncio.create_task(box.drained())
+    await settle()
+    assert not room.done() and not drained.done()  # 3 waiting: over half the bound
+    client.release(2)
+    await settle()
+    assert room.done() and not drained.done()
+    client.release(1)
+    await settle()
+    assert drained.done() and client.received == ["a", "b", "c"]

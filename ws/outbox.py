@@ -1,0 +1,126 @@
+"""A socket's outgoing frames: a bounded queue drained by the socket's own writer.
+
+No code that serves several sockets (the worker's hub, the access watch)
+ever awaits one socket's network write: it `push`es, which never waits.
+The writer task awaits the ASGI send, which waits while the client's TCP
+window is full. A client that falls behind — more than WS_OUTBOX_FRAMES
+frames or WS_OUTBOX_BYTES characters waiting, or one send pending longer
+than WS_SEND_TIMEOUT_SECONDS (health.LayerWatch looks) — overflows: its
+socket is closed with 4408 and its client resumes by `seq`, while every
+other socket goes on untouched.
+
+The socket's own flows (a replay, a repair) use `room()` for backpressure:
+they read the next page from the database only once the previous one has
+drained.
+"""
+
+import asyncio
+import collections
+import contextlib
+import logging
+import time
+from collections.abc import Awaitable, Callable
+
+from platform_core.availability import is_client_gone
+
+logger = logging.getLogger(__name__)
+
+
+class Outbox:
+    def __init__(
+        self,
+        *,
+        write: Callable[[str], Awaitable[None]],
+        close: Callable[[int], Awaitable[None]],
+        max_frames: int,
+        max_bytes: int,
+        on_overflow: Callable[[], None],
+    ):
+        self._write, self._close = write, close
+        self.max_frames, self.max_bytes = max_frames, max_bytes
+        self._on_overflow = on_overflow
+        self.frames: collections.deque[str] = collections.deque()
+        self.size = 0  # characters waiting
+        self.close_code: int | None = None
+        self.sending_since: float | None = None  # monotonic time the pending write started
+        self._wake = asyncio.Event()
+        self._room = asyncio.Event()
+        self._room.set()
+        self._writer = asyncio.create_task(self._run())
+
+    # --- for everyone --------------------------------------------------------------
+    def push(self, text: str) -> None:
+        """Queue a frame; never waits. Past the bound, the socket overflows."""
+        if self.close_code is not None:
+            return
+        self.frames.append(text)
+        self.size += len(text)
+        if len(self.frames) > self.max_frames or self.size > self.max_bytes:
+            self._on_overflow()
+            return
+        if self._over_low_water():
+            self._room.clear()
+        self._wake.set()
+
+    def close(self, code: int) -> None:
+        """Drop what has not gone out (clients resume by seq) and send the
+        close after the write under way, if any."""
+        if self.close_code is not None:
+            return
+        self.close_code = code
+        self.frames.clear()
+        self.size = 0
+        self._room.set()  # nobody waits for room on a closing socket
+        self._wake.set()
+
+    def stuck_for(self, now: float) -> float:
+        """How long the write under way has been waiting for the client."""
+        return now - self.sending_since if self.sending_since is not None else 0.0
+
+    async def stop(self) -> None:
+        """The client is gone: no more writes."""
+        self._writer.cancel()
+        with contextlib.suppress(asyncio.CancelledError, Exception):
+            await self._writer
+
+    # --- for the socket's own flows -----------------------------------------------
+    async def room(self) -> None:
+        """Wait until at most half the bound is waiting (or the socket closes)."""
+        await self._room.wait()
+
+    async def drained(self) -> None:
+        """Wait until everything queued so far has gone out (or the socket closes)."""
+        while (self.frames or self.sending_since is not None) and self.close_code is None:
+            self._room.clear()
+            await self._room.wait()
+
+    # --- the writer -------------------------------------------------------------------
+    def _over_low_water(self) -> bool:
+        return len(self.frames) > self.max_frames // 2 or self.size > self.max_bytes // 2
+
+    async def _run(self) -> None:
+        try:
+            while True:
+                while self.frames and self.close_code is None:
+                    text = self.frames[0]
+                    self.sending_since = time.monotonic()
+                    await self._write(text)
+                    self.sending_since = None
+                    if self.frames and self.frames[0] is text:  # not dropped by a close meanwhile
+                        self.frames.popleft()
+                        self.size -= len(text)
+                    if not self._over_low_water():
+                        self._room.set()
+                self._room.set()
+                if self.close_code is not None:
+                    await self._close(self.close_code)
+                    return
+                self._wake.clear()
+                await self._wake.wait()
+        except asyncio.CancelledError:
+            raise
+        except Exception as error:
+            self.sending_since = None
+            self._room.set()
+            if not is_client_gone(error):
+                logger.exception("socket writer failed")
