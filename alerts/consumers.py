@@ -31,7 +31,7 @@ class NotificationsSocket(JsonSocket):
         # Clients deduplicate by id.
         await self.join_user_stream()
         after = await self.query_position("after")
-        snapshot, missed, latest = await in_tenant(
+        snapshot, missed, latest, tenant_newest = await in_tenant(
             self.tenant,
             selectors.connect_state,
             user=self.user,
@@ -46,6 +46,9 @@ class NotificationsSocket(JsonSocket):
         # notification was in the database when it connected (and a
         # `missed` cut at its limit says so; the inbox API pages the rest).
         self.last_id = latest
+        # Notifications made from now on have higher ids: the bells' repair
+        # needs to look no lower for this socket.
+        self.checked_from = tenant_newest
         if settings.NOTIFICATIONS_HEARTBEAT_SECONDS > 0:
             bell_watch().add(self)
 
@@ -89,21 +92,36 @@ class BellWatch:
 
     A push lost to a Redis blip too short for the layer check to close the
     sockets would otherwise show only at the next reconnect. Every
-    NOTIFICATIONS_HEARTBEAT_SECONDS, one query per tenant asks for the
-    newest notification id of every user with a socket on this worker
-    (ignoring the last LOST_AFTER_SECONDS, whose pushes may still be on
-    their way); only sockets that are behind read and send what they
-    missed. 10,000 open bells cost one query per beat, not 10,000.
+    NOTIFICATIONS_HEARTBEAT_SECONDS, one query per tenant reads the
+    notifications created since the previous beat (ignoring the last
+    LOST_AFTER_SECONDS, whose pushes may still be on their way); only
+    sockets whose user got one they have not seen read and send what they
+    missed.
+
+    Each beat reads only the new rows (ids above the tenant's high-water
+    mark, a primary-key range), never the whole inbox of every connected
+    user: an earlier version asked for the newest id of each of 10,000
+    connected users, a scan of their inboxes every beat, and the personal
+    notifications' p99 rose from ~6 ms to ~1.1 s in the bench. A socket
+    that joins brings the tenant's newest id at its connect (everything up
+    to it was in its snapshot), so the mark never starts above it.
+
+    A notification whose transaction commits more than LOST_AFTER_SECONDS
+    after its row was inserted can fall under the mark unseen: its push is
+    then recovered at the next connect, as before.
     """
 
     LOST_AFTER_SECONDS = 2.0
 
     def __init__(self):
         self.sockets: set[NotificationsSocket] = set()
+        self.marks: dict[str, int] = {}  # tenant schema → every id up to here was checked
         self.task: asyncio.Task | None = None
 
     def add(self, socket: "NotificationsSocket") -> None:
         self.sockets.add(socket)
+        schema = socket.tenant.schema_name
+        self.marks[schema] = min(self.marks.get(schema, socket.checked_from), socket.checked_from)
         if self.task is None:
             self.task = asyncio.create_task(self._run())
 
@@ -116,6 +134,9 @@ class BellWatch:
             by_tenant: dict[str, list[NotificationsSocket]] = defaultdict(list)
             for socket in list(self.sockets):
                 by_tenant[socket.tenant.schema_name].append(socket)
+            for schema in list(self.marks):
+                if schema not in by_tenant:
+                    del self.marks[schema]  # no bell of that tenant here any more
             for sockets in by_tenant.values():
                 try:
                     await self._check(sockets)
@@ -123,10 +144,12 @@ class BellWatch:
                     logger.warning("notifications heartbeat failed", exc_info=True)
 
     async def _check(self, sockets: list["NotificationsSocket"]) -> None:
+        schema = sockets[0].tenant.schema_name
         before = timezone.now() - timedelta(seconds=self.LOST_AFTER_SECONDS)
-        newest = await in_tenant(
-            sockets[0].tenant, selectors.newest_ids, user_ids={socket.user.pk for socket in sockets}, before=before
-        )
+        mark = self.marks.get(schema, 0)
+        newest = await in_tenant(sockets[0].tenant, selectors.newest_ids_since, after_id=mark, before=before)
+        if newest:
+            self.marks[schema] = max(self.marks.get(schema, 0), max(newest.values()))
         for socket in sockets:
             if newest.get(socket.user.pk, 0) > socket.last_id and socket in self.sockets:
                 await socket.catch_up()

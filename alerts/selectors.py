@@ -64,10 +64,12 @@ def missed_since(*, user, after: int, limit: int, unread: int | None = None) -> 
     )
 
 
-def newest_ids(*, user_ids, before) -> dict[int, int]:
-    """The newest notification id of each user, among those created before `before`."""
+def newest_ids_since(*, after_id: int, before) -> dict[int, int]:
+    """The newest notification id of each recipient, among the notifications
+    with an id above `after_id` created before `before`. Reads only those
+    rows (a range of the primary key), however large the inbox table."""
     rows = (
-        Notification.objects.filter(recipient_id__in=list(user_ids), created_at__lt=before)
+        Notification.objects.filter(id__gt=after_id, created_at__lt=before)
         .values("recipient_id")
         .annotate(newest=Max("id"))
         .values_list("recipient_id", "newest")
@@ -77,14 +79,16 @@ def newest_ids(*, user_ids, before) -> dict[int, int]:
 
 def connect_state(*, user, after: int | None, limit: int, missed_limit: int):
     """What a socket reads on connect, in one trip to the database thread:
-    the unread snapshot, what was missed since `after` (if given), and the
-    newest notification id of the user (the socket's position)."""
+    the unread snapshot, what was missed since `after` (if given), the
+    newest notification id of the user (the socket's position), and the
+    newest of the whole tenant (where the bells' repair must look from)."""
     snapshot = unread_snapshot(user=user, limit=limit)
     missed = None
     if after is not None:
         missed = missed_since(user=user, after=after, limit=missed_limit, unread=snapshot.unread_count)
     latest = Notification.objects.filter(recipient=user).order_by("-id").values_list("id", flat=True).first() or 0
-    return snapshot, missed, latest
+    tenant_newest = Notification.objects.order_by("-id").values_list("id", flat=True).first() or 0
+    return snapshot, missed, latest, tenant_newest
 
 
 def unread_counts(*, user_ids: list[int]) -> dict[int, int]:

@@ -205,7 +205,7 @@ STREAM_REPLAY_BATCH = env.int("STREAM_REPLAY_BATCH", default=500)
 # (alerts.consumers.BellWatch); 0 turns it off. Off by default for now: the
 # full bench measured notification p99 at ~1 s with it on after a 10,000
 # socket run, against ~6 ms off (docs/reliability.md).
-NOTIFICATIONS_HEARTBEAT_SECONDS = env.float("NOTIFICATIONS_HEARTBEAT_SECONDS", default=0)
+NOTIFICATIONS_HEARTBEAT_SECONDS = env.float("NOTIFICATIONS_HEARTBEAT_SECONDS", default=15)
 # How many unread notifications the connect frame carries at most.
 NOTIFICATIONS_ON_CONNECT = env.int("NOTIFICATIONS_ON_CONNECT", default=50)
 # Read notifications older than this are deleted by `prune_notifications`.

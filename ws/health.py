@@ -34,6 +34,7 @@ from django.conf import settings
 
 from ws import close_codes
 from ws.loops import per_event_loop
+from ws.occupancy import forget_stale_subscriptions
 
 logger = logging.getLogger(__name__)
 
@@ -95,11 +96,24 @@ class LayerWatch:
             if healthy and not self.available:
                 logger.warning("channel layer is back; sockets may connect again")
                 self.available = True
+            if healthy:
+                await self.forget_stale()
             elif failures >= 2 and self.available:
                 logger.error("channel layer is unreachable; closing %d sockets with 1013", len(self.sockets))
                 self.available = False
                 await self.close_all(close_codes.TRY_AGAIN_LATER)
             await asyncio.sleep(settings.LAYER_CHECK_SECONDS)
+
+    async def forget_stale(self) -> None:
+        """Unsubscribe from groups whose sockets closed while Redis was down
+        (ws/occupancy.py); cheap when there are none."""
+        try:
+            forgotten = await forget_stale_subscriptions()
+        except Exception as error:
+            logger.warning("could not unsubscribe stale groups yet: %r", error)
+            return
+        if forgotten:
+            logger.info("unsubscribed %d groups left behind by sockets closed during an outage", forgotten)
 
     async def check(self) -> bool:
         """Send one message through the layer: False if Redis refuses it or hangs."""

@@ -1,7 +1,9 @@
 """Which channel-layer groups have a member right now, on any worker.
 
 The only module that reads channels-redis' internals (`_get_layer`,
-`_get_group_channel_name`, `_get_shard`, `_ensure_redis`, `_redis`): the
+`_get_group_channel_name`, `_get_shard`, `_shards`, `_ensure_redis`,
+`_redis`, `_pubsub`, `_lock`, `_subscribed_to`, and the loop layer's
+`groups` and `channels`): the
 pub/sub layer keeps no membership of its own, but Redis knows which group
 channels some worker is subscribed to (PUBSUB NUMSUB). Written against
 channels-redis 4.3.0, pinned exactly in pyproject.toml; a test fails on
@@ -67,3 +69,41 @@ async def _pubsub_occupied(layer: RedisPubSubChannelLayer, group_names: list[str
             counts = await shard._redis.pubsub_numsub(*(channel for _, channel in chunk))
             occupied.update(name for (name, _), (_, count) in zip(chunk, counts, strict=True) if count)
     return occupied
+
+
+async def forget_stale_subscriptions() -> int:
+    """Unsubscribe this worker (this event loop's layer) from group channels
+    that no socket here is in any more; return how many.
+
+    A socket that closes while Redis is down cannot unsubscribe: the
+    pub/sub layer forgets the membership first, then fails to send the
+    UNSUBSCRIBE, and redis-py subscribes again to everything it still holds
+    once Redis is back. Without this, the worker would keep hearing (and
+    dropping) messages for groups nobody here is in, and `groups_with_members`
+    would count those users as online, until the worker restarts.
+    """
+    layer = get_channel_layer()
+    if not isinstance(layer, RedisPubSubChannelLayer):
+        return 0
+    loop_layer = layer._get_layer()
+    forgotten = 0
+    for shard in loop_layer._shards:
+        if shard._pubsub is None:
+            continue
+        # redis-py's own list is what it subscribes to again after a
+        # reconnect; channels-redis' may already have dropped a name.
+        held = set(shard._subscribed_to) | {_text(name) for name in shard._pubsub.channels}
+        stale = [name for name in held if name not in loop_layer.groups and name not in loop_layer.channels]
+        for name in stale:
+            # Checked again under the shard's lock, which group_add's
+            # SUBSCRIBE takes too: a socket joining this group meanwhile keeps it.
+            async with shard._lock:
+                if name not in loop_layer.groups and name not in loop_layer.channels:
+                    await shard._pubsub.unsubscribe(name)
+                    shard._subscribed_to.discard(name)
+                    forgotten += 1
+    return forgotten
+
+
+def _text(name) -> str:
+    return name.decode() if isinstance(name, bytes) else name

@@ -63,3 +63,42 @@ async def test_other_users_and_the_other_tenant_are_not_disturbed(open_socket, a
 
     assert [n["id"] for n in (await mine.receive(timeout=3))["notifications"]] == [lost.pk]
     assert await twin.nothing(timeout=1)
+
+
+async def test_each_beat_reads_only_what_is_new_and_still_repairs_every_bell(open_socket, acme, customer, make_user):
+    """The repair looks above a high-water mark, not at every inbox: a
+    second lost push, long after the first, still reaches a user whose own
+    newest notification is old, and nothing older is read again."""
+    old_timer = await sync_to_async(make_user)(acme, "old-timer")
+    await anotify(acme, old_timer, "months ago")  # this user's newest id stays low
+    quiet = await open_socket("/ws/notifications/", cookie=await login_cookie(acme, old_timer))
+    await quiet.receive()
+    busy = await open_socket("/ws/notifications/", cookie=await login_cookie(acme, customer))
+    await busy.receive()
+    for i in range(5):
+        await anotify(acme, customer, f"live {i}")  # others' traffic moves the mark on
+    for _ in range(5):
+        await busy.receive()
+
+    lost = await sync_to_async(saved_without_a_push)(acme, old_timer, "lost, after the others")
+    missed = await quiet.receive(timeout=3)
+    assert [n["id"] for n in missed["notifications"]] == [lost.pk]
+    assert await busy.nothing(timeout=1)
+
+
+def test_the_repair_query_reads_a_range_of_new_rows_only(acme, customer, globex, globex_twin):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from alerts.selectors import newest_ids_since
+
+    with tenant_context(acme):
+        first = Notification.objects.create(recipient=customer, kind="system", title="a")
+        second = Notification.objects.create(recipient=customer, kind="system", title="b")
+        later = timezone.now() + timedelta(seconds=1)
+        assert newest_ids_since(after_id=0, before=later) == {customer.pk: second.pk}
+        assert newest_ids_since(after_id=second.pk, before=later) == {}
+        assert newest_ids_since(after_id=first.pk, before=timezone.now() - timedelta(hours=1)) == {}
+    with tenant_context(globex):
+        assert newest_ids_since(after_id=0, before=later) == {}  # the same user id, another tenant

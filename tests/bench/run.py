@@ -502,11 +502,18 @@ def capacity(rows) -> list[str]:
 NOTES = Path(__file__).with_name("notes.md").read_text() if Path(__file__).with_name("notes.md").exists() else ""
 
 
+SCENARIOS = ("idle", "fanout", "throughput", "notifications", "storm", "webhooks")
+
+
 def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--quick", action="store_true", help="small numbers: a smoke run")
     parser.add_argument("--write", help="write the report here (docs/performance.md)")
+    parser.add_argument("--only", help="comma-separated scenarios to run: " + ", ".join(SCENARIOS))
     args = parser.parse_args()
+    wanted = set(args.only.split(",")) if args.only else set(SCENARIOS)
+    if wanted - set(SCENARIOS):
+        sys.exit(f"unknown scenarios: {', '.join(sorted(wanted - set(SCENARIOS)))}")
     bench = Bench(args.quick)
     print("preparing the bench database…", flush=True)
     bench.prepare()
@@ -514,24 +521,34 @@ def main():
     bench.start_loop()
     try:
         print(f"  {'scenario':34} {'metric':34} {'value':>12} {'unit':8} target", flush=True)
-        bench.idle()
-        # One commit's fan-out (commits 0.5 s apart), then a sustained rate.
-        for n in (10, 100, 1000):
+        if "idle" in wanted:
+            bench.idle()
+        if "fanout" in wanted:
+            # One commit's fan-out (commits 0.5 s apart), then a sustained rate.
+            for n in (10, 100, 1000):
+                bench.fanout(
+                    n,
+                    orders=10 if bench.quick else 20,
+                    gap=0.5,
+                    label=f"store fan-out, N={n:,}",
+                    target_ms=150 if n == 1000 else None,
+                )
             bench.fanout(
-                n,
-                orders=10 if bench.quick else 20,
-                gap=0.5,
-                label=f"store fan-out, N={n:,}",
-                target_ms=150 if n == 1000 else None,
+                100,
+                orders=40 if bench.quick else 100,
+                gap=0.05,
+                label="store fan-out, N=100 at 20 orders/s",
+                target_ms=50,
             )
-        bench.fanout(
-            100, orders=40 if bench.quick else 100, gap=0.05, label="store fan-out, N=100 at 20 orders/s", target_ms=50
-        )
-        bench.throughput(200 if bench.quick else 1000, orders=50 if bench.quick else 200)
-        bench.notifications(500 if bench.quick else 4000)
-        bench.reconnect_storm(300 if bench.quick else 5000, 20)
-        bench.webhooks(None, 300 if bench.quick else 3000)
-        bench.webhooks(300, 300 if bench.quick else 3000)
+        if "throughput" in wanted:
+            bench.throughput(200 if bench.quick else 1000, orders=50 if bench.quick else 200)
+        if "notifications" in wanted:
+            bench.notifications(500 if bench.quick else 4000)
+        if "storm" in wanted:
+            bench.reconnect_storm(300 if bench.quick else 5000, 20)
+        if "webhooks" in wanted:
+            bench.webhooks(None, 300 if bench.quick else 3000)
+            bench.webhooks(300, 300 if bench.quick else 3000)
     finally:
         bench.stop()
         # Whatever was measured is kept, even if a later scenario failed.

@@ -100,3 +100,44 @@ async def test_a_redis_that_stalls_closes_no_socket_and_loses_nothing(world, red
 
     assert follower.close_codes == [] and follower.opened == 1  # one socket throughout
     assert follower.seqs == list(range(1, 7)) and feeder.statuses == [200] * 6
+
+
+def group_subscriptions(redis_url: str) -> list[str]:
+    """The group channels some worker is subscribed to, on that Redis."""
+    import redis as redis_client
+
+    client = redis_client.Redis.from_url(redis_url)
+    try:
+        names = [name.decode() for name in client.pubsub_channels()]
+    finally:
+        client.close()
+    return sorted(name for name in names if "__group__" in name and not name.endswith("__group__access"))
+
+
+async def test_after_an_outage_a_worker_is_subscribed_only_to_its_live_sockets_groups(world, redis):
+    """Sockets closed while Redis is down cannot unsubscribe; once it is back
+    the worker forgets those groups, keeping those of the sockets open now."""
+    acme = world.acme
+    cookies = {
+        who: await sync_to_async(session_cookie)(acme.tenant, getattr(acme, who)) for who in ("customer", "staff1")
+    }
+    env = {"REDIS_URL": redis.url, "LAYER_CHECK_SECONDS": "0.5"}
+    with uvicorn_server(extra_env=env) as server:
+        bell = NotificationFollower([server], cookie=cookies["customer"])
+        board = StreamFollower([server], store_id=1, cookie=cookies["staff1"])
+        for client in (bell, board):
+            client.start()
+            await asyncio.wait_for(client.live.wait(), 10)
+        before = await asyncio.to_thread(group_subscriptions, redis.url)
+        assert len(before) == 2  # the customer's personal group and store 1's
+
+        await board.stop()  # one client goes away for good...
+        redis.stop()  # ...and Redis is down when its socket closes; the bell is closed with 1013 too
+        await bell.wait_until(lambda: bell.close_codes, 15, "the bell to be closed")
+        redis.start()
+        await bell.wait_until(lambda: bell.opened == 2, 20, "the bell to be back")
+        await asyncio.sleep(2)  # a few layer checks
+
+        after = await asyncio.to_thread(group_subscriptions, redis.url)
+        await bell.stop()
+    assert after == [name for name in before if "notificaciones" in name]  # the store's group is gone
