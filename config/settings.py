@@ -202,9 +202,7 @@ ACCESS_SWEEP_SECONDS = env.float("ACCESS_SWEEP_SECONDS", default=60)
 # Events read from the database per query when replaying a stream.
 STREAM_REPLAY_BATCH = env.int("STREAM_REPLAY_BATCH", default=500)
 # How often each worker checks that no open bell missed a live push
-# (alerts.consumers.BellWatch); 0 turns it off. Off by default for now: the
-# full bench measured notification p99 at ~1 s with it on after a 10,000
-# socket run, against ~6 ms off (docs/reliability.md).
+# (alerts.consumers.BellWatch: one small query per tenant); 0 turns it off.
 NOTIFICATIONS_HEARTBEAT_SECONDS = env.float("NOTIFICATIONS_HEARTBEAT_SECONDS", default=15)
 # How many unread notifications the connect frame carries at most.
 NOTIFICATIONS_ON_CONNECT = env.int("NOTIFICATIONS_ON_CONNECT", default=50)

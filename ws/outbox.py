@@ -27,6 +27,10 @@ logger = logging.getLogger(__name__)
 
 
 class Outbox:
+    """Idle, it holds no task and no event (10,000 idle sockets are common):
+    the writer task starts with the first frame and ends when the queue is
+    empty."""
+
     def __init__(
         self,
         *,
@@ -43,10 +47,9 @@ class Outbox:
         self.size = 0  # characters waiting
         self.close_code: int | None = None
         self.sending_since: float | None = None  # monotonic time the pending write started
-        self._wake = asyncio.Event()
-        self._room = asyncio.Event()
-        self._room.set()
-        self._writer = asyncio.create_task(self._run())
+        self._writer: asyncio.Task | None = None
+        self._progress: asyncio.Event | None = None  # made when a flow waits for room
+        self._close_sent = False
 
     # --- for everyone --------------------------------------------------------------
     def push(self, text: str) -> None:
@@ -58,9 +61,7 @@ class Outbox:
         if len(self.frames) > self.max_frames or self.size > self.max_bytes:
             self._on_overflow()
             return
-        if self._over_low_water():
-            self._room.clear()
-        self._wake.set()
+        self._start_writer()
 
     def close(self, code: int) -> None:
         """Drop what has not gone out (clients resume by seq) and send the
@@ -70,8 +71,8 @@ class Outbox:
         self.close_code = code
         self.frames.clear()
         self.size = 0
-        self._room.set()  # nobody waits for room on a closing socket
-        self._wake.set()
+        self._signal_progress()  # nobody waits for room on a closing socket
+        self._start_writer()
 
     def stuck_for(self, now: float) -> float:
         """How long the write under way has been waiting for the client."""
@@ -79,48 +80,61 @@ class Outbox:
 
     async def stop(self) -> None:
         """The client is gone: no more writes."""
-        self._writer.cancel()
-        with contextlib.suppress(asyncio.CancelledError, Exception):
-            await self._writer
+        if self._writer is not None:
+            self._writer.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await self._writer
 
     # --- for the socket's own flows -----------------------------------------------
     async def room(self) -> None:
         """Wait until at most half the bound is waiting (or the socket closes)."""
-        await self._room.wait()
+        while self._over_low_water() and self.close_code is None:
+            await self._wait_progress()
 
     async def drained(self) -> None:
         """Wait until everything queued so far has gone out (or the socket closes)."""
         while (self.frames or self.sending_since is not None) and self.close_code is None:
-            self._room.clear()
-            await self._room.wait()
+            await self._wait_progress()
 
     # --- the writer -------------------------------------------------------------------
     def _over_low_water(self) -> bool:
         return len(self.frames) > self.max_frames // 2 or self.size > self.max_bytes // 2
 
+    async def _wait_progress(self) -> None:
+        if self._progress is None:
+            self._progress = asyncio.Event()
+        self._progress.clear()
+        await self._progress.wait()
+
+    def _signal_progress(self) -> None:
+        if self._progress is not None:
+            self._progress.set()
+
+    def _start_writer(self) -> None:
+        if self._writer is None or self._writer.done():
+            self._writer = asyncio.create_task(self._run())
+
     async def _run(self) -> None:
+        # Ends when the queue is empty; `push` starts it again. Between the
+        # last check and the return nothing awaits, so no frame is stranded.
         try:
-            while True:
-                while self.frames and self.close_code is None:
-                    text = self.frames[0]
-                    self.sending_since = time.monotonic()
-                    await self._write(text)
-                    self.sending_since = None
-                    if self.frames and self.frames[0] is text:  # not dropped by a close meanwhile
-                        self.frames.popleft()
-                        self.size -= len(text)
-                    if not self._over_low_water():
-                        self._room.set()
-                self._room.set()
-                if self.close_code is not None:
-                    await self._close(self.close_code)
-                    return
-                self._wake.clear()
-                await self._wake.wait()
+            while self.frames and self.close_code is None:
+                text = self.frames[0]
+                self.sending_since = time.monotonic()
+                await self._write(text)
+                self.sending_since = None
+                if self.frames and self.frames[0] is text:  # not dropped by a close meanwhile
+                    self.frames.popleft()
+                    self.size -= len(text)
+                self._signal_progress()
+            if self.close_code is not None and not self._close_sent:
+                self._close_sent = True
+                await self._close(self.close_code)
         except asyncio.CancelledError:
             raise
         except Exception as error:
-            self.sending_since = None
-            self._room.set()
             if not is_client_gone(error):
                 logger.exception("socket writer failed")
+        finally:
+            self.sending_since = None
+            self._signal_progress()
