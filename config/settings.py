@@ -189,6 +189,12 @@ LAYER_CHECK_TIMEOUT = env.float("LAYER_CHECK_TIMEOUT", default=30)
 WS_OUTBOX_FRAMES = env.int("WS_OUTBOX_FRAMES", default=1000)
 WS_OUTBOX_BYTES = env.int("WS_OUTBOX_BYTES", default=4 * 1024 * 1024)
 WS_SEND_TIMEOUT_SECONDS = env.float("WS_SEND_TIMEOUT_SECONDS", default=10)
+# A publish after commit gives up after this long (reported, never raised):
+# a hung Redis must not hold the request that committed. Clients recover
+# the event from the database (`seq`, unread replay). A fan-out batch
+# (announcements, from the job loop) has the second budget as a whole.
+PUBLISH_TIMEOUT_SECONDS = env.float("PUBLISH_TIMEOUT_SECONDS", default=1)
+PUBLISH_BATCH_TIMEOUT_SECONDS = env.float("PUBLISH_BATCH_TIMEOUT_SECONDS", default=10)
 # Keep in step with uvicorn's --ws-max-size in the Procfile and Makefile.
 WS_MAX_MESSAGE_BYTES = env.int("WS_MAX_MESSAGE_BYTES", default=65536)
 # Store streams: how often an idle dashboard socket hears the latest `seq`

@@ -12,6 +12,12 @@ A publish happens only after the transaction that produced the event
 commits, so no socket ever hears of a row that was rolled back. A failed
 publish is logged and reported, never raised: the data is already saved,
 and clients recover it from the database (unread replay, `seq` resume).
+
+Every publish is also bounded in time (PUBLISH_TIMEOUT_SECONDS; a batch,
+PUBLISH_BATCH_TIMEOUT_SECONDS): a Redis that hangs without an error (a
+stopped process, a dead host behind a live TCP connection) answers nothing,
+and the request that committed would wait for it before its response. A
+publish that runs out of time is reported like a failed one.
 """
 
 import asyncio
@@ -22,6 +28,7 @@ import uuid
 
 from asgiref.sync import async_to_sync
 from channels.layers import get_channel_layer
+from django.conf import settings
 from django.db import connection, transaction
 
 from ws import groups
@@ -80,11 +87,28 @@ def publish_on_commit(group: str, frame: Frame, *, seq: int | None = None) -> st
 
 
 def publish_now(group: str, text: str, *, seq: int | None = None) -> None:
-    """Send already-committed, serialized text to a group (sync callers)."""
+    """Send already-committed, serialized text to a group (sync callers),
+    giving up after PUBLISH_TIMEOUT_SECONDS."""
+    timeout = settings.PUBLISH_TIMEOUT_SECONDS
     try:
-        async_to_sync(get_channel_layer().group_send)(group, _message(group, text, seq))
+        async_to_sync(_send_within)(timeout, group, _message(group, text, seq))
+    except TimeoutError:
+        _failures.report(f"publish to {group} timed out after {timeout:g} s", exc_info=False)
     except Exception:
         _failures.report(f"publish to {group} failed")
+
+
+async def _send_within(timeout: float, group: str, message: dict) -> None:
+    # Cancelling a group_send of channels-redis' pub/sub layer leaves nothing
+    # behind: it is awaited here, not spawned, so no task outlives it; a
+    # cancelled wait for the shard's lock sends nothing; and redis-py closes
+    # a connection whose command was cancelled mid-way (it could not tell
+    # the pending reply from the next one), so no half-used connection goes
+    # back to the pool. What was already written to the socket may still be
+    # run by Redis when it wakes: a late copy, which consumers drop by seq
+    # (store streams) or by id (bells).
+    async with asyncio.timeout(timeout):
+        await get_channel_layer().group_send(group, message)
 
 
 def _message(group: str, text: str, seq: int | None = None) -> dict:
@@ -105,26 +129,38 @@ def publish_many_now(messages: list[tuple], *, concurrency: int = 100) -> int:
     parallel, not one after another. Failures are logged, never raised.
     Keep `concurrency` at or below channels-redis' connection pool per host
     (100): above it, sends fail with MaxConnectionsError (measured).
+
+    The whole batch has PUBLISH_BATCH_TIMEOUT_SECONDS: what is not sent by
+    then (a hung Redis: nothing) is cancelled and counted as failed, and its
+    recipients find it in their inbox when they reconnect.
     """
+    timeout = settings.PUBLISH_BATCH_TIMEOUT_SECONDS
+    sent = 0
 
-    async def send_all() -> int:
+    async def send(layer, group: str, text: str, *seq: int | None) -> None:
+        nonlocal sent
+        await layer.group_send(group, _message(group, text, *seq))
+        sent += 1
+
+    async def send_all() -> None:
         layer = get_channel_layer()
-        failed = 0
-        for start in range(0, len(messages), concurrency):
-            chunk = messages[start : start + concurrency]
-            results = await asyncio.gather(
-                *(layer.group_send(group, _message(group, text, *seq)) for group, text, *seq in chunk),
-                return_exceptions=True,
-            )
-            failed += sum(isinstance(result, Exception) for result in results)
-        return failed
+        # On timeout, gather cancels the sends of the chunk in flight and
+        # waits for them to finish: none outlives the batch.
+        async with asyncio.timeout(timeout):
+            for start in range(0, len(messages), concurrency):
+                chunk = messages[start : start + concurrency]
+                await asyncio.gather(*(send(layer, *message) for message in chunk), return_exceptions=True)
 
+    why = ""
     try:
-        failed = async_to_sync(send_all)()
-    except Exception:
-        failed = len(messages)
+        async_to_sync(send_all)()
+    except TimeoutError:
+        why = f" (out of time after {timeout:g} s)"
+    except Exception as error:  # whatever was not sent is counted below
+        why = f" ({error!r})"
+    failed = len(messages) - sent
     if failed:
-        _failures.report(f"{failed} of {len(messages)} publishes failed", exc_info=False)
+        _failures.report(f"{failed} of {len(messages)} publishes failed{why}", exc_info=False)
     return failed
 
 

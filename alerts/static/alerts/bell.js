@@ -1,12 +1,21 @@
 // The bell on every page: a live unread badge and a toast per new alert.
 // One notifications socket per tab. Every tab of the user gets the server's
 // `notifications.read` (with the new unread count), so badges agree.
+//
+// For the page (the inbox listens): `pregon:unread` at every connect, then
+// `pregon:notification` for every notification the socket brings, whichever
+// frame it came in (the connect's unread snapshot, what was missed while
+// away, a live push), read or not. The same id can come twice (a reconnect
+// sends it in the snapshot and in `missed`; the server joins before it
+// reads, so a live push can repeat the snapshot): listeners deduplicate by
+// id. The bell's memory of ids only keeps it from toasting twice; it never
+// decides what a listener shows.
 import { api } from "/static/ws/pregon-api.js";
 import { ReconnectingSocket, socketUrl } from "/static/ws/pregon-socket.js";
 
 const badge = document.getElementById("bell-count");
 const toasts = document.getElementById("toasts");
-const seen = new Set();
+const seen = new Set(); // ids this tab has heard of: only a new one gets a toast
 let lastId = 0; // the newest notification id this tab has seen: resume point
 
 function setBadge(count) {
@@ -19,11 +28,10 @@ function emit(name, detail) {
   document.dispatchEvent(new CustomEvent(name, { detail }));
 }
 
-function remember(notification) {
-  const isNew = !seen.has(notification.id);
+function pass(notification) {
   seen.add(notification.id);
   lastId = Math.max(lastId, notification.id);
-  return isNew;
+  emit("pregon:notification", notification);
 }
 
 function toast(notification) {
@@ -50,20 +58,18 @@ const socket = new ReconnectingSocket(
     onFrame(frame) {
       switch (frame.type) {
         case "notifications.unread":
-          frame.notifications.forEach(remember);
           setBadge(frame.unread_count);
           emit("pregon:unread", frame);
+          frame.notifications.forEach(pass);
           break;
         case "notifications.missed":
           setBadge(frame.unread_count);
-          frame.notifications.filter(remember).forEach((n) => emit("pregon:notification", n));
+          frame.notifications.forEach(pass); // no toast for what came while away
           break;
         case "notification.created":
           setBadge(frame.unread_count);
-          if (remember(frame.notification)) {
-            toast(frame.notification);
-            emit("pregon:notification", frame.notification);
-          }
+          if (!seen.has(frame.notification.id)) toast(frame.notification);
+          pass(frame.notification);
           break;
         case "notifications.read":
           setBadge(frame.unread_count);

@@ -1,11 +1,20 @@
-// The inbox page: every notification (muted kinds included), read state kept
-// live by the bell's socket, and the user's muted kinds.
+// The inbox page: every notification (muted kinds included), newest first,
+// read state kept live by the bell's socket, and the user's muted kinds.
+//
+// The list shows each notification once, by id, whichever way it came: the
+// HTTP page or the bell's socket (`pregon:notification`: a connect's unread
+// snapshot, what was missed while away, a live push); a copy that comes
+// again only updates its read state. After a reconnect the page is read
+// again over HTTP too: what was read or removed while the socket was away
+// came in frames this tab never got.
 import { markAllRead, markRead } from "/static/alerts/bell.js";
 import { api } from "/static/ws/pregon-api.js";
 
 const list = document.getElementById("inbox");
 const onlyUnread = document.getElementById("only-unread");
-const items = new Map();
+const items = new Map(); // notification id → its <li>
+let heardWhileLoading = null; // what the socket said while a load was in flight
+let connects = 0;
 
 function render(notification) {
   const li = document.createElement("li");
@@ -27,31 +36,65 @@ function render(notification) {
   return li;
 }
 
+function show(notification) {
+  const shown = items.get(notification.id);
+  if (shown) {
+    if (notification.read) shown.className = "read";
+    return;
+  }
+  if (notification.read && onlyUnread.checked) return;
+  // Newest first: before the first one that is older.
+  const older = [...list.children].find((li) => Number(li.dataset.notificationId) < notification.id);
+  list.insertBefore(render(notification), older ?? null);
+}
+
 function setRead(id) {
   const li = items.get(id);
   if (li) li.className = "read";
 }
 
-async function load() {
-  const response = await fetch(`/api/notifications?page_size=100&unread=${onlyUnread.checked}`, { credentials: "same-origin" });
-  const data = await response.json();
-  items.clear();
-  list.replaceChildren(...data.results.map(render));
+function remove(id) {
+  items.get(id)?.remove();
+  items.delete(id);
 }
 
-document.addEventListener("pregon:notification", (event) => {
-  if (!items.has(event.detail.id)) list.prepend(render(event.detail));
-});
-document.addEventListener("pregon:read", (event) => {
-  if (event.detail.all) items.forEach((_, id) => setRead(id));
-  else event.detail.ids.forEach(setRead);
-});
-document.addEventListener("pregon:removed", (event) => {
-  for (const id of event.detail.ids) {
-    items.get(id)?.remove();
-    items.delete(id);
+// Socket news is applied at once, and again on top of the answer of a load
+// that was in flight when it came: that answer may have been read before it.
+function heard(change) {
+  change();
+  heardWhileLoading?.push(change);
+}
+
+async function load() {
+  const journal = [];
+  heardWhileLoading = journal;
+  try {
+    const response = await fetch(`/api/notifications?page_size=100&unread=${onlyUnread.checked}`, {
+      credentials: "same-origin",
+    });
+    const data = await response.json(); // a load that fails keeps the list as it is
+    if (heardWhileLoading !== journal) return; // a newer load answers instead
+    items.clear();
+    list.replaceChildren();
+    data.results.forEach(show);
+    journal.forEach((change) => change());
+  } finally {
+    if (heardWhileLoading === journal) heardWhileLoading = null;
   }
+}
+
+document.addEventListener("pregon:unread", () => {
+  connects += 1;
+  if (connects > 1) load();
 });
+document.addEventListener("pregon:notification", (event) => heard(() => show(event.detail)));
+document.addEventListener("pregon:read", (event) => {
+  const { all, ids } = event.detail;
+  // "All read" covers what existed then, not what a later answer adds.
+  const upTo = Math.max(0, ...ids, ...items.keys());
+  heard(() => (all ? [...items.keys()].filter((id) => id <= upTo) : ids).forEach(setRead));
+});
+document.addEventListener("pregon:removed", (event) => heard(() => event.detail.ids.forEach(remove)));
 document.getElementById("mark-all").addEventListener("click", () => markAllRead());
 onlyUnread.addEventListener("change", load);
 
