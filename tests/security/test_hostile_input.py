@@ -31,6 +31,7 @@ scalars = (
     | st.integers(min_value=-(2**70), max_value=2**70)
     | st.floats(allow_nan=False, allow_infinity=False)
     | st.text(max_size=40)
+    | st.text(st.characters(exclude_categories=()), max_size=4)  # lone surrogates too ("\ud800" in JSON)
 )
 json_values = st.recursive(
     scalars,
@@ -164,6 +165,12 @@ ORDER_CREATED = '{"type": "order.created", "timestamp": "2026-11-21T12:00:00Z", 
 @example(body=ORDER_CREATED + '{"store_id": 99999999999999999999, "external_id": "X", "total": "1"}}')
 @example(body="[" * 50_000)
 @example(body=ORDER_CREATED + '{"store_id": 1, "external_id": "\\u0000", "total": "1"}}')
+@example(body=ORDER_CREATED + '{"store_id": 1, "external_id": "X", "total": "1", "notes": "\\ud800"}}')
+@example(body=ORDER_CREATED + '{"store_id": 1, "external_id": "X", "total": "1", "line_items": [{"name": "\\udfff"}]}}')
+@example(
+    body=ORDER_CREATED
+    + '{"store_id": 1, "external_id": "X", "total": "1", "customer": {"email": "a@b.co", "name": "\\ud83d"}}}'
+)
 def test_no_webhook_body_gives_a_500_or_a_partial_write(world, integration, body):
     integ, secret = integration
     before = _rows(world)
