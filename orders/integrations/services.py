@@ -90,11 +90,15 @@ def order_upsert(*, store_id: int, external_id: str, fields: dict) -> Order:
         external_id=external_id,
         total=fields.get("total", order.total),
         currency=fields.get("currency", order.currency),
-        line_items=fields.get("line_items", order.line_items),
+        line_items=fields.get("line_items", []),
         notes=fields.get("notes", order.notes),
     )
+    # Only what the event carries: line items stored before their schema
+    # existed are not read again (nor refused) by an update that omits them.
     changes = {
-        key: merged[key] for key in ("total", "currency", "line_items", "notes") if merged[key] != getattr(order, key)
+        key: merged[key]
+        for key in ("total", "currency", "line_items", "notes")
+        if key in fields and merged[key] != getattr(order, key)
     }
     if customer and customer.pk != order.customer_id:
         changes["customer"] = customer
