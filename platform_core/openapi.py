@@ -24,6 +24,7 @@ ERRORS = {
         "401": "Unauthorized",
         "403": "Forbidden",
         "404": "NotFound",
+        "409": "Conflict",
         "413": "TooLarge",
         "422": "Invalid",
         "429": "RateLimited",
@@ -400,7 +401,7 @@ PATHS = {
     },
     "/api/integrations/{integration_id}/webhook": {
         "post": _op(
-            "Standard Webhooks delivery: create or update orders. 2xx also for a duplicate webhook-id.",
+            "Standard Webhooks delivery: create or update orders. 2xx also for a duplicate webhook-id (same body).",
             _json(
                 _obj(
                     ["status", "webhook_id", "order"],
@@ -412,7 +413,7 @@ PATHS = {
                 )
             ),
             body=_ref("WebhookEvent"),
-            errors=("400", "401", "403", "404", "413", "422", "429", "503"),
+            errors=("400", "401", "403", "404", "409", "413", "422", "429", "503"),
             params=(
                 INTEGRATION_ID,
                 {"name": "webhook-id", "in": "header", "required": True, "schema": STR},
@@ -541,6 +542,7 @@ DOCUMENT = {
                 "Unauthorized": "Not signed in, or a bad signature/token",
                 "Forbidden": "Not allowed",
                 "NotFound": "Unknown, or not visible to you",
+                "Conflict": "This webhook-id was already applied with a different body; nothing was written",
                 "TooLarge": "Body over the limit",
                 "Invalid": "A field is wrong; `fields` names each",
                 "RateLimited": "Over WEBHOOK_REQUESTS_PER_MINUTE for this integration; see Retry-After",

@@ -46,21 +46,19 @@ def webhook(request, integration_id: int):
     except ApplicationError as error:
         return error_response(error)  # unauthenticated: nothing is stored
 
-    event_type = ""
+    event_type, digest = "", webhooks.body_digest(body)
     try:
         event = webhooks.parse(body)
         event_type = event.type
-        try:
-            applied, order = services.webhook_receive(integration=integration, webhook_id=webhook_id, event=event)
-        except ApplicationError as error:
-            # Services name their own fields; the integrator sent them under `data`.
-            error.fields = {f"data.{name}": why for name, why in error.fields.items()}
-            raise
+        applied, order = services.webhook_receive(
+            integration=integration, webhook_id=webhook_id, body_digest=digest, event=event
+        )
     except ApplicationError as error:
         response = error_response(error)
         services.webhook_refused(
             integration=integration,
             webhook_id=webhook_id,
+            body_digest=digest,
             event_type=event_type,
             status_code=response.status_code,
             error=f"{error.code}: {error.message} {error.fields}",

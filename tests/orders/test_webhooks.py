@@ -359,6 +359,68 @@ def test_bad_payloads_are_refused_naming_each_field_and_write_nothing(world, int
         assert refused.status_code == status, "authenticated refusals are logged for the integrator"
 
 
+# --- one webhook-id, one body --------------------------------------------------------------
+def test_a_reused_webhook_id_with_another_body_is_409_and_writes_nothing(world, integration):
+    integ, secret = integration
+    first = payload(total="10.00", notes="first")
+    assert send(integ.pk, secret, first, msg_id="msg_reused").json()["status"] == "processed"
+    before = state(world.acme)
+
+    reused = send(integ.pk, secret, payload(total="99.00", notes="another order"), msg_id="msg_reused")
+
+    assert reused.status_code == 409, reused.content
+    error = reused.json()["error"]
+    assert error["code"] == "conflict" and "webhook-id" in error["fields"]
+    assert state(world.acme) == before
+    with tenant_context(world.acme.tenant):
+        assert WebhookDelivery.objects.filter(accepted=True).count() == 1
+        assert WebhookDelivery.objects.get(accepted=False).status_code == 409, "shown to the integrator"
+
+    retried = send(integ.pk, secret, first, msg_id="msg_reused")  # the same id and the same body
+    assert retried.status_code == 200 and retried.json()["status"] == "duplicate"
+    assert state(world.acme) == before
+
+
+def test_the_body_is_compared_byte_for_byte(world, integration):
+    """The signature covers the raw body, so a real retry sends the same bytes."""
+    integ, secret = integration
+    send(
+        integ.pk,
+        secret,
+        '{"type": "order.created", "timestamp": "2026-11-21T12:00:00Z", "data": '
+        '{"store_id": 1, "external_id": "B-1", "total": "1"}}',
+        msg_id="msg_bytes",
+    )
+    respaced = send(
+        integ.pk,
+        secret,
+        '{"type":"order.created","timestamp":"2026-11-21T12:00:00Z","data":'
+        '{"store_id":1,"external_id":"B-1","total":"1"}}',
+        msg_id="msg_bytes",
+    )
+    assert respaced.status_code == 409
+
+
+def test_deliveries_stored_before_digests_were_kept_count_as_the_same_body(world, integration):
+    integ, secret = integration
+    send(integ.pk, secret, payload(total="1"), msg_id="msg_old")
+    with tenant_context(world.acme.tenant):
+        WebhookDelivery.objects.update(body_digest="")  # as the migration leaves older rows
+    before = state(world.acme)
+    again = send(integ.pk, secret, payload(total="2"), msg_id="msg_old")
+    assert again.status_code == 200 and again.json()["status"] == "duplicate"
+    assert state(world.acme) == before
+
+
+def test_a_webhook_id_is_one_body_per_integration(world, integration):
+    integ, secret = integration
+    with tenant_context(world.acme.tenant):
+        other, other_secret = integration_create(name="another shop")
+    send(integ.pk, secret, payload(total="1"), msg_id="msg_shared")
+    response = send(other.pk, other_secret, payload(total="2", external_id="OTHER-1"), msg_id="msg_shared")
+    assert response.status_code == 200 and response.json()["status"] == "processed"
+
+
 def test_a_refused_delivery_may_be_retried_with_the_same_id_once_fixed(world, integration):
     integ, secret = integration
     assert send(integ.pk, secret, payload(), msg_id="msg_fixed").status_code == 422
