@@ -545,7 +545,8 @@ DOCUMENT = {
                 "Conflict": "This webhook-id was already applied with a different body; nothing was written",
                 "TooLarge": "Body over the limit",
                 "Invalid": "A field is wrong; `fields` names each",
-                "RateLimited": "Over WEBHOOK_REQUESTS_PER_MINUTE for this integration; see Retry-After",
+                "RateLimited": "Over WEBHOOK_REQUESTS_PER_MINUTE signed requests for this integration, or over "
+                "WEBHOOK_FAILURES_PER_ADDRESS_PER_MINUTE unverified ones from this address; see Retry-After",
                 "Unavailable": "PostgreSQL or Redis is briefly down; nothing was written, retry after Retry-After",
             }.items()
         },
