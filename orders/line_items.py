@@ -10,7 +10,9 @@ encoder and channels-redis carries msgpack, and neither takes a Decimal.
   decimal strings of ASCII digits; they are kept as decimal strings.
 - `options` (any JSON) and the extras (every other key, kept under `extra`)
   are free-form. Their numbers that a JSON reader might not read exactly
-  become strings holding the number as sent: every non-integer, and
+  become strings holding the same number: every number written with a
+  fraction or an exponent (str(Decimal): "0.50" stays "0.50", 1e-7 becomes
+  "1E-7"; never format "f", which would write 1e999999999 out in full), and
   integers beyond ±(2**53 - 1), where JavaScript loses digits. Everything
   else is kept as sent. Both are bounded in size and depth.
 
@@ -106,7 +108,7 @@ def _free_form(value, depth: int = 0) -> Json:
         return value
     if isinstance(value, int):
         return value if -SAFE_INTEGER <= value <= SAFE_INTEGER else str(value)
-    if isinstance(value, Decimal):  # a JSON number with a fraction or an exponent, as sent
+    if isinstance(value, Decimal):  # a JSON number written with a fraction or an exponent
         if not value.is_finite():
             raise _Refused("numbers must be finite")
         return str(value)

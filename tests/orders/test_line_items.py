@@ -81,6 +81,20 @@ KEPT = [
             }
         ],
     ),
+    (
+        "a number with an exponent stays short (never written out in full)",
+        '[{"sku": "A", "options": [1e999999999, 1e-7, 2.50]}]',
+        [
+            {
+                "name": "",
+                "sku": "A",
+                "quantity": "1",
+                "unit_price": None,
+                "options": ["1E+999999999", "1E-7", "2.50"],
+                "extra": {},
+            }
+        ],
+    ),
     ("an empty list", "[]", []),
 ]
 
