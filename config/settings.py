@@ -222,8 +222,12 @@ WS_MESSAGES_PER_SECOND = env.float("WS_MESSAGES_PER_SECOND", default=10)
 WS_MESSAGE_BURST = env.int("WS_MESSAGE_BURST", default=20)
 # Open sockets per user, per worker process; one more is closed with 4429.
 SOCKETS_PER_USER = env.int("SOCKETS_PER_USER", default=20)
-# Webhook requests per integration per minute, across all workers: 429.
+# Verified webhook requests per integration per minute, across all workers: 429.
 WEBHOOK_REQUESTS_PER_MINUTE = env.int("WEBHOOK_REQUESTS_PER_MINUTE", default=3000)
+# Webhook requests that fail before their signature is verified (unknown
+# integration, too large, bad signature), per client address per minute;
+# over it, every webhook request from that address is 429 until the minute ends.
+WEBHOOK_FAILURES_PER_ADDRESS_PER_MINUTE = env.int("WEBHOOK_FAILURES_PER_ADDRESS_PER_MINUTE", default=60)
 # Failed sign-ins per username and per client address, per window: 429.
 LOGIN_FAILURES_PER_USERNAME = env.int("LOGIN_FAILURES_PER_USERNAME", default=10)
 LOGIN_FAILURES_PER_ADDRESS = env.int("LOGIN_FAILURES_PER_ADDRESS", default=50)

@@ -158,9 +158,10 @@ class WebhookDelivery(models.Model):
     """One authenticated webhook request: accepted, duplicate or refused.
 
     Unsigned or badly signed requests are not stored (anyone can send
-    those). An accepted `webhook-id` is unique per integration: a retry is
-    answered 2xx and changes nothing. A refused one may be retried with the
-    same id once fixed.
+    those). An accepted `webhook-id` is unique per integration: a retry with
+    the same body is answered 2xx and changes nothing; the same id with
+    another body is refused (409), never applied. A refused one may be
+    retried with the same id once fixed.
     """
 
     integration = models.ForeignKey(Integration, on_delete=models.CASCADE, related_name="deliveries")
@@ -171,6 +172,9 @@ class WebhookDelivery(models.Model):
     status_code = models.PositiveSmallIntegerField()
     error = models.TextField(blank=True)
     order = models.ForeignKey(Order, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    # SHA-256 (hex) of the raw body. Blank on rows stored before digests
+    # were kept: those match any body (they were answered duplicate before).
+    body_digest = models.CharField(max_length=64, blank=True, default="")
 
     class Meta:
         ordering = ["-id"]

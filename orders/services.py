@@ -12,6 +12,7 @@ from decimal import Decimal, InvalidOperation
 from django.db import transaction
 
 from alerts.triggers import notify_comment_added, notify_status_changed
+from orders.line_items import parse_line_items
 from orders.models import Order, OrderComment
 from orders.selectors import orders_visible_to
 from platform_core.errors import ApplicationError
@@ -36,6 +37,8 @@ def check_comment_body(body) -> str:
 
 
 def check_order_fields(*, external_id, total, currency, line_items, notes) -> dict:
+    """The fields of an order as stored, or an ApplicationError naming each bad
+    one. Line items follow orders.line_items (JSON primitives only)."""
     errors: dict[str, str] = {}
     if not isinstance(external_id, str) or not external_id.strip() or len(external_id) > 100:
         errors["external_id"] = "must be a non-empty string of at most 100 characters"
@@ -47,15 +50,19 @@ def check_order_fields(*, external_id, total, currency, line_items, notes) -> di
         errors["total"] = "must be a non-negative amount with at most 2 decimals, as a string or integer"
     if not isinstance(currency, str) or len(currency) != 3 or not currency.isalpha() or not currency.isupper():
         errors["currency"] = "must be a 3-letter ISO 4217 code, e.g. EUR"
-    if not isinstance(line_items, list) or not all(isinstance(item, dict) for item in line_items):
-        errors["line_items"] = "must be a list of objects"
+    try:
+        line_items = [item.as_json() for item in parse_line_items(line_items)]
+    except ApplicationError as error:
+        errors.update(error.fields)
     if not isinstance(notes, str) or len(notes) > MAX_TEXT:
         errors["notes"] = f"must be a string of at most {MAX_TEXT} characters"
     if errors:
         raise ApplicationError("invalid", "invalid order", fields=errors)
     return {
         "external_id": external_id.strip(),
-        "total": total,
+        # As the column keeps it: the frame, built from the saved instance,
+        # then says "5.10" for 5.1, as the API's lists and replays do.
+        "total": total.quantize(Decimal("0.01")),
         "currency": currency,
         "line_items": line_items,
         "notes": notes,

@@ -24,6 +24,7 @@ ERRORS = {
         "401": "Unauthorized",
         "403": "Forbidden",
         "404": "NotFound",
+        "409": "Conflict",
         "413": "TooLarge",
         "422": "Invalid",
         "429": "RateLimited",
@@ -125,10 +126,36 @@ SCHEMAS = {
             "total": {"type": "string", "pattern": r"^\d+\.\d{2}$", "description": "exact decimal"},
             "currency": STR,
             "customer": NULLABLE_STR,
-            "line_items": {"type": "array", "items": {"type": "object"}},
+            "line_items": {"type": "array", "items": _ref("LineItem")},
             "notes": STR,
             "created_at": TIME,
             "updated_at": TIME,
+        },
+        closed=False,
+    ),
+    "LineItem": _obj(
+        [],
+        {
+            "name": STR,
+            "sku": STR,
+            "quantity": {"type": "string", "pattern": r"^\d+(\.\d{1,3})?$", "description": "exact decimal"},
+            "unit_price": {"type": ["string", "null"], "pattern": r"^\d+(\.\d{1,4})?$", "description": "exact decimal"},
+            "options": {"description": "any JSON, as sent (non-integer numbers as strings)"},
+            "extra": {
+                "type": "object",
+                "description": "the item's other keys, as sent (non-integer numbers as strings)",
+            },
+        },
+        closed=False,
+    ),
+    "LineItemIn": _obj(
+        [],
+        {
+            "name": {"type": "string", "maxLength": 200, "description": "a name or a sku is required"},
+            "sku": {"type": "string", "maxLength": 100},
+            "quantity": {"type": ["number", "string"], "description": "default 1; ≥ 0, ≤ 3 decimals; exact"},
+            "unit_price": {"type": ["number", "string", "null"], "description": "≥ 0, ≤ 4 decimals; exact"},
+            "options": {"description": "any JSON (≤ 4096 bytes, ≤ 16 levels deep)"},
         },
         closed=False,
     ),
@@ -186,7 +213,7 @@ SCHEMAS = {
                     "external_id": {"type": "string", "maxLength": 100},
                     "total": {"type": ["string", "integer", "number"], "description": "required by order.created"},
                     "currency": {"type": "string", "pattern": "^[A-Z]{3}$"},
-                    "line_items": {"type": "array", "items": {"type": "object"}},
+                    "line_items": {"type": "array", "items": _ref("LineItemIn"), "maxItems": 500},
                     "notes": STR,
                     "customer": _obj(["email"], {"email": {"type": "string", "format": "email"}, "name": STR}),
                     "status": _ref("OrderStatus"),
@@ -374,7 +401,7 @@ PATHS = {
     },
     "/api/integrations/{integration_id}/webhook": {
         "post": _op(
-            "Standard Webhooks delivery: create or update orders. 2xx also for a duplicate webhook-id.",
+            "Standard Webhooks delivery: create or update orders. 2xx also for a duplicate webhook-id (same body).",
             _json(
                 _obj(
                     ["status", "webhook_id", "order"],
@@ -386,7 +413,7 @@ PATHS = {
                 )
             ),
             body=_ref("WebhookEvent"),
-            errors=("400", "401", "403", "404", "413", "422", "429", "503"),
+            errors=("400", "401", "403", "404", "409", "413", "422", "429", "503"),
             params=(
                 INTEGRATION_ID,
                 {"name": "webhook-id", "in": "header", "required": True, "schema": STR},
@@ -515,9 +542,11 @@ DOCUMENT = {
                 "Unauthorized": "Not signed in, or a bad signature/token",
                 "Forbidden": "Not allowed",
                 "NotFound": "Unknown, or not visible to you",
+                "Conflict": "This webhook-id was already applied with a different body; nothing was written",
                 "TooLarge": "Body over the limit",
                 "Invalid": "A field is wrong; `fields` names each",
-                "RateLimited": "Over WEBHOOK_REQUESTS_PER_MINUTE for this integration; see Retry-After",
+                "RateLimited": "Over WEBHOOK_REQUESTS_PER_MINUTE signed requests for this integration, or over "
+                "WEBHOOK_FAILURES_PER_ADDRESS_PER_MINUTE unverified ones from this address; see Retry-After",
                 "Unavailable": "PostgreSQL or Redis is briefly down; nothing was written, retry after Retry-After",
             }.items()
         },

@@ -27,10 +27,27 @@ def _refuse_constant(name: str):
     raise ValueError(f"{name} is not a JSON number")
 
 
+def unstorable(text: str) -> str | None:
+    """Why PostgreSQL could not store `text`, or None if it can.
+
+    A NUL is refused in text and jsonb; a lone surrogate ("\\ud800" in JSON
+    is valid syntax, but stands for no character) has no UTF-8 form, so
+    psycopg cannot even send it.
+    """
+    if "\x00" in text:
+        return "text may not contain the NUL character (\\u0000)"
+    if not text.isascii():
+        try:
+            text.encode("utf-8")
+        except UnicodeEncodeError:
+            return "text may not contain a lone surrogate (\\ud800-\\udfff without its pair)"
+    return None
+
+
 def _check_text(value) -> None:
     if isinstance(value, str):
-        if "\x00" in value:
-            raise ValueError("text may not contain the NUL character (\\u0000)")
+        if reason := unstorable(value):
+            raise ValueError(reason)
     elif isinstance(value, dict):
         for key, item in value.items():
             _check_text(key)
@@ -45,8 +62,9 @@ def parse_json(text: str | bytes, *, parse_float=float):
     a client can act on) for anything we would not store.
 
     json.loads accepts NaN and Infinity, raises RecursionError (not
-    ValueError) on deeply nested arrays, and lets through "\\u0000", which
-    PostgreSQL cannot store in text: all three would become a 500.
+    ValueError) on deeply nested arrays, and lets through "\\u0000" and lone
+    surrogates ("\\ud800"), which PostgreSQL cannot store in text: all of them
+    would become a 500.
     """
     try:
         value = json.loads(text, parse_float=parse_float, parse_constant=_refuse_constant)

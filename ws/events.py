@@ -124,7 +124,10 @@ class OrderData:
     total: str  # a decimal as a string ("12.50"): exact, and msgpack-safe
     currency: str
     customer: str | None  # the customer's username
-    line_items: list
+    # orders.line_items.LineItem.as_json() each (amounts as decimal strings,
+    # free-form values as JSON primitives); orders saved before that schema
+    # carry their items as sent, which were JSON too.
+    line_items: list[dict]
     notes: str
     created_at: str
     updated_at: str

@@ -14,6 +14,28 @@ from platform_core.api import api_view, declared_length, error_response, paginat
 from platform_core.errors import ApplicationError
 
 
+def _rate_limited(message: str, wait: int) -> JsonResponse:
+    response = error_response(ApplicationError("rate_limited", message))
+    response["Retry-After"] = str(wait)
+    return response
+
+
+def _verified(request, integration_id: int) -> tuple[Integration, str, bytes]:
+    """(integration, webhook-id, body) of a correctly signed request, or an
+    ApplicationError: 404, 413 (checked before the body is read) or 401."""
+    integration = Integration.objects.filter(pk=integration_id, revoked_at__isnull=True).first()
+    if integration is None:
+        raise ApplicationError("not_found", "no such integration on this host")
+    limit = settings.WEBHOOK_MAX_BODY_BYTES
+    if declared_length(request) > limit:
+        raise ApplicationError("too_large", f"bodies are limited to {limit} bytes")
+    body = request.read(limit + 1)
+    if len(body) > limit:
+        raise ApplicationError("too_large", f"bodies are limited to {limit} bytes")
+    secrets = list(integration.secrets.filter(revoked_at__isnull=True).values_list("secret", flat=True))
+    return integration, webhooks.verify(secrets=secrets, headers=request.headers, body=body), body
+
+
 @csrf_exempt  # authenticated by its signature, not by a browser session
 def webhook(request, integration_id: int):
     """POST /api/integrations/<id>/webhook. Answer fast; write only on success."""
@@ -21,46 +43,42 @@ def webhook(request, integration_id: int):
         response = error_response(ApplicationError("method_not_allowed", "use POST"))
         response["Allow"] = "POST"
         return response
-    integration = Integration.objects.filter(pk=integration_id, revoked_at__isnull=True).first()
-    if integration is None:
-        return error_response(ApplicationError("not_found", "no such integration on this host"))
-    wait = limits.hit(f"webhook:{integration.pk}", limit=settings.WEBHOOK_REQUESTS_PER_MINUTE, window=60)
-    if wait is not None:  # counted before the signature: bad ones cost us too
-        response = error_response(
-            ApplicationError(
-                "rate_limited", f"at most {settings.WEBHOOK_REQUESTS_PER_MINUTE} requests per minute per integration"
-            )
-        )
-        response["Retry-After"] = str(wait)
-        return response
-    limit = settings.WEBHOOK_MAX_BODY_BYTES
-    if declared_length(request) > limit:
-        return error_response(ApplicationError("too_large", f"bodies are limited to {limit} bytes"))
-    body = request.read(limit + 1)
-    if len(body) > limit:
-        return error_response(ApplicationError("too_large", f"bodies are limited to {limit} bytes"))
-
-    secrets = list(integration.secrets.filter(revoked_at__isnull=True).values_list("secret", flat=True))
+    # Anyone can send unsigned requests, and integration ids are sequential:
+    # counted against the integration, they would let anyone lock its shop
+    # out of its budget. So only verified requests spend the integration's
+    # budget; requests that fail before that (unknown integration, too
+    # large, bad signature) are counted per client address, and an address
+    # over its limit is refused before any lookup, read or HMAC. Counters
+    # are per tenant (limits.py), so a flood on one tenant blocks no one on
+    # another.
+    unverified = f"webhook:unverified:{(request.META.get('REMOTE_ADDR') or 'unknown')[:100]}"
+    per_address = settings.WEBHOOK_FAILURES_PER_ADDRESS_PER_MINUTE
+    wait = limits.exceeded(unverified, limit=per_address, window=60)
+    if wait is not None:
+        return _rate_limited(f"at most {per_address} unverified webhook requests per minute per address", wait)
     try:
-        webhook_id = webhooks.verify(secrets=secrets, headers=request.headers, body=body)
+        integration, webhook_id, body = _verified(request, integration_id)
     except ApplicationError as error:
-        return error_response(error)  # unauthenticated: nothing is stored
+        limits.hit(unverified, limit=per_address, window=60)
+        return error_response(error)  # unauthenticated: nothing else is stored
+    per_integration = settings.WEBHOOK_REQUESTS_PER_MINUTE
+    wait = limits.hit(f"webhook:{integration.pk}", limit=per_integration, window=60)
+    if wait is not None:
+        return _rate_limited(f"at most {per_integration} requests per minute per integration", wait)
 
-    event_type = ""
+    event_type, digest = "", webhooks.body_digest(body)
     try:
         event = webhooks.parse(body)
         event_type = event.type
-        try:
-            applied, order = services.webhook_receive(integration=integration, webhook_id=webhook_id, event=event)
-        except ApplicationError as error:
-            # Services name their own fields; the integrator sent them under `data`.
-            error.fields = {f"data.{name}": why for name, why in error.fields.items()}
-            raise
+        applied, order = services.webhook_receive(
+            integration=integration, webhook_id=webhook_id, body_digest=digest, event=event
+        )
     except ApplicationError as error:
         response = error_response(error)
         services.webhook_refused(
             integration=integration,
             webhook_id=webhook_id,
+            body_digest=digest,
             event_type=event_type,
             status_code=response.status_code,
             error=f"{error.code}: {error.message} {error.fields}",

@@ -90,11 +90,15 @@ def order_upsert(*, store_id: int, external_id: str, fields: dict) -> Order:
         external_id=external_id,
         total=fields.get("total", order.total),
         currency=fields.get("currency", order.currency),
-        line_items=fields.get("line_items", order.line_items),
+        line_items=fields.get("line_items", []),
         notes=fields.get("notes", order.notes),
     )
+    # Only what the event carries: line items stored before their schema
+    # existed are not read again (nor refused) by an update that omits them.
     changes = {
-        key: merged[key] for key in ("total", "currency", "line_items", "notes") if merged[key] != getattr(order, key)
+        key: merged[key]
+        for key in ("total", "currency", "line_items", "notes")
+        if key in fields and merged[key] != getattr(order, key)
     }
     if customer and customer.pk != order.customer_id:
         changes["customer"] = customer
@@ -134,38 +138,64 @@ def webhook_apply(*, integration: Integration, event: OrderEvent) -> Order:
 
 
 @transaction.atomic
-def webhook_receive(*, integration: Integration, webhook_id: str, event: OrderEvent) -> tuple[bool, Order | None]:
+def webhook_receive(
+    *, integration: Integration, webhook_id: str, body_digest: str, event: OrderEvent
+) -> tuple[bool, Order | None]:
     """Apply a delivery exactly once per `webhook-id`. Returns (applied, order).
 
     The delivery row is inserted first, in the same transaction as the
     change. A second copy of the same request, even one arriving at the same
     moment, waits on the unique index until the first commits and then sees
-    the conflict: it is a duplicate and changes nothing. If the first fails
-    and rolls back, the second goes ahead.
+    the conflict: with the same body (`body_digest`, the SHA-256 of the raw
+    body) it is a duplicate and changes nothing; with another body it is
+    refused as a conflict, and nothing is written. If the first fails and
+    rolls back, the second goes ahead.
+
+    Field names in errors are the payload's (`data.total`, `webhook-id`).
     """
     with connection.cursor() as cursor:
         cursor.execute(
             f"""INSERT INTO {WebhookDelivery._meta.db_table}
-                    (integration_id, webhook_id, event_type, received_at, accepted, status_code, error)
-                VALUES (%s, %s, %s, now(), true, 200, '')
+                    (integration_id, webhook_id, event_type, received_at, accepted, status_code, error, body_digest)
+                VALUES (%s, %s, %s, now(), true, 200, '', %s)
                 ON CONFLICT (integration_id, webhook_id) WHERE accepted DO NOTHING RETURNING id""",
-            [integration.pk, webhook_id, event.type],
+            [integration.pk, webhook_id, event.type, body_digest],
         )
         row = cursor.fetchone()
     if row is None:
+        # The applied row is committed (the INSERT waited for it if it was
+        # not), and under READ COMMITTED this new statement sees it. Blank:
+        # stored before digests were kept, taken as the same body.
+        applied = (
+            WebhookDelivery.objects.filter(integration=integration, webhook_id=webhook_id, accepted=True)
+            .values_list("body_digest", flat=True)
+            .first()
+        )
+        if applied and applied != body_digest:
+            raise ApplicationError(
+                "conflict",
+                "this webhook-id was already applied with a different body",
+                fields={"webhook-id": "already used for another body: a new event needs a new id"},
+            )
         return False, None
-    order = webhook_apply(integration=integration, event=event)
+    try:
+        order = webhook_apply(integration=integration, event=event)
+    except ApplicationError as error:
+        # Services name their own fields; the integrator sent them under `data`.
+        error.fields = {f"data.{name}": why for name, why in error.fields.items()}
+        raise
     WebhookDelivery.objects.filter(pk=row[0]).update(order=order)
     return True, order
 
 
 def webhook_refused(
-    *, integration: Integration, webhook_id: str, event_type: str, status_code: int, error: str
+    *, integration: Integration, webhook_id: str, body_digest: str, event_type: str, status_code: int, error: str
 ) -> None:
     """Log an authenticated delivery that was refused (its own transaction)."""
     WebhookDelivery.objects.create(
         integration=integration,
         webhook_id=webhook_id[:200],
+        body_digest=body_digest,
         event_type=event_type[:40],
         accepted=False,
         status_code=status_code,

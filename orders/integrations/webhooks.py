@@ -29,6 +29,11 @@ def secret_key(secret: str) -> bytes:
     return base64.b64decode(secret.removeprefix(SECRET_PREFIX) + "==")
 
 
+def body_digest(body: bytes) -> str:
+    """What a retry must repeat: the raw body, as signed (SHA-256, hex)."""
+    return hashlib.sha256(body).hexdigest()
+
+
 def verify(*, secrets: list[str], headers, body: bytes, now: float | None = None) -> str:
     """Return the `webhook-id` of a correctly signed, fresh request.
 

@@ -41,7 +41,20 @@ def test_staff_page_shows_a_new_order_without_reload_and_acts_on_it(server, worl
         # runs in another one, as a request would.
         with ThreadPoolExecutor(1) as other_session:
             other_session.submit(
-                create_order, world.acme.tenant, external_id="WEB-1", total="23.40", customer=world.acme.customer
+                create_order,
+                world.acme.tenant,
+                external_id="WEB-1",
+                total="23.40",
+                customer=world.acme.customer,
+                line_items=[
+                    {
+                        "name": "Pizza",
+                        "quantity": "1.5",
+                        "unit_price": "18.5",
+                        "options": [{"name": "size", "value": "L"}],
+                    },
+                    {"sku": "COLA-33", "quantity": 2},
+                ],
             ).result()
             other_session.submit(connections.close_all).result()
 
@@ -49,6 +62,7 @@ def test_staff_page_shows_a_new_order_without_reload_and_acts_on_it(server, worl
         expect(card).to_be_visible(timeout=15_000)
         expect(card).to_have_class("order fresh")
         expect(card).to_contain_text("23.40 EUR")
+        expect(card.locator(".items li")).to_have_text(["1.5 × Pizza (size: L)", "2 × COLA-33"])
         assert page.evaluate("window.__sameDocument") is True, "the page must not have reloaded"
 
         # Staff act from the page: the change comes back through the stream.

@@ -63,7 +63,7 @@ async def test_each_save_writes_exactly_one_event_in_order(world, published):
         "total": "12.50",
         "currency": "EUR",
         "customer": "customer",
-        "line_items": [{"sku": "x", "quantity": 2}],
+        "line_items": [{"name": "", "sku": "x", "quantity": "2", "unit_price": None, "options": None, "extra": {}}],
         "notes": "",
         "created_at": created["data"]["order"]["created_at"],
         "updated_at": created["data"]["order"]["updated_at"],

@@ -4,13 +4,16 @@ written on any error."""
 import json
 from decimal import Decimal
 
+import msgpack
 import pytest
 from django.contrib.auth import get_user_model
+from django.test import Client
 from django_tenants.utils import tenant_context
 
 from alerts.models import Notification
 from orders.integrations.services import integration_create, integration_secret_add, integration_secret_revoke
 from orders.models import Integration, Order, OrderComment, StoreEvent, WebhookDelivery
+from tests.factories import session_cookie
 from tests.orders.webhook_client import payload, post, send, sign, stale
 
 pytestmark = pytest.mark.django_db
@@ -69,19 +72,98 @@ def test_a_signed_order_created_makes_an_order_and_a_retry_changes_nothing(world
     assert state(world.acme) == before
 
 
+ORDER_HEAD = '{"type": "order.created", "timestamp": "2026-11-21T12:00:00Z", "data": {"store_id": 1, '
+
+
 def test_a_json_number_total_is_exact(world, integration):
     integ, secret = integration
-    assert (
-        send(
-            integ.pk,
-            secret,
-            '{"type": "order.created", "timestamp": "2026-11-21T12:00:00Z", '
-            '"data": {"store_id": 1, "external_id": "N-1", "total": 0.1}}',
-        ).status_code
-        == 200
+    response = send(
+        integ.pk,
+        secret,
+        '{"type": "order.created", "timestamp": "2026-11-21T12:00:00Z", '
+        '"data": {"store_id": 1, "external_id": "N-1", "total": 0.1}}',
     )
+    assert response.status_code == 200
+    assert response.json()["order"]["total"] == "0.10", "said as stored, as every later read says it"
     with tenant_context(world.acme.tenant):
         assert Order.objects.get().total == Decimal("0.10")
+        assert json.loads(StoreEvent.objects.get().frame)["data"]["order"]["total"] == "0.10"
+
+
+SHOP_BODY = (
+    # What a shop system sends: JSON numbers for amounts, nested options, extras.
+    '{"type": "order.created", "timestamp": "2026-11-21T12:00:00Z", "data": {"store_id": 1, "external_id": "LI-1", '
+    '"total": 27.75, "line_items": [{"name": "Pizza margherita", "sku": "PZ-1", "quantity": 1.5, "unit_price": 18.5, '
+    '"options": [{"name": "size", "value": "L"}, {"name": "extra cheese", "value": 0.5}], '
+    '"tax_rate": 0.21, "gift": true, "ids": [12345678901234567890]}]}}'
+)
+SHOP_ITEMS = [
+    {
+        "name": "Pizza margherita",
+        "sku": "PZ-1",
+        "quantity": "1.5",
+        "unit_price": "18.5",
+        "options": [{"name": "size", "value": "L"}, {"name": "extra cheese", "value": "0.5"}],
+        "extra": {"tax_rate": "0.21", "gift": True, "ids": ["12345678901234567890"]},
+    }
+]
+
+
+def test_line_items_with_json_numbers_are_stored_exactly_and_reach_the_stream(
+    world, integration, published, django_capture_on_commit_callbacks
+):
+    integ, secret = integration
+    with django_capture_on_commit_callbacks(execute=True):  # publishes, as after a commit
+        response = send(integ.pk, secret, SHOP_BODY)
+    assert response.status_code == 200, response.content
+    assert response.json()["order"]["line_items"] == SHOP_ITEMS
+    with tenant_context(world.acme.tenant):
+        order = Order.objects.get()
+        assert order.line_items == SHOP_ITEMS and order.total == Decimal("27.75")
+        stored = json.loads(StoreEvent.objects.get().frame)
+    assert stored["data"]["order"]["line_items"] == SHOP_ITEMS
+    [sent] = [p for p in published if p.frame["type"] == "order.created"]
+    assert sent.frame == stored  # the live frame is the stored one
+    assert msgpack.unpackb(msgpack.packb({"text": sent.text})) == {"text": sent.text}  # as channels-redis carries it
+
+    staff = Client(HTTP_HOST="acme.localhost", HTTP_COOKIE=session_cookie(world.acme.tenant, world.acme.staff1))
+    assert staff.get(f"/api/orders/{order.pk}").json()["line_items"] == SHOP_ITEMS
+
+    again = send(integ.pk, secret, SHOP_BODY.replace('"order.created"', '"order.updated"'))
+    assert again.status_code == 200
+    with tenant_context(world.acme.tenant):
+        assert StoreEvent.objects.count() == 1, "the same items again change nothing"
+
+
+@pytest.mark.parametrize(
+    "line_items,fields",
+    [
+        ('[{"sku": "A"}, {"sku": "B"}, {"sku": "C"}, {"sku": "D", "quantity": -2}]', {"data.line_items[3].quantity"}),
+        ('[{"sku": "A", "unit_price": 1e400}]', {"data.line_items[0].unit_price"}),
+        (
+            '[{"quantity": "x", "unit_price": 0.12345}]',
+            {"data.line_items[0]." + f for f in ("name", "quantity", "unit_price")},
+        ),
+        ('[{"sku": "A", "options": ' + "[" * 30 + "]" * 30 + "}]", {"data.line_items[0].options"}),
+        ('[{"sku": "A"}, 7]', {"data.line_items[1]"}),
+    ],
+)
+def test_bad_line_items_are_422_naming_each_field_and_write_nothing(world, integration, line_items, fields):
+    integ, secret = integration
+    before = state(world.acme)
+    body = ORDER_HEAD + f'"external_id": "LI-2", "total": "1", "line_items": {line_items}}}}}'
+    response = send(integ.pk, secret, body)
+    assert response.status_code == 422, response.content
+    assert set(response.json()["error"]["fields"]) == fields
+    assert state(world.acme) == before
+
+
+def test_an_update_without_line_items_keeps_them(world, integration):
+    integ, secret = integration
+    send(integ.pk, secret, SHOP_BODY)
+    assert send(integ.pk, secret, payload("order.updated", external_id="LI-1", notes="late")).status_code == 200
+    with tenant_context(world.acme.tenant):
+        assert Order.objects.get().line_items == SHOP_ITEMS
 
 
 def test_orders_are_upserted_by_store_and_external_id(world, integration):
@@ -275,6 +357,68 @@ def test_bad_payloads_are_refused_naming_each_field_and_write_nothing(world, int
     with tenant_context(world.acme.tenant):
         refused = WebhookDelivery.objects.filter(accepted=False).get()
         assert refused.status_code == status, "authenticated refusals are logged for the integrator"
+
+
+# --- one webhook-id, one body --------------------------------------------------------------
+def test_a_reused_webhook_id_with_another_body_is_409_and_writes_nothing(world, integration):
+    integ, secret = integration
+    first = payload(total="10.00", notes="first")
+    assert send(integ.pk, secret, first, msg_id="msg_reused").json()["status"] == "processed"
+    before = state(world.acme)
+
+    reused = send(integ.pk, secret, payload(total="99.00", notes="another order"), msg_id="msg_reused")
+
+    assert reused.status_code == 409, reused.content
+    error = reused.json()["error"]
+    assert error["code"] == "conflict" and "webhook-id" in error["fields"]
+    assert state(world.acme) == before
+    with tenant_context(world.acme.tenant):
+        assert WebhookDelivery.objects.filter(accepted=True).count() == 1
+        assert WebhookDelivery.objects.get(accepted=False).status_code == 409, "shown to the integrator"
+
+    retried = send(integ.pk, secret, first, msg_id="msg_reused")  # the same id and the same body
+    assert retried.status_code == 200 and retried.json()["status"] == "duplicate"
+    assert state(world.acme) == before
+
+
+def test_the_body_is_compared_byte_for_byte(world, integration):
+    """The signature covers the raw body, so a real retry sends the same bytes."""
+    integ, secret = integration
+    send(
+        integ.pk,
+        secret,
+        '{"type": "order.created", "timestamp": "2026-11-21T12:00:00Z", "data": '
+        '{"store_id": 1, "external_id": "B-1", "total": "1"}}',
+        msg_id="msg_bytes",
+    )
+    respaced = send(
+        integ.pk,
+        secret,
+        '{"type":"order.created","timestamp":"2026-11-21T12:00:00Z","data":'
+        '{"store_id":1,"external_id":"B-1","total":"1"}}',
+        msg_id="msg_bytes",
+    )
+    assert respaced.status_code == 409
+
+
+def test_deliveries_stored_before_digests_were_kept_count_as_the_same_body(world, integration):
+    integ, secret = integration
+    send(integ.pk, secret, payload(total="1"), msg_id="msg_old")
+    with tenant_context(world.acme.tenant):
+        WebhookDelivery.objects.update(body_digest="")  # as the migration leaves older rows
+    before = state(world.acme)
+    again = send(integ.pk, secret, payload(total="2"), msg_id="msg_old")
+    assert again.status_code == 200 and again.json()["status"] == "duplicate"
+    assert state(world.acme) == before
+
+
+def test_a_webhook_id_is_one_body_per_integration(world, integration):
+    integ, secret = integration
+    with tenant_context(world.acme.tenant):
+        other, other_secret = integration_create(name="another shop")
+    send(integ.pk, secret, payload(total="1"), msg_id="msg_shared")
+    response = send(other.pk, other_secret, payload(total="2", external_id="OTHER-1"), msg_id="msg_shared")
+    assert response.status_code == 200 and response.json()["status"] == "processed"
 
 
 def test_a_refused_delivery_may_be_retried_with_the_same_id_once_fixed(world, integration):

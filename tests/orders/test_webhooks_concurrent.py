@@ -2,12 +2,14 @@
 
 import json
 import threading
+import time
 
 import pytest
 from asgiref.sync import sync_to_async
 from django.db import connections
 from django_tenants.utils import tenant_context
 
+from orders.integrations import services
 from orders.integrations.services import integration_create
 from orders.models import Order, StoreEvent, WebhookDelivery
 from tests.factories import login_cookie
@@ -46,6 +48,52 @@ def test_two_copies_of_one_delivery_at_the_same_moment_apply_once(world, integra
     assert sorted(answers) == [(200, "duplicate")] * 3 + [(200, "processed")]
     with tenant_context(world.acme.tenant):
         assert Order.objects.count() == 1
+        assert StoreEvent.objects.count() == 1
+        assert WebhookDelivery.objects.filter(accepted=True).count() == 1
+
+
+def test_one_webhook_id_with_two_bodies_at_the_same_moment_applies_one_and_refuses_the_other(
+    world, integration, monkeypatch
+):
+    integ, secret = integration
+    apply = services.webhook_apply
+
+    def slow_apply(**kwargs):
+        time.sleep(0.3)  # the winner's transaction stays open: the others wait on the unique index
+        return apply(**kwargs)
+
+    monkeypatch.setattr(services, "webhook_apply", slow_apply)
+    bodies = [json.dumps(payload(total=total)) for total in ("1.00", "2.00")]
+    # Each body twice: the winner's copy is a duplicate, the loser's copies are conflicts.
+    deliveries = [(body, sign(secret, body, msg_id="msg_contested")) for body in bodies for _ in range(2)]
+    start = threading.Barrier(len(deliveries))
+    answers = []
+
+    def deliver(body, headers):
+        start.wait()
+        try:
+            response = post(integ.pk, body, headers)
+            outcome = response.json().get("status") or response.json()["error"]["code"]
+            answers.append((response.status_code, outcome, body))
+        finally:
+            connections.close_all()
+
+    threads = [threading.Thread(target=deliver, args=delivery) for delivery in deliveries]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=30)
+
+    assert sorted(a[:2] for a in answers) == [
+        (200, "duplicate"),
+        (200, "processed"),
+        (409, "conflict"),
+        (409, "conflict"),
+    ]
+    [winner] = [body for status, outcome, body in answers if outcome == "processed"]
+    assert {body for status, _, body in answers if status == 200} == {winner}
+    with tenant_context(world.acme.tenant):
+        assert str(Order.objects.get().total) == json.loads(winner)["data"]["total"]
         assert StoreEvent.objects.count() == 1
         assert WebhookDelivery.objects.filter(accepted=True).count() == 1
 

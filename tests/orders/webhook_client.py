@@ -22,10 +22,11 @@ def sign(secret: str, body: str, *, msg_id: str | None = None, at: datetime | No
     }
 
 
-def post(integration_id: int, body, headers: dict, *, host: str = "acme.localhost"):
+def post(integration_id: int, body, headers: dict, *, host: str = "acme.localhost", address: str = "127.0.0.1"):
+    """POST `body` with `headers`, from the client address `address`."""
     text = body if isinstance(body, str) else json.dumps(body)
     extra = {f"HTTP_{name.upper().replace('-', '_')}": value for name, value in headers.items()}
-    return Client(HTTP_HOST=host).post(
+    return Client(HTTP_HOST=host, REMOTE_ADDR=address).post(
         f"/api/integrations/{integration_id}/webhook", data=text, content_type="application/json", **extra
     )
 

@@ -1,9 +1,9 @@
-"""The one reader of integers that clients send (platform_core.parsing.parse_client_int)."""
+"""Reading what clients send (platform_core.parsing): integers (parse_client_int) and JSON (parse_json)."""
 
 import pytest
 
 from platform_core.errors import ApplicationError
-from platform_core.parsing import BIGINT_MAX, parse_client_int
+from platform_core.parsing import BIGINT_MAX, parse_client_int, parse_json
 
 ACCEPTED = [
     ("0", 0),
@@ -69,3 +69,14 @@ def test_bounds_are_inclusive(value, minimum, maximum, ok):
     else:
         with pytest.raises(ApplicationError):
             parse_client_int(value, "page", minimum=minimum, maximum=maximum)
+
+
+# --- JSON text (parse_json): only what PostgreSQL can store ------------------------------
+@pytest.mark.parametrize("text", ['"\\u0000"', '["\\ud800"]', '{"\\udfff": 1}', '{"a": "x\\ud83d"}'])
+def test_json_holding_a_nul_or_a_lone_surrogate_is_refused(text):
+    with pytest.raises(ValueError):
+        parse_json(text)
+
+
+def test_a_surrogate_pair_is_one_character_and_accepted():
+    assert parse_json('"\\ud83d\\ude00 ñ"') == "😀 ñ"

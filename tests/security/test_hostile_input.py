@@ -5,7 +5,10 @@ socket answers `ping` afterwards, or closes with 1009 for an oversized
 frame, never 1011), and a refused request writes nothing.
 """
 
+import itertools
 import json
+import re
+from decimal import Decimal
 
 import pytest
 from asgiref.sync import async_to_sync
@@ -31,6 +34,7 @@ scalars = (
     | st.integers(min_value=-(2**70), max_value=2**70)
     | st.floats(allow_nan=False, allow_infinity=False)
     | st.text(max_size=40)
+    | st.text(st.characters(exclude_categories=()), max_size=4)  # lone surrogates too ("\ud800" in JSON)
 )
 json_values = st.recursive(
     scalars,
@@ -164,6 +168,16 @@ ORDER_CREATED = '{"type": "order.created", "timestamp": "2026-11-21T12:00:00Z", 
 @example(body=ORDER_CREATED + '{"store_id": 99999999999999999999, "external_id": "X", "total": "1"}}')
 @example(body="[" * 50_000)
 @example(body=ORDER_CREATED + '{"store_id": 1, "external_id": "\\u0000", "total": "1"}}')
+@example(body=ORDER_CREATED + '{"store_id": 1, "external_id": "X", "total": "1", "notes": "\\ud800"}}')
+@example(body=ORDER_CREATED + '{"store_id": 1, "external_id": "X", "total": "1", "line_items": [{"name": "\\udfff"}]}}')
+@example(
+    body=ORDER_CREATED
+    + '{"store_id": 1, "external_id": "X", "total": "1", "customer": {"email": "a@b.co", "name": "\\ud83d"}}}'
+)
+@example(
+    body=ORDER_CREATED
+    + '{"store_id": 1, "external_id": "X", "total": "1", "line_items": [{"sku": "A", "unit_price": 18.5}]}}'
+)
 def test_no_webhook_body_gives_a_500_or_a_partial_write(world, integration, body):
     integ, secret = integration
     before = _rows(world)
@@ -172,6 +186,125 @@ def test_no_webhook_body_gives_a_500_or_a_partial_write(world, integration, body
     if response.status_code != 200:
         assert response.json()["error"]["code"]  # a clear error...
         assert _rows(world) == before  # ...and nothing written
+
+
+# Valid webhooks with anything in their free-form fields: real shop systems
+# send JSON numbers, nested options, long Unicode names. Each must be applied
+# (200), saved, and reach the stream as JSON that parses.
+VALID_FUZZ = hypothesis_settings(FUZZ, max_examples=100)
+# Any character JSON can carry and PostgreSQL can store: no NUL, no lone
+# surrogate (both are refused as invalid JSON, tested above and below).
+storable = st.characters(exclude_categories=("Cs",), exclude_characters="\x00")
+free_text = st.text(storable, max_size=40)
+free_values = st.recursive(
+    st.none()
+    | st.booleans()
+    | st.integers(min_value=-(2**70), max_value=2**70)
+    | st.floats(allow_nan=False, allow_infinity=False)
+    | free_text,
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(free_text, inner, max_size=4),
+    max_leaves=12,
+)
+
+
+def as_stored(value):
+    """A free-form value as the product keeps it (docs/integrations.md): integers
+    beyond JavaScript's exact range and non-integer numbers become strings, as
+    the JSON text wrote them (json.dumps writes a float as its repr)."""
+    if isinstance(value, bool) or value is None or isinstance(value, str):
+        return value
+    if isinstance(value, int):
+        return value if abs(value) <= 2**53 - 1 else str(value)
+    if isinstance(value, float):
+        return str(Decimal(repr(value)))
+    if isinstance(value, list):
+        return [as_stored(item) for item in value]
+    return {key: as_stored(item) for key, item in value.items()}
+
+
+def amounts(decimals: int, below: int):
+    """An amount as a shop sends it (a decimal string, an integer or a JSON
+    number), with the exact value it stands for."""
+    exact = st.decimals(min_value=0, max_value=below - 1, places=decimals, allow_nan=False, allow_infinity=False)
+    return exact.flatmap(
+        lambda d: st.sampled_from(
+            [(str(d), d), (float(d), Decimal(repr(float(d))))] + ([(int(d), d)] if d == int(d) else [])
+        )
+    )
+
+
+LINE_ITEM_KEYS = {"name", "sku", "quantity", "unit_price", "options"}
+line_items = st.lists(
+    st.tuples(
+        st.text(storable, min_size=1, max_size=200).filter(str.strip),
+        st.text(storable, max_size=100),
+        amounts(3, 10**6),
+        amounts(4, 10**10),
+        free_values,
+        st.dictionaries(free_text.filter(lambda k: k not in LINE_ITEM_KEYS), free_values, max_size=3),
+    ),
+    max_size=4,
+)
+valid_orders = st.fixed_dictionaries(
+    {
+        "type": st.sampled_from(["order.created", "order.updated"]),  # both create a new order
+        "external_id": st.text(storable, min_size=1, max_size=60).filter(str.strip),
+        "total": amounts(2, 10**10),
+        "currency": st.sampled_from(["EUR", "USD", "MXN"]),
+        "notes": st.text(storable, max_size=300),
+        "customer": st.none()
+        | st.fixed_dictionaries(
+            {
+                # A few addresses: new accounts and known ones. (Not hundreds: the
+                # cast's users have explicit ids, 101-105, ahead of the id sequence.)
+                "email": st.sampled_from([f"shopper{n}@example.com" for n in range(20)]),
+                "name": st.text(storable, max_size=150),
+            }
+        ),
+        "line_items": line_items,
+    }
+)
+made = itertools.count()
+DECIMAL_TEXT = re.compile(r"[0-9]+(\.[0-9]+)?")
+
+
+@pytest.mark.django_db
+@VALID_FUZZ
+@given(order=valid_orders)
+def test_every_valid_webhook_is_applied_and_streamed_as_json(world, integration, order):
+    from orders.models import Order, StoreEvent
+
+    integ, secret = integration
+    external_id = f"{next(made)}-{order['external_id']}"  # always a new order
+    items = [
+        {"name": name, "sku": sku, "quantity": quantity[0], "unit_price": price[0], "options": options, **extras}
+        for name, sku, quantity, price, options, extras in order["line_items"]
+    ]
+    data = {"store_id": 1, "external_id": external_id, "total": order["total"][0], "currency": order["currency"]}
+    data.update({"notes": order["notes"], "line_items": items})
+    if order["customer"]:
+        data["customer"] = order["customer"]
+    body = json.dumps({"type": order["type"], "timestamp": "2026-11-21T12:00:00Z", "data": data})
+
+    response = send(integ.pk, secret, body)
+
+    assert response.status_code == 200, response.content
+    answered = response.json()["order"]
+    with tenant_context(world.acme.tenant):
+        saved = Order.objects.get(pk=answered["id"])
+        frame = json.loads(StoreEvent.objects.filter(store_id=1).latest("seq").frame)
+    assert frame["data"]["order"] == answered  # the stream's text parses, and says what the API says
+    assert saved.line_items == answered["line_items"]
+    assert saved.total == order["total"][1] and saved.notes == order["notes"]
+    assert answered["total"] == str(saved.total)  # "5.10", as every later read says it
+    assert len(answered["line_items"]) == len(order["line_items"])
+    for got, (name, sku, quantity, price, options, extras) in zip(
+        answered["line_items"], order["line_items"], strict=True
+    ):
+        assert (got["name"], got["sku"]) == (name.strip(), sku.strip())
+        for text, exact in ((got["quantity"], quantity[1]), (got["unit_price"], price[1])):
+            assert DECIMAL_TEXT.fullmatch(text) and Decimal(text) == exact  # exact, never through float
+        assert (got["options"], got["extra"]) == (as_stored(options), as_stored(extras))
 
 
 # --- Host headers -------------------------------------------------------------------------

@@ -1,6 +1,7 @@
 """Limits with clear answers: each one reached, answered, and not shared
 across tenants (colliding ids), with nothing written past it."""
 
+import json
 import time
 
 import pytest
@@ -9,7 +10,7 @@ from django_tenants.utils import tenant_context
 
 from tests.clock import clear_of_window_edge
 from tests.factories import PASSWORD, login_cookie
-from tests.orders.webhook_client import payload, send
+from tests.orders.webhook_client import payload, post, send, sign
 
 
 # --- messages per socket ------------------------------------------------------------
@@ -123,6 +124,86 @@ def test_webhooks_per_integration_are_limited_with_retry_after(world, integratio
     assert (
         send(integration.pk, secret, payload(external_id="G-1", total="1"), host="globex.localhost").status_code == 200
     )
+
+
+ATTACKER, INTEGRATOR = "203.0.113.66", "198.51.100.7"
+
+
+def forged(integration_id: int, n: int, *, host: str = "acme.localhost", address: str = ATTACKER):
+    """An unsigned guess at a sequential integration id: signed with a made-up secret."""
+    body = json.dumps(payload(external_id=f"FORGED-{n}", total="1"))
+    return post(integration_id, body, sign("whsec_" + "A" * 32, body), host=host, address=address)
+
+
+@pytest.fixture
+def verifications(monkeypatch) -> list[int]:
+    """One entry per signature check the webhook runs (HMAC work)."""
+    from orders.integrations import webhooks
+
+    calls, verify = [], webhooks.verify
+
+    def counting_verify(**kwargs):
+        calls.append(1)
+        return verify(**kwargs)
+
+    monkeypatch.setattr(webhooks, "verify", counting_verify)
+    return calls
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_flood_of_unsigned_requests_does_not_lock_the_integrator_out(world, integrations, settings, verifications):
+    settings.WEBHOOK_REQUESTS_PER_MINUTE, settings.WEBHOOK_FAILURES_PER_ADDRESS_PER_MINUTE = 5, 20
+    clear_of_window_edge(60, margin=20)  # a thousand requests take a few seconds
+    integration, secret = integrations["acme"]
+
+    answers = [forged(integration.pk, n) for n in range(1000)]
+
+    assert [a.status_code for a in answers[:20]] == [401] * 20
+    assert {a.status_code for a in answers[20:]} == {429}
+    assert answers[-1].json()["error"]["code"] == "rate_limited" and 1 <= int(answers[-1]["Retry-After"]) <= 60
+    assert len(verifications) == 20, "an address over its limit is refused before any HMAC work"
+
+    # The integrator, from its own address, still has its whole budget...
+    for n in range(5):
+        response = send(integration.pk, secret, payload(external_id=f"REAL-{n}", total="1"), address=INTEGRATOR)
+        assert response.status_code == 200, response.content
+    assert order_count(world.acme.tenant) == 5
+    # ...and verified requests over it are refused.
+    over = send(integration.pk, secret, payload(external_id="REAL-over", total="1"), address=INTEGRATOR)
+    assert over.status_code == 429 and int(over["Retry-After"]) >= 1
+    assert order_count(world.acme.tenant) == 5
+
+
+@pytest.mark.django_db(transaction=True)
+def test_globex_integration_1_is_not_affected_by_a_flood_of_acme_s(world, integrations, settings):
+    settings.WEBHOOK_REQUESTS_PER_MINUTE, settings.WEBHOOK_FAILURES_PER_ADDRESS_PER_MINUTE = 3, 10
+    clear_of_window_edge(60)
+    acme_integration, _ = integrations["acme"]
+    for n in range(50):
+        forged(acme_integration.pk, n)
+    assert forged(acme_integration.pk, 50).status_code == 429
+
+    integration, secret = integrations["globex"]  # the same id on another tenant
+    assert forged(integration.pk, 0, host="globex.localhost").status_code == 401  # its own count, even from there
+    for n in range(3):
+        response = send(integration.pk, secret, payload(external_id=f"G-{n}", total="1"), host="globex.localhost")
+        assert response.status_code == 200
+    assert order_count(world.globex.tenant) == 3
+
+
+@pytest.mark.django_db(transaction=True)
+def test_probing_integration_ids_counts_as_unverified(world, integrations, settings, verifications):
+    settings.WEBHOOK_FAILURES_PER_ADDRESS_PER_MINUTE = 4
+    clear_of_window_edge(60)
+    integration, secret = integrations["acme"]
+    assert [forged(integration_id, 0).status_code for integration_id in (7, 8, 9)] == [404] * 3
+    settings.WEBHOOK_MAX_BODY_BYTES = 100
+    assert forged(integration.pk, 0).status_code == 413  # too large to read: not verified either
+    settings.WEBHOOK_MAX_BODY_BYTES = 1024 * 1024
+    assert forged(integration.pk, 1).status_code == 429
+    assert forged(7, 1).status_code == 429
+    assert verifications == []
+    assert send(integration.pk, secret, payload(total="1"), address=INTEGRATOR).status_code == 200  # that address only
 
 
 # --- sign-in attempts ------------------------------------------------------------------------

@@ -30,6 +30,22 @@ function el(tag, attrs = {}, ...children) {
   return node;
 }
 
+// "1.5 × Pizza (size: L)". Options are any JSON the shop sent: a list of
+// {name, value} reads as "name: value"; anything else is shown as JSON.
+// Items stored before the line item schema may lack any field.
+function optionsText(options) {
+  if (options === null || options === undefined || options === "") return "";
+  if (typeof options === "string") return options;
+  const pairs = Array.isArray(options) && options.every((o) => o && typeof o === "object" && "name" in o && "value" in o);
+  if (!pairs) return JSON.stringify(options);
+  return options.map((o) => `${o.name}: ${typeof o.value === "object" ? JSON.stringify(o.value) : o.value}`).join(", ");
+}
+
+function itemLine(item) {
+  const options = optionsText(item.options);
+  return el("li", {}, `${item.quantity ?? 1} × ${item.name || item.sku || ""}` + (options ? ` (${options})` : ""));
+}
+
 function card(order) {
   const actions = board.transitions[order.status].map((status) =>
     el("button", { type: "button", "data-status": status, onclick: () => post(`/api/orders/${order.id}/status`, { status }) },
@@ -48,6 +64,7 @@ function card(order) {
   const said = (comments.get(order.id) || []).map((c) => el("li", {}, `${c.author || "—"}: ${c.body}`));
   return el("article", { class: "order" + (fresh.has(order.id) ? " fresh" : ""), "data-order-id": order.id, "data-external-id": order.external_id },
     el("header", {}, el("strong", {}, `#${order.external_id}`), el("span", {}, `${order.total} ${order.currency}`)),
+    (order.line_items || []).length ? el("ul", { class: "items" }, ...order.line_items.map(itemLine)) : "",
     el("p", { class: "customer" }, order.customer || ""),
     order.notes ? el("p", { class: "notes" }, order.notes) : "",
     el("ul", { class: "comments" }, ...said),
