@@ -7,6 +7,7 @@ personal notifications it triggers are stored in that same transaction and
 pushed after it commits.
 """
 
+import re
 from decimal import Decimal, InvalidOperation
 
 from django.db import transaction
@@ -18,6 +19,7 @@ from orders.selectors import orders_visible_to
 from platform_core.errors import ApplicationError
 
 MAX_TEXT = 2000
+AMOUNT_TEXT = re.compile(r"[0-9]{1,12}(\.[0-9]{1,12})?")
 
 
 def check_status(status) -> str:
@@ -42,6 +44,10 @@ def check_order_fields(*, external_id, total, currency, line_items, notes) -> di
     errors: dict[str, str] = {}
     if not isinstance(external_id, str) or not external_id.strip() or len(external_id) > 100:
         errors["external_id"] = "must be a non-empty string of at most 100 characters"
+    # A string must be written with the ASCII digits: Decimal() alone reads
+    # "١٢" as 12, and " 12" or "1_0" too.
+    if isinstance(total, str) and not AMOUNT_TEXT.fullmatch(total):
+        total = None
     try:
         total = Decimal(str(total)) if isinstance(total, (int, str, Decimal)) and not isinstance(total, bool) else None
     except InvalidOperation:

@@ -325,6 +325,9 @@ BAD_PAYLOADS = [
     (payload(total="-1"), 422, "data.total"),
     (payload(total="1.005"), 422, "data.total"),
     (payload(total="NaN"), 422, "data.total"),
+    (payload(total="١٢"), 422, "data.total"),  # Arabic-Indic digits: not 12
+    (payload(total=" 12"), 422, "data.total"),
+    (payload(total="1_0"), 422, "data.total"),
     (payload(total=[1]), 422, "data.total"),
     (payload(total="1", currency="euro"), 422, "data.currency"),
     (payload(total="1", line_items="two"), 422, "data.line_items"),
