@@ -218,6 +218,13 @@ WEBHOOK_REQUESTS_PER_MINUTE = env.int("WEBHOOK_REQUESTS_PER_MINUTE", default=300
 LOGIN_FAILURES_PER_USERNAME = env.int("LOGIN_FAILURES_PER_USERNAME", default=10)
 LOGIN_FAILURES_PER_ADDRESS = env.int("LOGIN_FAILURES_PER_ADDRESS", default=50)
 LOGIN_WINDOW_SECONDS = env.int("LOGIN_WINDOW_SECONDS", default=900)
+# Passwords checked at once per worker process (platform_core/sign_in.py).
+# Each check is ~0.4 s of CPU and holds no database connection; keep this
+# well below DB_POOL_MAX and near the cores a worker has, so a burst of
+# sign-ins leaves CPU and connections to everyone else. A sign-in that
+# waits longer than SIGN_IN_QUEUE_SECONDS for its turn is answered 503.
+SIGN_IN_CONCURRENCY = env.int("SIGN_IN_CONCURRENCY", default=4)
+SIGN_IN_QUEUE_SECONDS = env.float("SIGN_IN_QUEUE_SECONDS", default=30)
 
 # --- Deferred jobs (scheduled announcements, expiries) ------------------------
 JOBS_IN_WEB = env.bool("JOBS_IN_WEB", default=True)  # run the job loop in each web worker
@@ -234,6 +241,12 @@ API_MAX_PAGE_SIZE = 100
 CSRF_FAILURE_VIEW = "platform_core.api.csrf_failure"
 
 # --- Auth -----------------------------------------------------------------
+# Django's ModelBackend, but a password is never checked while holding a
+# pooled database connection (platform_core/sign_in.py). ModelBackend stays
+# listed only because sessions made before name it (Django signs out a
+# session whose backend is not listed); it never checks a password, since
+# SignInBackend answers every sign-in first.
+AUTHENTICATION_BACKENDS = ["platform_core.sign_in.SignInBackend", "django.contrib.auth.backends.ModelBackend"]
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
