@@ -21,11 +21,15 @@ from django.conf import settings  # noqa: E402
 
 from config.routing import websocket_urlpatterns  # noqa: E402
 from platform_core import jobs  # noqa: E402
+from platform_core.sign_in import SignInGate  # noqa: E402
 from ws.middleware import TenantWebsocketMiddleware  # noqa: E402
+
+# The sign-in pages of config/urls.py and config/urls_public.py.
+http = SignInGate(django_http, paths=["/accounts/login/", "/admin/login/"])
 
 protocols = ProtocolTypeRouter(
     {
-        "http": django_http,
+        "http": http,
         "websocket": TenantWebsocketMiddleware(URLRouter(websocket_urlpatterns)),
     }
 )

@@ -218,11 +218,12 @@ WEBHOOK_REQUESTS_PER_MINUTE = env.int("WEBHOOK_REQUESTS_PER_MINUTE", default=300
 LOGIN_FAILURES_PER_USERNAME = env.int("LOGIN_FAILURES_PER_USERNAME", default=10)
 LOGIN_FAILURES_PER_ADDRESS = env.int("LOGIN_FAILURES_PER_ADDRESS", default=50)
 LOGIN_WINDOW_SECONDS = env.int("LOGIN_WINDOW_SECONDS", default=900)
-# Passwords checked at once per worker process (platform_core/sign_in.py).
-# Each check is ~0.4 s of CPU and holds no database connection; keep this
-# well below DB_POOL_MAX and near the cores a worker has, so a burst of
-# sign-ins leaves CPU and connections to everyone else. A sign-in that
-# waits longer than SIGN_IN_QUEUE_SECONDS for its turn is answered 503.
+# Passwords checked at once per worker process (platform_core/sign_in.py);
+# twice as many sign-ins are let into Django at once, the others wait in the
+# event loop. Each check is ~0.4 s of CPU and holds no database connection;
+# keep this well below DB_POOL_MAX and near the cores a worker has, so a
+# burst of sign-ins leaves CPU and connections to everyone else. A sign-in
+# that waits longer than SIGN_IN_QUEUE_SECONDS for its turn is answered 503.
 SIGN_IN_CONCURRENCY = env.int("SIGN_IN_CONCURRENCY", default=4)
 SIGN_IN_QUEUE_SECONDS = env.float("SIGN_IN_QUEUE_SECONDS", default=30)
 

@@ -9,6 +9,11 @@ counted after the hash, so concurrent guesses all saw room for one more.
 
 So a sign-in here, in this order:
 
+0. `SignInGate` (ASGI, config/asgi.py) lets at most twice
+   SIGN_IN_CONCURRENCY sign-in posts into Django at once per process; the
+   others wait in the event loop, holding no thread, no connection and no
+   share of the GIL (100 sign-ins as 100 threads at once slowed every other
+   request of the process by seconds, with nothing hashed yet).
 1. `SignInAttempt.begin` counts the attempt against its username and its
    client address, one atomic upsert each (platform_core/limits.py), before
    anything is hashed. Over either limit it is refused at once (429).
@@ -16,16 +21,19 @@ So a sign-in here, in this order:
    connection back (`release_connection`) before waiting for a hashing slot.
 3. At most SIGN_IN_CONCURRENCY hashes run at once per process (well below
    the pool's size, and the CPU's share the other requests need). A sign-in
-   that waits longer than SIGN_IN_QUEUE_SECONDS for a hashing slot
-   (`SignInBusy`) gets a 503 with Retry-After, and its attempt is not held
-   against it.
+   that waits longer than SIGN_IN_QUEUE_SECONDS, at the gate or for a
+   hashing slot (`SignInBusy`), gets a 503 with Retry-After, and its
+   attempt is not held against it.
 4. A success takes back its own attempt, and nothing else: failures counted
    meanwhile by other requests stay counted. There is no reset on success.
 """
 
+import asyncio
 import contextlib
 import hashlib
 import threading
+import weakref
+from collections.abc import Iterable
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
@@ -36,6 +44,8 @@ from django.db import connection
 from django.utils.translation import gettext_lazy as _
 
 from platform_core import limits
+from platform_core.middleware import RETRY_AFTER_SECONDS
+from platform_core.refusals import refuse
 
 BUSY_MESSAGE = _("Too many sign-ins at once right now. Try again in a few seconds.")
 
@@ -152,3 +162,43 @@ class SignInBackend(ModelBackend):
         if not (valid and self.user_can_authenticate(user)):
             raise PermissionDenied
         return user
+
+
+class SignInGate:
+    """ASGI middleware: at most 2 × SIGN_IN_CONCURRENCY sign-in posts (to
+    `paths`) are inside Django at once in this process, so that as many are
+    counted and answered while SIGN_IN_CONCURRENCY hash. The others wait
+    here, as coroutines: no thread, no connection, no share of the GIL for
+    other requests to queue behind. One that waits SIGN_IN_QUEUE_SECONDS is
+    answered 503 with Retry-After, uncounted (Django never saw it)."""
+
+    def __init__(self, app, *, paths: Iterable[str]):
+        self.app = app
+        self.paths = frozenset(paths)
+        # asyncio primitives belong to one event loop: uvicorn runs one per
+        # process, tests may run several.
+        self._turns: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] != "http" or scope["method"] != "POST" or scope["path"] not in self.paths:
+            return await self.app(scope, receive, send)
+        loop = asyncio.get_running_loop()
+        turns = self._turns.get(loop)
+        if turns is None:
+            turns = self._turns[loop] = asyncio.Semaphore(2 * settings.SIGN_IN_CONCURRENCY)
+        try:
+            async with asyncio.timeout(settings.SIGN_IN_QUEUE_SECONDS):
+                await turns.acquire()
+        except TimeoutError:
+            return await refuse(
+                send,
+                path=scope["path"],
+                status=503,
+                code="busy",
+                message=str(BUSY_MESSAGE),
+                retry_after=RETRY_AFTER_SECONDS,
+            )
+        try:
+            return await self.app(scope, receive, send)
+        finally:
+            turns.release()
