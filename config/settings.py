@@ -233,8 +233,13 @@ JOBS_POLL_SECONDS = env.float("JOBS_POLL_SECONDS", default=1)
 JOB_LEASE_SECONDS = env.int("JOB_LEASE_SECONDS", default=300)
 
 # --- JSON API -----------------------------------------------------------------
+# Request bodies, enforced at the ASGI edge before Django reads them
+# (platform_core/body_limits.py, routes in config/asgi.py): over the limit,
+# declared or streamed, is 413 after reading at most the limit.
 API_MAX_BODY_BYTES = env.int("API_MAX_BODY_BYTES", default=65536)
 WEBHOOK_MAX_BODY_BYTES = env.int("WEBHOOK_MAX_BODY_BYTES", default=1024 * 1024)
+FORM_MAX_BODY_BYTES = env.int("FORM_MAX_BODY_BYTES", default=1024 * 1024)  # /accounts/, /admin/
+DEFAULT_MAX_BODY_BYTES = env.int("DEFAULT_MAX_BODY_BYTES", default=16384)  # any other path
 WEBHOOK_LOG_RETENTION_DAYS = env.float("WEBHOOK_LOG_RETENTION_DAYS", default=30)
 WS_TICKET_SECONDS = env.int("WS_TICKET_SECONDS", default=30)
 API_PAGE_SIZE = 25
