@@ -232,6 +232,14 @@ WEBHOOK_FAILURES_PER_ADDRESS_PER_MINUTE = env.int("WEBHOOK_FAILURES_PER_ADDRESS_
 LOGIN_FAILURES_PER_USERNAME = env.int("LOGIN_FAILURES_PER_USERNAME", default=10)
 LOGIN_FAILURES_PER_ADDRESS = env.int("LOGIN_FAILURES_PER_ADDRESS", default=50)
 LOGIN_WINDOW_SECONDS = env.int("LOGIN_WINDOW_SECONDS", default=900)
+# Passwords checked at once per worker process (platform_core/sign_in.py);
+# twice as many sign-ins are let into Django at once, the others wait in the
+# event loop. Each check is ~0.4 s of CPU and holds no database connection;
+# keep this well below DB_POOL_MAX and near the cores a worker has, so a
+# burst of sign-ins leaves CPU and connections to everyone else. A sign-in
+# that waits longer than SIGN_IN_QUEUE_SECONDS for its turn is answered 503.
+SIGN_IN_CONCURRENCY = env.int("SIGN_IN_CONCURRENCY", default=4)
+SIGN_IN_QUEUE_SECONDS = env.float("SIGN_IN_QUEUE_SECONDS", default=30)
 
 # --- Deferred jobs (scheduled announcements, expiries) ------------------------
 JOBS_IN_WEB = env.bool("JOBS_IN_WEB", default=True)  # run the job loop in each web worker
@@ -239,8 +247,13 @@ JOBS_POLL_SECONDS = env.float("JOBS_POLL_SECONDS", default=1)
 JOB_LEASE_SECONDS = env.int("JOB_LEASE_SECONDS", default=300)
 
 # --- JSON API -----------------------------------------------------------------
+# Request bodies, enforced at the ASGI edge before Django reads them
+# (platform_core/body_limits.py, routes in config/asgi.py): over the limit,
+# declared or streamed, is 413 after reading at most the limit.
 API_MAX_BODY_BYTES = env.int("API_MAX_BODY_BYTES", default=65536)
 WEBHOOK_MAX_BODY_BYTES = env.int("WEBHOOK_MAX_BODY_BYTES", default=1024 * 1024)
+FORM_MAX_BODY_BYTES = env.int("FORM_MAX_BODY_BYTES", default=1024 * 1024)  # /accounts/, /admin/
+DEFAULT_MAX_BODY_BYTES = env.int("DEFAULT_MAX_BODY_BYTES", default=16384)  # any other path
 WEBHOOK_LOG_RETENTION_DAYS = env.float("WEBHOOK_LOG_RETENTION_DAYS", default=30)
 WS_TICKET_SECONDS = env.int("WS_TICKET_SECONDS", default=30)
 API_PAGE_SIZE = 25
@@ -248,6 +261,12 @@ API_MAX_PAGE_SIZE = 100
 CSRF_FAILURE_VIEW = "platform_core.api.csrf_failure"
 
 # --- Auth -----------------------------------------------------------------
+# Django's ModelBackend, but a password is never checked while holding a
+# pooled database connection (platform_core/sign_in.py). ModelBackend stays
+# listed only because sessions made before name it (Django signs out a
+# session whose backend is not listed); it never checks a password, since
+# SignInBackend answers every sign-in first.
+AUTHENTICATION_BACKENDS = ["platform_core.sign_in.SignInBackend", "django.contrib.auth.backends.ModelBackend"]
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},

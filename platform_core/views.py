@@ -6,8 +6,12 @@ from django.contrib.auth.decorators import login_required
 from django.contrib.auth.views import LoginView, PasswordResetView
 from django.http import HttpResponse, HttpResponseRedirect
 from django.shortcuts import render
+from django.utils.html import format_html
+from django.utils.translation import gettext_lazy as _
 
 from platform_core import limits
+from platform_core.middleware import RETRY_AFTER_SECONDS
+from platform_core.sign_in import BUSY_MESSAGE, SignInAttempt, SignInBusy
 
 logger = logging.getLogger(__name__)
 
@@ -21,75 +25,58 @@ def public_home(request):
     return render(request, "public_home.html")
 
 
-def _sign_in_limits(request) -> list[tuple[str, int]]:
-    # The username is whatever the client typed: a digest keeps the key short
-    # and free of characters PostgreSQL will not store (NUL).
-    username = (request.POST.get("username") or "").strip().lower()
-    digest = hashlib.sha256(username.encode("utf-8", "replace")).hexdigest()
-    address = request.META.get("REMOTE_ADDR") or "unknown"
-    return [
-        (f"login:username:{digest}", settings.LOGIN_FAILURES_PER_USERNAME),
-        (f"login:address:{address}", settings.LOGIN_FAILURES_PER_ADDRESS),
-    ]
-
-
-def _sign_in_lockout(request) -> int | None:
-    """Seconds until this username or address may try again, or None."""
-    window = settings.LOGIN_WINDOW_SECONDS
-    waits = [limits.exceeded(key, limit=limit, window=window) for key, limit in _sign_in_limits(request)]
-    return max((wait for wait in waits if wait is not None), default=None)
-
-
-def _sign_in_failed(request) -> None:
-    for key, limit in _sign_in_limits(request):
-        limits.hit(key, limit=limit, window=settings.LOGIN_WINDOW_SECONDS)
-
-
-def _sign_in_succeeded(request) -> None:
-    limits.clear(_sign_in_limits(request)[0][0])  # the address keeps its count
-
-
 class SignInView(LoginView):
-    """Django's sign-in, with failed attempts limited per username and per
-    client address (LOGIN_FAILURES_PER_*). Over either, every attempt —
-    even with the right password — gets 429 until the window ends."""
+    """Django's sign-in (form errors, `next`, a new session key), with
+    attempts counted before any password is checked (platform_core/sign_in.py).
+    Over LOGIN_FAILURES_PER_USERNAME or LOGIN_FAILURES_PER_ADDRESS, every
+    attempt — even with the right password — gets 429 until the window ends."""
 
     def post(self, request, *args, **kwargs):
-        wait = _sign_in_lockout(request)
-        if wait is not None:
-            # An unbound form: a bound one would check the password.
-            context = self.get_context_data(form=self.get_form_class()(request), locked_seconds=wait)
-            response = self.response_class(request, self.get_template_names(), context, status=429)
-            response["Retry-After"] = str(wait)
-            return response
-        return super().post(request, *args, **kwargs)
-
-    def form_invalid(self, form):
-        _sign_in_failed(self.request)
-        return super().form_invalid(form)
+        self.attempt = SignInAttempt.begin(request)
+        if self.attempt.refused_for is not None:
+            wait = self.attempt.refused_for
+            return self._refused(status=429, retry_after=wait, locked_seconds=wait)
+        try:
+            return super().post(request, *args, **kwargs)
+        except SignInBusy:
+            self.attempt.give_back()
+            return self._refused(status=503, retry_after=RETRY_AFTER_SECONDS, busy=True)
 
     def form_valid(self, form):
-        _sign_in_succeeded(self.request)
+        self.attempt.give_back()  # its own attempt only: failures meanwhile stay counted
         return super().form_valid(form)
+
+    def _refused(self, *, status: int, retry_after: int, **context):
+        # An unbound form: a bound one would check the password.
+        context = self.get_context_data(form=self.get_form_class()(self.request), **context)
+        response = self.response_class(self.request, self.get_template_names(), context, status=status)
+        response["Retry-After"] = str(retry_after)
+        return response
 
 
 def admin_sign_in(request, site, extra_context=None):
     """The sign-in of an admin site (/admin/login/), under the same limits."""
-    if request.method == "POST":
-        wait = _sign_in_lockout(request)
-        if wait is not None:
-            response = HttpResponse(
-                f"<!doctype html><title>Too many attempts</title><p>Too many failed sign-ins. "
-                f"Try again in {wait} seconds.</p>",
-                status=429,
-            )
-            response["Retry-After"] = str(wait)
-            return response
-    response = site.login(request, extra_context)
-    if request.method == "POST" and response.status_code == 200:
-        _sign_in_failed(request)  # the form again: the credentials were refused
-    elif request.method == "POST" and response.status_code == 302:
-        _sign_in_succeeded(request)
+    if request.method != "POST":
+        return site.login(request, extra_context)
+    attempt = SignInAttempt.begin(request)
+    if attempt.refused_for is not None:
+        message = _("Too many failed sign-ins. Try again in %(seconds)s seconds.") % {"seconds": attempt.refused_for}
+        return _plain_refusal(message, status=429, retry_after=attempt.refused_for)
+    try:
+        response = site.login(request, extra_context)
+    except SignInBusy:
+        attempt.give_back()
+        return _plain_refusal(BUSY_MESSAGE, status=503, retry_after=RETRY_AFTER_SECONDS)
+    if response.status_code == 302:  # signed in; the form again means refused (it stays counted)
+        attempt.give_back()
+    return response
+
+
+def _plain_refusal(message, *, status: int, retry_after: int) -> HttpResponse:
+    response = HttpResponse(
+        format_html("<!doctype html><title>{}</title><p>{}</p>", _("Sign in"), message), status=status
+    )
+    response["Retry-After"] = str(retry_after)
     return response
 
 
