@@ -65,3 +65,11 @@ def uncount(counted: Counted) -> None:
 def hit(key: str, *, limit: int, window: int) -> int | None:
     """Count one hit. None if within the limit, else seconds until it resets."""
     return count(key, limit=limit, window=window).wait
+
+
+def exceeded(key: str, *, limit: int, window: int) -> int | None:
+    """Like hit(), without counting: is `key` already at its limit? (The
+    webhook view asks this per address before any signature work.)"""
+    start, remaining = _window(window)
+    hits = RateCounter.objects.filter(key=key, window_start=start).values_list("hits", flat=True).first() or 0
+    return None if hits < limit else remaining
