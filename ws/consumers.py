@@ -307,24 +307,21 @@ class JsonSocket(AsyncWebsocketConsumer):
         """A token bucket of WS_MESSAGES_PER_SECOND, WS_MESSAGE_BURST deep.
         Over it the message is dropped; the client hears so at most once a
         second (a flood is not answered with a flood)."""
-        now = time.monotonic()
-        rate, burst = settings.WS_MESSAGES_PER_SECOND, settings.WS_MESSAGE_BURST
-        self.tokens = min(burst, self.tokens + (now - self.refilled) * rate)
-        self.refilled = now
-        if self.tokens >= 1:
-            self.tokens -= 1
+        if self.take_tokens(1):
             return True
+        now = time.monotonic()
         if now - self.rate_notice_at >= 1:
             self.rate_notice_at = now
+            rate, burst = settings.WS_MESSAGES_PER_SECOND, settings.WS_MESSAGE_BURST
             await self.send_error(
                 "rate_limited", f"at most {rate:g} messages per second (bursts of {burst}); this one was dropped"
             )
         return False
 
     def take_tokens(self, count: int) -> bool:
-        """Charge `count` more messages to this socket's budget (an expensive
-        request, such as a long replay); False, and nothing charged, if it
-        has not that many left."""
+        """Charge `count` messages to this socket's bucket (a message, or an
+        expensive request such as a long replay); False, and nothing
+        charged, if it has not that many left."""
         if count <= 0:
             return True
         now = time.monotonic()
