@@ -3,7 +3,9 @@
     python -m tests.bench.run [--quick] [--write docs/performance.md]
 
 Needs DATABASE_URL and REDIS_URL (real PostgreSQL and Redis; `make bench`
-points them at this machine's). Creates a fresh database `pregon_bench`,
+points them at this machine's). Creates a fresh database `pregon_bench`
+(`BENCH_NAME` renames it and the channel-layer prefix, so two benches can
+share the machine's services),
 starts uvicorn with the Procfile's `web` command (DEBUG off), drives it from
 separate load-generator processes (tests/bench/clients.py), and runs every
 scenario of the targets table in shared/PRODUCT.md. Prints a table and, with
@@ -42,15 +44,16 @@ class Bench:
             if not os.environ.get(name):
                 sys.exit(f"{name} must point at a real service (make bench sets it)")
         url = urlsplit(os.environ["DATABASE_URL"])
+        self.name = os.environ.get("BENCH_NAME", "pregon_bench")
         self.maintenance_url = urlunsplit(url._replace(path="/postgres"))
         self.env = {
             **os.environ,
-            "DATABASE_URL": urlunsplit(url._replace(path="/pregon_bench")),
+            "DATABASE_URL": urlunsplit(url._replace(path=f"/{self.name}")),
             "DEBUG": "false",
             "SECRET_KEY": "bench-only",
             "ALLOWED_HOSTS": ".localhost,127.0.0.1",
             "SECURE_COOKIES": "false",
-            "CHANNEL_LAYER_PREFIX": "pregon-bench",
+            "CHANNEL_LAYER_PREFIX": self.name.replace("_", "-"),
             "LOG_LEVEL": "WARNING",
             "DJANGO_SETTINGS_MODULE": "config.settings",
             "FORWARDED_ALLOW_IPS": "127.0.0.1",
@@ -67,8 +70,8 @@ class Bench:
         import psycopg
 
         with psycopg.connect(self.maintenance_url, autocommit=True) as conn:
-            conn.execute("DROP DATABASE IF EXISTS pregon_bench WITH (FORCE)")
-            conn.execute("CREATE DATABASE pregon_bench")
+            conn.execute(f"DROP DATABASE IF EXISTS {self.name} WITH (FORCE)")
+            conn.execute(f"CREATE DATABASE {self.name}")
         subprocess.run(
             [sys.executable, "manage.py", "migrate_schemas", "--shared", "--noinput", "-v", "0"],
             cwd=ROOT,
