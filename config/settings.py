@@ -229,6 +229,10 @@ PRESENCE_TTL_SECONDS = env.float("PRESENCE_TTL_SECONDS", default=STREAM_HEARTBEA
 ACCESS_SWEEP_SECONDS = env.float("ACCESS_SWEEP_SECONDS", default=60)
 # Events read from the database per query when replaying a stream.
 STREAM_REPLAY_BATCH = env.int("STREAM_REPLAY_BATCH", default=500)
+# A store frame that arrives before an earlier one (two commits published by
+# two threads) waits this long for it in the worker's hub, so sockets get
+# both in order instead of each reading the hole from the database.
+STREAM_REORDER_SECONDS = env.float("STREAM_REORDER_SECONDS", default=0.05)
 # How often each worker checks that no open bell missed a live push
 # (alerts.consumers.BellWatch: one small query per tenant); 0 turns it off.
 NOTIFICATIONS_HEARTBEAT_SECONDS = env.float("NOTIFICATIONS_HEARTBEAT_SECONDS", default=15)
