@@ -3,13 +3,16 @@ PYTHON ?= python3
 VENV ?= .venv
 PY := $(VENV)/bin/python
 PORT ?= 8000
+# Worker processes for `make run` (uvicorn --workers). More than one needs
+# REDIS_URL: the in-memory channel layer does not cross processes.
+WORKERS ?= 1
 # Local runs default to DEBUG (embedded PostgreSQL, in-memory layer when
 # DATABASE_URL / REDIS_URL are unset). Production sets DEBUG=false.
 export DEBUG ?= true
 # Keep in step with WS_MAX_MESSAGE_BYTES (settings) and the Procfile.
 UVICORN_FLAGS := --lifespan on --ws websockets-sansio --ws-max-size 65536 --ws-ping-interval 20 --ws-ping-timeout 20
 
-.PHONY: install run test lint chaos bench migrate seed lock clean
+.PHONY: install run workers-need-redis test lint chaos bench migrate seed lock clean
 
 install: $(VENV)/.installed
 
@@ -25,8 +28,12 @@ migrate: install
 seed: migrate
 	$(PY) manage.py seed_demo
 
-run: seed
-	$(PY) -m uvicorn config.asgi:application --host 127.0.0.1 --port $(PORT) $(UVICORN_FLAGS)
+run: workers-need-redis seed
+	$(PY) -m uvicorn config.asgi:application --host 127.0.0.1 --port $(PORT) --workers $(WORKERS) $(UVICORN_FLAGS)
+
+workers-need-redis:
+	@if [ "$(WORKERS)" != 1 ] && [ -z "$$REDIS_URL$$REDIS_SENTINELS" ]; then \
+		echo "make run WORKERS=$(WORKERS) needs REDIS_URL: workers reach each other's sockets only through Redis" >&2; exit 2; fi
 
 test: install
 	$(PY) -m pytest $(PYTEST_ARGS)

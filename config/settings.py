@@ -27,6 +27,21 @@ def _required_in_production(name, local_default):
     raise ImproperlyConfigured(f"{name} must be set when DEBUG is off")
 
 
+def redis_hosts(env) -> list:
+    """The channel layer's `hosts`: one per REDIS_URL (comma-separated: shards),
+    or one sentinel-managed master; [] when none is configured."""
+    sentinels = env.list("REDIS_SENTINELS", default=[])
+    if sentinels:
+        if not env.str("REDIS_SENTINEL_MASTER", default=""):
+            raise ImproperlyConfigured("REDIS_SENTINELS needs REDIS_SENTINEL_MASTER (the monitored master's name)")
+        pairs = [(host, int(port)) for host, _, port in (entry.rpartition(":") for entry in sentinels)]
+        master = {"sentinels": pairs, "master_name": env.str("REDIS_SENTINEL_MASTER")}
+        if env.str("REDIS_SENTINEL_PASSWORD", default=""):
+            master["password"] = env.str("REDIS_SENTINEL_PASSWORD")
+        return [master]
+    return env.list("REDIS_URL", default=[])
+
+
 SECRET_KEY = _required_in_production("SECRET_KEY", "insecure-local-only-key-do-not-deploy")
 ALLOWED_HOSTS = env.list(
     "ALLOWED_HOSTS",
@@ -164,17 +179,24 @@ else:
 # `seq`, notifications from the inbox on connect (docs/performance.md).
 # Its core layer is not supported: it stores a copy per member and drops
 # silently above its capacity (measured: docs/performance.md).
-if "REDIS_URL" in env.ENVIRON:
+# Scaling Redis (docs/operations.md): REDIS_URL may list several servers,
+# comma-separated; the layer shards groups over them by a hash of the group
+# name (every worker must list the same servers in the same order). For
+# failover, REDIS_SENTINELS ("host:port,host:port") and REDIS_SENTINEL_MASTER
+# replace REDIS_URL: the layer asks the sentinels for the current master.
+# Redis Cluster is not supported by channels-redis.
+REDIS_HOSTS = redis_hosts(env)
+if REDIS_HOSTS:
     CHANNEL_LAYERS = {
         "default": {
             "BACKEND": "channels_redis.pubsub.RedisPubSubChannelLayer",
-            "CONFIG": {"hosts": [env.str("REDIS_URL")], "prefix": env.str("CHANNEL_LAYER_PREFIX", default="pregon")},
+            "CONFIG": {"hosts": REDIS_HOSTS, "prefix": env.str("CHANNEL_LAYER_PREFIX", default="pregon")},
         }
     }
 elif DEBUG:
     CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
 else:
-    raise ImproperlyConfigured("REDIS_URL must be set when DEBUG is off")
+    raise ImproperlyConfigured("REDIS_URL (or REDIS_SENTINELS) must be set when DEBUG is off")
 
 # --- WebSockets -----------------------------------------------------------
 # Each worker sends through its channel layer this often; after two failed
@@ -207,6 +229,10 @@ PRESENCE_TTL_SECONDS = env.float("PRESENCE_TTL_SECONDS", default=STREAM_HEARTBEA
 ACCESS_SWEEP_SECONDS = env.float("ACCESS_SWEEP_SECONDS", default=60)
 # Events read from the database per query when replaying a stream.
 STREAM_REPLAY_BATCH = env.int("STREAM_REPLAY_BATCH", default=500)
+# A store frame that arrives before an earlier one (two commits published by
+# two threads) waits this long for it in the worker's hub, so sockets get
+# both in order instead of each reading the hole from the database.
+STREAM_REORDER_SECONDS = env.float("STREAM_REORDER_SECONDS", default=0.05)
 # How often each worker checks that no open bell missed a live push
 # (alerts.consumers.BellWatch: one small query per tenant); 0 turns it off.
 NOTIFICATIONS_HEARTBEAT_SECONDS = env.float("NOTIFICATIONS_HEARTBEAT_SECONDS", default=15)

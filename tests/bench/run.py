@@ -276,10 +276,47 @@ class Bench:
         time.sleep(3)
         after = self.rss()
         per_socket = (after - before) / max(connected, 1) / 1024
-        self.finish(processes, {})
+        # The bells stay open through the fan-out rows (the issue's "10,000
+        # idle bells on the same worker"); `release_idle` closes them.
+        self.idle_processes, self.idle_count = processes, connected
         self.record("idle sockets (1 worker)", "sockets held", connected, "", f"{n:,}", connected == n)
         self.record("idle sockets (1 worker)", "connect rate", connected / elapsed, "/s")
         self.record("idle sockets (1 worker)", "RSS per socket", per_socket, "KB", "≤ 40 KB", per_socket <= 40)
+
+    def idle_size(self) -> int:
+        return 0 if not getattr(self, "idle_processes", None) else self.idle_count
+
+    def release_idle(self):
+        if getattr(self, "idle_processes", None):
+            self.finish(self.idle_processes, {})
+            self.idle_processes = None
+
+    def start_slow_reader(self):
+        """One dashboard socket of store 1 that never reads, beside the fan-out."""
+        config = {
+            "path": "/ws/stores/1/orders/",
+            "host": f"{HOST}:{self.port}",
+            "origin": f"http://{HOST}:{self.port}",
+            "cookie": self.staff_cookies[0],
+            "connect_host": "127.0.0.1",
+            "connect_port": self.port,
+        }
+        self.slow_reader = subprocess.Popen(
+            [sys.executable, "-m", "tests.bench.slow_reader", json.dumps(config)],
+            cwd=ROOT,
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            text=True,
+        )
+        if not json.loads(self.slow_reader.stdout.readline())["ready"]:
+            sys.exit("the slow reader could not connect")
+
+    def stop_slow_reader(self):
+        if getattr(self, "slow_reader", None):
+            self.slow_reader.stdin.write("\n")
+            self.slow_reader.stdin.flush()
+            self.slow_reader.wait(timeout=20)
+            self.slow_reader = None
 
     def fanout(self, n: int, orders: int, gap: float, label: str, target_ms: float | None = None):
         processes, ready = self.clients(n, path="/ws/stores/1/orders/", mode="stream", cookies=self.staff_cookies)
@@ -350,7 +387,7 @@ class Bench:
         label = label or f"fan-out throughput, N={n:,}"
         self.record(label, "our deliveries/s", ours, "/s")
         self.record(label, "raw websockets deliveries/s", baseline, "/s")
-        self.record(label, "ratio ours / raw", ours / baseline, "", "≥ 0.33", ours / baseline >= 1 / 3)
+        self.record(label, "ratio ours / raw", ours / baseline, "", "≥ 0.6", ours / baseline >= 0.6)
         self.record(label, "lost deliveries", lost, "", "0", lost == 0)
 
     def notifications(self, total: int):
@@ -526,6 +563,12 @@ def main():
         print(f"  {'scenario':34} {'metric':34} {'value':>12} {'unit':8} target", flush=True)
         if "idle" in wanted:
             bench.idle()
+        if "fanout" in wanted or "throughput" in wanted:
+            # The fan-out rows run beside the idle bells (kept open from the
+            # idle row), with the bells' repair on (the default) and one
+            # dashboard of store 1 that never reads.
+            bench.start_slow_reader()
+            beside = f" (+{bench.idle_size():,} idle bells, 1 slow reader)"
         if "fanout" in wanted:
             # One commit's fan-out (commits 0.5 s apart), then a sustained rate.
             for n in (10, 100, 1000):
@@ -533,7 +576,7 @@ def main():
                     n,
                     orders=10 if bench.quick else 20,
                     gap=0.5,
-                    label=f"store fan-out, N={n:,}",
+                    label=f"store fan-out, N={n:,}" + (beside if n == 1000 else ""),
                     target_ms=150 if n == 1000 else None,
                 )
             bench.fanout(
@@ -544,7 +587,11 @@ def main():
                 target_ms=50,
             )
         if "throughput" in wanted:
-            bench.throughput(200 if bench.quick else 1000, orders=50 if bench.quick else 200)
+            n = 200 if bench.quick else 1000
+            bench.throughput(n, orders=50 if bench.quick else 200, label=f"fan-out throughput, N={n:,}" + beside)
+        if "fanout" in wanted or "throughput" in wanted:
+            bench.stop_slow_reader()
+        bench.release_idle()
         if "notifications" in wanted:
             bench.notifications(500 if bench.quick else 4000)
         if "storm" in wanted:

@@ -50,15 +50,28 @@ def wait_for_port(port: int, *, up: bool, timeout: float = 10) -> None:
 class PrivateRedis:
     """A redis-server on its own port; `stop()` and `start()` keep the port."""
 
-    def __init__(self):
+    def __init__(self, *extra_args: str):
         require(REDIS_SERVER)
+        self.extra_args = extra_args  # e.g. --replicaof host port
         self.port = free_port()
         self.url = f"redis://127.0.0.1:{self.port}/0"
         self.process: subprocess.Popen | None = None
 
     def start(self) -> None:
         self.process = subprocess.Popen(
-            [REDIS_SERVER, "--port", str(self.port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"],
+            [
+                REDIS_SERVER,
+                "--port",
+                str(self.port),
+                "--bind",
+                "127.0.0.1",
+                "--save",
+                "",
+                "--appendonly",
+                "no",
+                *self.extra_args,
+            ],
+            cwd=tempfile.gettempdir(),  # a replica's sync writes dump.rdb there
             stdout=subprocess.DEVNULL,
         )
         wait_for_port(self.port, up=True)
@@ -85,6 +98,43 @@ def private_redis():
         yield redis
     finally:
         redis.stop()
+
+
+class PrivateSentinel:
+    """A Redis Sentinel (redis-server --sentinel) watching `master` alone:
+    quorum 1, the master counts as down after 1 s without an answer."""
+
+    NAME = "pregon"
+
+    def __init__(self, master: PrivateRedis):
+        require(REDIS_SERVER)
+        self.port = free_port()
+        self.dir = Path(tempfile.mkdtemp(prefix="pregon-sentinel-"))
+        (self.dir / "sentinel.conf").write_text(
+            f"port {self.port}\nbind 127.0.0.1\ndir {self.dir}\n"
+            f"sentinel monitor {self.NAME} 127.0.0.1 {master.port} 1\n"
+            f"sentinel down-after-milliseconds {self.NAME} 1000\n"
+            f"sentinel failover-timeout {self.NAME} 5000\n"
+        )
+        self.process = subprocess.Popen(
+            [REDIS_SERVER, str(self.dir / "sentinel.conf"), "--sentinel"], stdout=subprocess.DEVNULL
+        )
+        wait_for_port(self.port, up=True)
+
+    def master_port(self) -> int | None:
+        import redis
+
+        client = redis.Redis(port=self.port)
+        try:
+            address = client.sentinel_get_master_addr_by_name(self.NAME)
+        finally:
+            client.close()
+        return int(address[1]) if address else None
+
+    def stop(self) -> None:
+        self.process.kill()
+        self.process.wait()
+        shutil.rmtree(self.dir, ignore_errors=True)
 
 
 class PrivatePostgres:
