@@ -314,7 +314,7 @@ async def test_a_ghost_left_by_a_dead_worker_expires(open_socket, world, setting
 
         with tenant_context(world.acme.tenant):
             PresenceSession.objects.create(
-                store_id=1, user=world.acme.manager1, channel_name="dead-worker!x", seen_at=timezone.now()
+                store_id=1, user=world.acme.manager1, worker="dead-worker", seen_at=timezone.now()
             )
 
     await sync_to_async(ghost)()
