@@ -144,16 +144,9 @@ class PresenceRegistry:
         failed = None
         for tenant_pk, (entered, left, stores) in changes.items():
             tenant = self.tenants[tenant_pk]
-            known = {store_id: store_presence_seen(tenant, store_id) for store_id in stores}
             try:
-                texts = await in_tenant(
-                    tenant,
-                    services.presence_write,
-                    worker=self.worker,
-                    entered=entered,
-                    left=left,
-                    stores=stores,
-                    known=known,
+                told = await in_tenant(
+                    tenant, services.presence_write, worker=self.worker, entered=entered, left=left, stores=stores
                 )
             except Exception as error:
                 # Written by the next batch or heartbeat (the keys' state is
@@ -166,17 +159,17 @@ class PresenceRegistry:
                 continue
             self.written.update((tenant_pk, s, u) for s, u in entered)
             self.written.difference_update((tenant_pk, s, u) for s, u in left)
-            self._told(tenant, texts, known, waiting)
+            self._told(tenant, told, waiting)
         if failed is not None:
             raise failed
 
-    def _told(self, tenant, texts: dict[int, str], known: dict[int, str | None], waiting: dict) -> None:
+    def _told(self, tenant, told: dict[int, tuple[str, bool]], waiting: dict) -> None:
         """After a write: remember each store's list; sockets waiting for a
         list that was not broadcast (unchanged) get it directly."""
-        for store_id, text in texts.items():
+        for store_id, (text, broadcast) in told.items():
             store_presence_sent(tenant, store_id, text)
-            if text != known.get(store_id):
-                continue  # broadcast: every socket of the store hears it
+            if broadcast:
+                continue  # every socket of the store hears it
             for socket in waiting.get((tenant.pk, store_id), ()):
                 socket.deliver({"text": text})
 
@@ -188,13 +181,15 @@ class PresenceRegistry:
     async def _beat_forever(self) -> None:
         while self.sockets or self.written:
             await asyncio.sleep(settings.STREAM_HEARTBEAT_SECONDS)
-            try:
-                async with self.lock:
-                    await self._write()  # anything a failed batch left behind
-                    await self._refresh()
-            except Exception:
-                # The database may be restarting; the next beat tries again.
-                logger.warning("presence refresh failed", exc_info=True)
+            async with self.lock:
+                # Anything a failed batch left behind, then the refresh, each
+                # on its own: a failure of one must not let our rows expire.
+                for step in (self._write, self._refresh):
+                    try:
+                        await step()
+                    except Exception:
+                        # The database may be restarting; the next beat tries again.
+                        logger.warning("presence %s failed", step.__name__.strip("_"), exc_info=True)
 
     async def _refresh(self) -> None:
         by_tenant: dict[int, list] = defaultdict(list)
@@ -203,9 +198,15 @@ class PresenceRegistry:
         for tenant_pk, present in by_tenant.items():
             tenant = self.tenants[tenant_pk]
             known = {store_id: store_presence_seen(tenant, store_id) for store_id, _ in present}
-            texts = await in_tenant(tenant, services.presence_refresh, worker=self.worker, present=present, known=known)
+            try:
+                told = await in_tenant(
+                    tenant, services.presence_refresh, worker=self.worker, present=present, known=known
+                )
+            except Exception:
+                logger.warning("presence refresh of %s failed", tenant.schema_name, exc_info=True)
+                continue
             self.written.update((tenant_pk, s, u) for s, u in present)
-            self._told(tenant, texts, known, {})
+            self._told(tenant, told, {})
 
     def _spawn(self, coroutine) -> None:
         task = asyncio.get_running_loop().create_task(coroutine)

@@ -4,9 +4,9 @@ The tenant's schema must be active. Presence is kept per worker process in
 memory (stores/presence.py); these functions apply one worker's changes to
 the rows every worker shares, one statement per kind of change for a whole
 batch, and broadcast a `presence` frame after commit only for a store whose
-list of users changed from the one the worker last saw: a user opening a
-second tab, or the thousandth socket of a busy store, costs no broadcast
-(otherwise N sockets opening would cost N² frames).
+list of users changed: a user opening a second tab, or on a second worker,
+or the thousandth socket of a busy store, costs no broadcast (otherwise N
+sockets opening would cost N² frames).
 """
 
 from collections.abc import Iterable
@@ -25,19 +25,21 @@ from ws.events import to_json
 from ws.layer import publish_to_store
 
 Pair = tuple[int, int]  # (store id, user id)
+Told = tuple[str, bool]  # (the store's presence frame, broadcast?)
 
 
 @transaction.atomic
-def presence_write(
-    *, worker: str, entered: list[Pair], left: list[Pair], stores: Iterable[int], known: dict[int, str | None]
-) -> dict[int, str]:
+def presence_write(*, worker: str, entered: list[Pair], left: list[Pair], stores: Iterable[int]) -> dict[int, Told]:
     """Apply one batch of a worker's changes: users that appeared on a store
     through this worker (`entered`) and users whose last socket on it here
-    closed (`left`). Returns the presence frame (text) of each of `stores`;
-    those that differ from `known` (what the worker last saw) are broadcast
-    after commit.
+    closed (`left`). A store whose list of users this changed is broadcast
+    after commit. Returns, for each of `stores`, its presence frame (text)
+    and whether it was broadcast.
     """
+    stores = sorted(set(stores))
+    _lock(stores)
     now = timezone.now()
+    before = present_users_by_store(store_ids=stores, at=now)
     if entered:
         _upsert(worker, entered, at=now)
     if left:
@@ -45,22 +47,52 @@ def presence_write(
         for store_id, user_id in left:
             match |= Q(store_id=store_id, user_id=user_id)
         PresenceSession.objects.filter(match, worker=worker).delete()
-    return _broadcast_changes(stores, known, at=now)
+    after = present_users_by_store(store_ids=stores, at=now) if entered or left else before
+    return {
+        store_id: _tell(store_id, after, changed=after.get(store_id) != before.get(store_id)) for store_id in stores
+    }
 
 
 @transaction.atomic
-def presence_refresh(*, worker: str, present: list[Pair], known: dict[int, str | None]) -> dict[int, str]:
+def presence_refresh(*, worker: str, present: list[Pair], known: dict[int, str | None]) -> dict[int, Told]:
     """A worker's heartbeat: every row of its present users is made fresh in
     one statement (and made again if someone removed it while the worker was
     stalled past the TTL); rows nobody refreshes any more — a dead worker's —
-    are removed, and the lists of the worker's stores that changed are
-    broadcast. Returns the frame (text) of each store of `present`.
+    are removed. Nothing is written for that, time alone made them stale, so
+    each of the worker's stores is compared with the list the worker last
+    saw (`known`) and broadcast if it differs. Returns, for each store of
+    `present`, its presence frame (text) and whether it was broadcast.
     """
+    stores = sorted({store_id for store_id, _ in present})
+    _lock(stores)
     now = timezone.now()
     if present:
         _upsert(worker, present, at=now)
     PresenceSession.objects.filter(seen_at__lt=now - timedelta(seconds=settings.PRESENCE_TTL_SECONDS)).delete()
-    return _broadcast_changes({store_id for store_id, _ in present}, known, at=now)
+    lists = present_users_by_store(store_ids=stores, at=now)
+    told = {}
+    for store_id in stores:
+        text = to_json(events.Presence(store_id=store_id, users=lists.get(store_id, [])))
+        told[store_id] = _tell(store_id, lists, changed=text != known.get(store_id))
+    return told
+
+
+def _lock(stores: list[int]) -> None:
+    """Writers of the same stores' presence take turns (until commit), so each
+    reads the list as the one before it left it and the broadcasts follow
+    the changes. Taken in store order: no deadlock between workers."""
+    with connection.cursor() as cursor:
+        for store_id in stores:
+            cursor.execute(
+                "SELECT pg_advisory_xact_lock(hashtext(%s), %s)", [f"presence.{connection.schema_name}", store_id]
+            )
+
+
+def _tell(store_id: int, lists: dict[int, list], *, changed: bool) -> Told:
+    frame = events.Presence(store_id=store_id, users=lists.get(store_id, []))
+    if changed:
+        return publish_to_store(store_id, frame), True
+    return to_json(frame), False
 
 
 def _upsert(worker: str, pairs: list[Pair], *, at) -> None:
@@ -85,18 +117,3 @@ def _upsert(worker: str, pairs: list[Pair], *, at) -> None:
         alive = [(s, u) for s, u in pairs if s in stores and u in users]
         if alive:
             PresenceSession.objects.bulk_create(rows(alive), **options)
-
-
-def _broadcast_changes(stores: Iterable[int], known: dict[int, str | None], *, at) -> dict[int, str]:
-    stores = set(stores)
-    if not stores:
-        return {}
-    lists = present_users_by_store(store_ids=stores, at=at)
-    texts = {}
-    for store_id in sorted(stores):
-        frame = events.Presence(store_id=store_id, users=lists.get(store_id, []))
-        text = to_json(frame)
-        if text != known.get(store_id):
-            publish_to_store(store_id, frame)
-        texts[store_id] = text
-    return texts
