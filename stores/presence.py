@@ -139,8 +139,9 @@ class PresenceRegistry:
                 entered, left, _ = changes[tenant_pk]
                 (entered if present else left).append((store_id, user_id))
             changes[tenant_pk][2].add(store_id)
-        for tenant_pk, store_id in waiting:
-            changes[tenant_pk][2].add(store_id)
+        for (tenant_pk, store_id), waiters in waiting.items():
+            if waiters:  # (those that left meanwhile are gone from it)
+                changes[tenant_pk][2].add(store_id)
         failed = None
         for tenant_pk, (entered, left, stores) in changes.items():
             tenant = self.tenants[tenant_pk]
