@@ -220,10 +220,14 @@ PUBLISH_BATCH_TIMEOUT_SECONDS = env.float("PUBLISH_BATCH_TIMEOUT_SECONDS", defau
 # Keep in step with uvicorn's --ws-max-size in the Procfile and Makefile.
 WS_MAX_MESSAGE_BYTES = env.int("WS_MAX_MESSAGE_BYTES", default=65536)
 # Store streams: how often an idle dashboard socket hears the latest `seq`
-# and refreshes its presence; a presence row not refreshed for
-# PRESENCE_TTL_SECONDS (a dead worker's) no longer counts.
+# and each worker refreshes its presence rows (all at once); a presence row
+# not refreshed for PRESENCE_TTL_SECONDS (a dead worker's) no longer counts.
 STREAM_HEARTBEAT_SECONDS = env.float("STREAM_HEARTBEAT_SECONDS", default=25)
 PRESENCE_TTL_SECONDS = env.float("PRESENCE_TTL_SECONDS", default=STREAM_HEARTBEAT_SECONDS * 3)
+# Each worker writes the presence changes of this long in one batch (a
+# user's first socket on a store, or their last one closing): a reconnect
+# storm costs a few statements, not one per socket (stores/presence.py).
+PRESENCE_FLUSH_SECONDS = env.float("PRESENCE_FLUSH_SECONDS", default=0.05)
 # Every this often each worker checks the credentials of all its sockets at
 # once and closes those that ended unannounced (an expired token or session).
 ACCESS_SWEEP_SECONDS = env.float("ACCESS_SWEEP_SECONDS", default=60)

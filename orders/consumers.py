@@ -20,7 +20,7 @@ from orders.stream import Start, StreamCursor, Verdict
 from platform_core.availability import is_outage
 from platform_core.errors import ApplicationError
 from platform_core.parsing import parse_client_int
-from stores import services as store_services
+from stores.presence import presence_enter, presence_leave
 from stores.selectors import Access, store_access
 from ws import close_codes, events
 from ws.consumers import JsonSocket
@@ -72,19 +72,15 @@ class StoreOrdersSocket(JsonSocket):
             # live, and everything before it comes from the database.
             await self.join_store_stream(self.store_id)
             after = await self.query_position("after")
+            # Presence is counted in memory (no database trip); the list comes
+            # now, or after the worker's next presence batch.
+            presence = presence_enter(tenant=self.tenant, store_id=self.store_id, user=self.user, socket=self)
             # One trip to the database thread for everything the connect
             # reads (each trip costs a pooled connection and its search_path):
-            # presence, the stream position, the first replay batch.
-            need_list = self.store_presence_seen() is None
-            broadcast, presence, latest, batch = await in_tenant(self.tenant, self._open_state, after, need_list)
-            # If the user set changed, the broadcast (which this socket hears)
-            # carries the list. If not, send the list the hub last saw, or read it.
-            if not broadcast:
-                seen = self.store_presence_seen()
-                if seen is not None:
-                    await self.send(text_data=seen)
-                elif presence is not None:
-                    await self.send_frame(presence)
+            # the stream position, the first replay batch.
+            latest, batch = await in_tenant(self.tenant, self._open_state, after)
+            if presence is not None:
+                await self.send(text_data=presence)
             start = self.cursor.start(after=after, latest=latest)
             if start is Start.RESET:
                 await self._reset(after, latest)
@@ -106,9 +102,7 @@ class StoreOrdersSocket(JsonSocket):
                     await task
         if hasattr(self, "stream_lock"):
             await self.leave_store_stream()
-            await in_tenant(
-                self.tenant, store_services.presence_leave, store_id=self.store_id, channel_name=self.channel_name
-            )
+            await presence_leave(tenant=self.tenant, store_id=self.store_id, user=self.user, socket=self)
         await super().disconnect(code)
 
     # --- client → server ------------------------------------------------------
@@ -271,22 +265,17 @@ class StoreOrdersSocket(JsonSocket):
                 # The database may be restarting; the next beat tries again.
                 logger.warning("heartbeat of store %s failed", self.store_id, exc_info=True)
 
-    def _open_state(self, after: int | None, need_list: bool):
+    def _open_state(self, after: int | None):
         """The connect's reads, in one go. Runs on the DB thread, in the tenant."""
-        broadcast = store_services.presence_enter(
-            store_id=self.store_id, user=self.user, channel_name=self.channel_name
-        )
-        presence = store_services.presence_list(store_id=self.store_id) if not broadcast and need_list else None
         latest = selectors.latest_seq(store_id=self.store_id)
         batch = []
         if after is not None and after <= latest:
             batch = selectors.stream_after(store_id=self.store_id, after=after, limit=settings.STREAM_REPLAY_BATCH)
-        return broadcast, presence, latest, batch
+        return latest, batch
 
     def _beat(self) -> tuple[int | None, int | None]:
         """(a close code if access ended, else None; the latest seq). On the DB thread, in the tenant."""
         refusal = self.refusal_now()
         if refusal is not None:
             return refusal, None
-        store_services.presence_refresh(store_id=self.store_id, user=self.user, channel_name=self.channel_name)
         return None, selectors.latest_seq(store_id=self.store_id)

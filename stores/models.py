@@ -37,20 +37,26 @@ class StaffMembership(models.Model):
 
 
 class PresenceSession(models.Model):
-    """One open dashboard socket. Presence is the set of users with a fresh row.
+    """A user on a store's dashboard through one worker process.
 
-    Rows live in the database, not in a worker's memory, so every worker
-    process sees the same presence; a worker that dies leaves rows that
-    stop being refreshed and drop out after PRESENCE_TTL_SECONDS.
+    One row per (worker, store, user), not per socket: a worker counts its
+    own sockets in memory (stores/presence.py) and writes here only when a
+    user appears on or leaves a store on that worker, in batches, and
+    refreshes all its rows at once every heartbeat. The rows are what every
+    worker agrees on: presence is the set of users with a fresh row. A
+    worker that dies leaves rows that stop being refreshed and drop out
+    after PRESENCE_TTL_SECONDS.
     """
 
     store = models.ForeignKey(Store, on_delete=models.CASCADE, related_name="presence_sessions")
     user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
-    channel_name = models.CharField(max_length=200, unique=True)
+    worker = models.CharField(max_length=100)
     seen_at = models.DateTimeField()
 
     class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["worker", "store", "user"], name="one_presence_per_worker"),
+        ]
         indexes = [
             models.Index(fields=["store", "seen_at"], name="presence_store_seen_idx"),
-            models.Index(fields=["store", "user", "seen_at"], name="presence_store_user_idx"),
         ]

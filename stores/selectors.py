@@ -41,10 +41,22 @@ def stores_for_staff(*, user):
     )
 
 
-def present_users(*, store_id: int, at=None, include_stale: bool = False) -> list[events.PresentUser]:
-    """Users with a fresh presence row on the store (or any row), by username."""
-    rows = PresenceSession.objects.filter(store_id=store_id)
-    if not include_stale:
-        rows = rows.filter(seen_at__gte=(at or timezone.now()) - timedelta(seconds=settings.PRESENCE_TTL_SECONDS))
-    rows = rows.values_list("user_id", "user__username").distinct().order_by("user__username")
-    return [events.PresentUser(id=user_id, username=username) for user_id, username in rows]
+def present_users(*, store_id: int, at=None) -> list[events.PresentUser]:
+    """Users with a fresh presence row on the store, by username."""
+    return present_users_by_store(store_ids=[store_id], at=at).get(store_id, [])
+
+
+def present_users_by_store(*, store_ids, at=None) -> dict[int, list[events.PresentUser]]:
+    """Users with a fresh presence row (on any worker), by username, for
+    each of these stores that has any: one query for them all."""
+    fresh = (at or timezone.now()) - timedelta(seconds=settings.PRESENCE_TTL_SECONDS)
+    rows = (
+        PresenceSession.objects.filter(store_id__in=store_ids, seen_at__gte=fresh)
+        .values_list("store_id", "user_id", "user__username")
+        .distinct()
+        .order_by("store_id", "user__username", "user_id")
+    )
+    lists: dict[int, list[events.PresentUser]] = {}
+    for store_id, user_id, username in rows:
+        lists.setdefault(store_id, []).append(events.PresentUser(id=user_id, username=username))
+    return lists

@@ -1,85 +1,119 @@
 """Writes for stores: presence on a store's dashboard.
 
-The tenant's schema must be active. A `presence` frame is broadcast to the
-store's group after commit only when the set of present *users* changes:
-a user opening a second tab, or the thousandth socket of a busy store,
-costs no broadcast (otherwise N sockets opening would cost N² frames).
+The tenant's schema must be active. Presence is kept per worker process in
+memory (stores/presence.py); these functions apply one worker's changes to
+the rows every worker shares, one statement per kind of change for a whole
+batch, and broadcast a `presence` frame after commit only for a store whose
+list of users changed: a user opening a second tab, or on a second worker,
+or the thousandth socket of a busy store, costs no broadcast (otherwise N
+sockets opening would cost N² frames).
 """
 
+from collections.abc import Iterable
 from datetime import timedelta
 
 from django.conf import settings
-from django.db import transaction
+from django.contrib.auth import get_user_model
+from django.db import IntegrityError, connection, transaction
+from django.db.models import Q
 from django.utils import timezone
 
-from stores.models import PresenceSession
-from stores.selectors import present_users
+from stores.models import PresenceSession, Store
+from stores.selectors import present_users_by_store
 from ws import events
+from ws.events import to_json
 from ws.layer import publish_to_store
 
-
-def _present(store_id: int, user_id: int, *, at) -> bool:
-    fresh = at - timedelta(seconds=settings.PRESENCE_TTL_SECONDS)
-    return PresenceSession.objects.filter(store_id=store_id, user_id=user_id, seen_at__gte=fresh).exists()
+Pair = tuple[int, int]  # (store id, user id)
+Told = tuple[str, bool]  # (the store's presence frame, broadcast?)
 
 
 @transaction.atomic
-def presence_enter(*, store_id: int, user, channel_name: str) -> bool:
-    """Record this socket. Returns True when the user was not present yet and
-    the new list was broadcast (the socket hears it too); False when nothing
-    changed and the socket must get the list itself.
-
-    Only an indexed per-user check runs per connect: a storm of 5,000
-    reconnects must not scan the store's presence rows 5,000 times.
+def presence_write(*, worker: str, entered: list[Pair], left: list[Pair], stores: Iterable[int]) -> dict[int, Told]:
+    """Apply one batch of a worker's changes: users that appeared on a store
+    through this worker (`entered`) and users whose last socket on it here
+    closed (`left`). A store whose list of users this changed is broadcast
+    after commit. Returns, for each of `stores`, its presence frame (text)
+    and whether it was broadcast.
     """
+    stores = sorted(set(stores))
+    _lock(stores)
     now = timezone.now()
-    was_present = _present(store_id, user.pk, at=now)
-    PresenceSession.objects.update_or_create(
-        channel_name=channel_name, defaults={"store_id": store_id, "user": user, "seen_at": now}
-    )
-    if was_present:
-        return False
-    _publish(store_id)
-    return True
-
-
-def presence_list(*, store_id: int) -> events.Presence:
-    return events.Presence(store_id=store_id, users=present_users(store_id=store_id))
-
-
-@transaction.atomic
-def presence_leave(*, store_id: int, channel_name: str) -> None:
-    row = PresenceSession.objects.filter(channel_name=channel_name).first()
-    if row is None:
-        return
-    row.delete()
-    if not _present(store_id, row.user_id, at=timezone.now()):
-        _publish(store_id)
+    before = present_users_by_store(store_ids=stores, at=now)
+    if entered:
+        _upsert(worker, entered, at=now)
+    if left:
+        match = Q()
+        for store_id, user_id in left:
+            match |= Q(store_id=store_id, user_id=user_id)
+        PresenceSession.objects.filter(match, worker=worker).delete()
+    after = present_users_by_store(store_ids=stores, at=now) if entered or left else before
+    return {
+        store_id: _tell(store_id, after, changed=after.get(store_id) != before.get(store_id)) for store_id in stores
+    }
 
 
 @transaction.atomic
-def presence_refresh(*, store_id: int, user, channel_name: str) -> None:
-    """Keep this socket's row fresh and drop rows nobody refreshes any more.
-
-    Rows of a worker process that died stop being refreshed; the first live
-    socket of the store to refresh after they expire removes them, and if a
-    user disappeared with them, everyone is told. A row of ours that someone
-    else removed (we were stalled past the TTL) is recreated.
+def presence_refresh(*, worker: str, present: list[Pair], known: dict[int, str | None]) -> dict[int, Told]:
+    """A worker's heartbeat: every row of its present users is made fresh in
+    one statement (and made again if someone removed it while the worker was
+    stalled past the TTL); rows nobody refreshes any more — a dead worker's —
+    are removed. Nothing is written for that, time alone made them stale, so
+    each of the worker's stores is compared with the list the worker last
+    saw (`known`) and broadcast if it differs. Returns, for each store of
+    `present`, its presence frame (text) and whether it was broadcast.
     """
+    stores = sorted({store_id for store_id, _ in present})
+    _lock(stores)
     now = timezone.now()
-    stale = now - timedelta(seconds=settings.PRESENCE_TTL_SECONDS)
-    if not PresenceSession.objects.filter(store_id=store_id, seen_at__lt=stale).exists() and (
-        PresenceSession.objects.filter(channel_name=channel_name).update(seen_at=now)
-    ):
-        return  # the common case: nothing expired, our row exists
-    before = present_users(store_id=store_id, at=now, include_stale=True)
-    PresenceSession.objects.update_or_create(
-        channel_name=channel_name, defaults={"store_id": store_id, "user": user, "seen_at": now}
-    )
-    PresenceSession.objects.filter(store_id=store_id, seen_at__lt=stale).delete()
-    if present_users(store_id=store_id) != before:
-        _publish(store_id)
+    if present:
+        _upsert(worker, present, at=now)
+    PresenceSession.objects.filter(seen_at__lt=now - timedelta(seconds=settings.PRESENCE_TTL_SECONDS)).delete()
+    lists = present_users_by_store(store_ids=stores, at=now)
+    told = {}
+    for store_id in stores:
+        text = to_json(events.Presence(store_id=store_id, users=lists.get(store_id, [])))
+        told[store_id] = _tell(store_id, lists, changed=text != known.get(store_id))
+    return told
 
 
-def _publish(store_id: int) -> None:
-    publish_to_store(store_id, presence_list(store_id=store_id))
+def _lock(stores: list[int]) -> None:
+    """Writers of the same stores' presence take turns (until commit), so each
+    reads the list as the one before it left it and the broadcasts follow
+    the changes. Taken in store order: no deadlock between workers."""
+    with connection.cursor() as cursor:
+        for store_id in stores:
+            cursor.execute(
+                "SELECT pg_advisory_xact_lock(hashtext(%s), %s)", [f"presence.{connection.schema_name}", store_id]
+            )
+
+
+def _tell(store_id: int, lists: dict[int, list], *, changed: bool) -> Told:
+    frame = events.Presence(store_id=store_id, users=lists.get(store_id, []))
+    if changed:
+        return publish_to_store(store_id, frame), True
+    return to_json(frame), False
+
+
+def _upsert(worker: str, pairs: list[Pair], *, at) -> None:
+    """One INSERT … ON CONFLICT DO UPDATE for all pairs."""
+
+    def rows(pairs):
+        return [PresenceSession(worker=worker, store_id=s, user_id=u, seen_at=at) for s, u in pairs]
+
+    options = {"update_conflicts": True, "unique_fields": ["worker", "store", "user"], "update_fields": ["seen_at"]}
+    with connection.cursor() as cursor:
+        # Django's foreign keys are checked at commit; check them here, where
+        # a failure can still be handled.
+        cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")
+    try:
+        with transaction.atomic():  # a savepoint: a failed statement must not poison the batch
+            PresenceSession.objects.bulk_create(rows(pairs), **options)
+    except IntegrityError:
+        # A store or user deleted since its socket opened (its socket is being
+        # closed): keep the others.
+        stores = set(Store.objects.filter(pk__in={s for s, _ in pairs}).values_list("pk", flat=True))
+        users = set(get_user_model().objects.filter(pk__in={u for _, u in pairs}).values_list("pk", flat=True))
+        alive = [(s, u) for s, u in pairs if s in stores and u in users]
+        if alive:
+            PresenceSession.objects.bulk_create(rows(alive), **options)

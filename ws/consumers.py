@@ -227,11 +227,6 @@ class JsonSocket(AsyncWebsocketConsumer):
         if getattr(self, "store_group", None):
             await hub().leave(self.store_group, self)
 
-    def store_presence_seen(self) -> str | None:
-        """The store's last presence frame this worker heard (None if none),
-        so a socket joining an unchanged store needs no query for it."""
-        return hub().last_presence.get(self.store_group)
-
     async def _join(self, group: str) -> None:
         await self.channel_layer.group_add(group, self.channel_name)
         self.joined.append(group)

@@ -27,6 +27,7 @@ from channels.layers import get_channel_layer
 from django.conf import settings
 
 from platform_core.availability import is_client_gone
+from ws import groups
 from ws.loops import per_event_loop
 
 logger = logging.getLogger(__name__)
@@ -152,3 +153,21 @@ class Hub:
 
 
 hub = per_event_loop(Hub)
+
+
+def store_presence_seen(tenant, store_id: int) -> str | None:
+    """The store's last presence frame this worker heard or sent (None if
+    none, or if no socket of this worker is on the store)."""
+    return hub().last_presence.get(groups.store_orders(tenant, store_id))
+
+
+def store_presence_sent(tenant, store_id: int, text: str) -> None:
+    """This worker just published (or found unchanged) `text` as the store's
+    list: remember it now, before its copy comes back through the layer, so
+    the next batch does not publish it again. Only while a socket of this
+    worker is on the store (the hub forgets a store's list with its last
+    socket)."""
+    group = groups.store_orders(tenant, store_id)
+    current = hub()
+    if group in current.members:
+        current.last_presence[group] = text
