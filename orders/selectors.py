@@ -51,6 +51,11 @@ def latest_seq(*, store_id: int) -> int:
     return Store.objects.filter(pk=store_id).values_list("last_seq", flat=True).get()
 
 
+def latest_seqs(*, store_ids) -> dict[int, int]:
+    """The latest seq of each of these stores (that exists), in one query."""
+    return dict(Store.objects.filter(pk__in=store_ids).values_list("pk", "last_seq"))
+
+
 def stream_after(*, store_id: int, after: int, upto: int | None = None, limit: int) -> list[tuple[int, str]]:
     """(seq, frame) of the store's events with after < seq ≤ upto, oldest first."""
     events_ = StoreEvent.objects.filter(store_id=store_id, seq__gt=after)

@@ -11,10 +11,12 @@ import hashlib
 from dataclasses import dataclass
 
 from django.conf import settings
-from django.contrib.auth import get_user
+from django.contrib.auth import BACKEND_SESSION_KEY, HASH_SESSION_KEY, SESSION_KEY, get_user
+from django.core.exceptions import ValidationError
 from django.db.models import Q
 from django.http import HttpRequest
 from django.utils import timezone
+from django.utils.crypto import constant_time_compare
 from django.utils.module_loading import import_string
 
 from platform_core.models import ApiToken, User
@@ -62,31 +64,54 @@ def credentials_ended(pairs: list[tuple[int, Credential]]) -> set[tuple[int, Cre
     """Of these (user id, credential) pairs, those whose user is no longer
     active or whose session or token has ended (expired, revoked, deleted).
     Three queries whatever the number of pairs: a worker's periodic sweep
-    (ws/access.py) catches what no signal announces — expiry, sessions
-    cleared in bulk, users deactivated with `QuerySet.update()`."""
+    and its dashboards' heartbeat (ws/access.py, orders/consumers.py) catch
+    what no signal announces — expiry, sessions cleared in bulk, users
+    deactivated or passwords set with `QuerySet.update()`. A session holds
+    as `get_user` decides (`credential_holds`): it names this user, and its
+    password hash still matches."""
     from django.contrib.sessions.models import Session
 
     user_ids = {user_id for user_id, _ in pairs}
     keys = {c.session_key for _, c in pairs if c.session_key}
     token_ids = {c.token_id for _, c in pairs if c.token_id is not None}
-    active = set(User.objects.filter(pk__in=user_ids, is_active=True).values_list("pk", flat=True))
-    live_keys = (
-        set(
-            Session.objects.filter(session_key__in=keys, expire_date__gt=timezone.now()).values_list(
-                "session_key", flat=True
-            )
-        )
-        if keys
-        else set()
-    )
-    live_tokens = set(active_tokens().filter(pk__in=token_ids).values_list("pk", flat=True)) if token_ids else set()
+    active = {user.pk: user for user in User.objects.filter(pk__in=user_ids, is_active=True)}
+    session_user: dict[str, int] = {}
+    if keys:
+        engine = import_string(settings.SESSION_ENGINE + ".SessionStore")()
+        rows = Session.objects.filter(session_key__in=keys, expire_date__gt=timezone.now())
+        for key, data in rows.values_list("session_key", "session_data"):
+            user_id = _signed_in_user(engine.decode(data), active)
+            if user_id is not None:
+                session_user[key] = user_id
+    live_tokens = set(active_tokens().filter(pk__in=token_ids).values_list("pk", "user_id") if token_ids else ())
     return {
         (user_id, c)
         for user_id, c in pairs
         if user_id not in active
-        or (c.session_key and c.session_key not in live_keys)
-        or (c.token_id is not None and c.token_id not in live_tokens)
+        or (c.session_key and session_user.get(c.session_key) != user_id)
+        or (c.token_id is not None and (c.token_id, user_id) not in live_tokens)
+        or (not c.session_key and c.token_id is None)
     }
+
+
+def _signed_in_user(session: dict, active: dict) -> int | None:
+    """The id of the active user a decoded session signs in, as Django's
+    `get_user` decides (a listed backend, a matching password hash, with
+    SECRET_KEY_FALLBACKS), without a query per session."""
+    try:
+        user = active.get(User._meta.pk.to_python(session[SESSION_KEY]))
+        backend = session[BACKEND_SESSION_KEY]
+    except (KeyError, ValueError, ValidationError):
+        return None
+    if user is None or backend not in settings.AUTHENTICATION_BACKENDS:
+        return None
+    given = session.get(HASH_SESSION_KEY)
+    if not given:
+        return None
+    hashes = [user.get_session_auth_hash()] + [
+        user._get_session_auth_hash(secret=secret) for secret in settings.SECRET_KEY_FALLBACKS
+    ]
+    return user.pk if any(constant_time_compare(given, expected) for expected in hashes) else None
 
 
 def credential_holds(*, user_id: int, credential: Credential) -> bool:

@@ -29,6 +29,21 @@ def store_access(*, user, store_id: int) -> Access:
     return Access.FORBIDDEN
 
 
+def store_access_many(*, pairs) -> dict[tuple[int, int], Access]:
+    """`store_access` for many (user id, store id) pairs of active users, in
+    two queries (a worker's dashboards' heartbeat)."""
+    store_ids = {store_id for _, store_id in pairs}
+    user_ids = {user_id for user_id, _ in pairs}
+    existing = set(Store.objects.filter(pk__in=store_ids).values_list("pk", flat=True))
+    staff = set(
+        StaffMembership.objects.filter(store_id__in=store_ids, user_id__in=user_ids).values_list("user_id", "store_id")
+    )
+    return {
+        pair: Access.NOT_FOUND if pair[1] not in existing else Access.ALLOWED if pair in staff else Access.FORBIDDEN
+        for pair in pairs
+    }
+
+
 def staff_store_ids(*, user) -> list[int]:
     if not user.is_authenticated:
         return []
