@@ -229,8 +229,13 @@ class JsonSocket(AsyncWebsocketConsumer):
     # --- joining, by audience (group names stay in ws/groups.py) ---------------
     async def join_user_stream(self) -> None:
         """Every frame published to this user (`publish_to_user`) reaches
-        `event_forward`."""
-        await self._join(groups.user_notifications(self.tenant, self.user.pk))
+        `deliver`, through the worker's hub, as a store's frames do: handed
+        over already decoded, instead of through this socket's channel,
+        Channels' receive loop and dispatch, which cost a bell at 2,000
+        notifications/s a fifth of the worker (tests/bench/notes.md)."""
+        group = groups.user_notifications(self.tenant, self.user.pk)
+        await hub().join(group, self)
+        self.joined.append(group)
 
     async def join_store_stream(self, store_id: int) -> None:
         """Every frame published to the store (`publish_to_store`) reaches
@@ -242,9 +247,6 @@ class JsonSocket(AsyncWebsocketConsumer):
         if getattr(self, "store_group", None):
             await hub().leave(self.store_group, self)
 
-    async def _join(self, group: str) -> None:
-        await self.channel_layer.group_add(group, self.channel_name)
-        self.joined.append(group)
 
     @property
     def user_key(self) -> tuple:
@@ -267,10 +269,9 @@ class JsonSocket(AsyncWebsocketConsumer):
             health.watch().unregister(self, self.user_key)
             self.registered = False
         for group in getattr(self, "joined", []):
-            try:
-                await self.channel_layer.group_discard(group, self.channel_name)
-            except Exception as error:  # Redis down: its subscriptions died with it
-                logger.warning("leaving %s failed: %r", group, error)
+            # The hub leaves the layer's group with its last local socket;
+            # with Redis down, its subscriptions died with it.
+            await hub().leave(group, self)
 
     async def send_frame(self, frame: Frame) -> None:
         await self.send(text_data=to_json(frame))
@@ -359,11 +360,12 @@ class JsonSocket(AsyncWebsocketConsumer):
             await self.send_error("invalid_message", error.message)
             return None
 
-    # --- channel layer → socket -----------------------------------------------
-    async def event_forward(self, message: dict) -> None:
-        """A frame published through ws.layer, already serialized. Pushed,
-        not awaited: the layer's queue for this socket must not grow behind
-        a slow client (the outbox's bound decides instead)."""
+    # --- hub → socket -----------------------------------------------------------
+    def deliver(self, message: dict) -> None:
+        """A frame published through ws.layer to a group this socket joined
+        (already serialized), from the worker's hub. Pushed, never awaited:
+        the hub serves every socket of the worker, and a slow client's
+        outbox bound decides what happens to it."""
         self.push(message["text"])
 
 

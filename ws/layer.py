@@ -40,8 +40,9 @@ from ws.occupancy import groups_with_members
 
 logger = logging.getLogger(__name__)
 
-# The consumer method that receives published frames (`event.forward` →
-# `event_forward`): it sends the pre-serialized text as it is.
+# The type of every published frame. The worker's hub (ws/hub.py) hands it
+# to each local socket of its group (`deliver`), which sends the
+# pre-serialized text as it is.
 FORWARD = "event.forward"
 
 

@@ -109,7 +109,8 @@ async def main(config):
         by_cookie: dict[str, list[int]] = {}
         for c in clients:
             by_cookie.setdefault(c.cookie, []).extend(key for key, _ in c.seqs if key in commit)
-        result.update(latencies_ms=latencies, received=len(latencies), by_cookie=by_cookie)
+        last_receive = max((at for c in clients for key, at in c.seqs if key in commit), default=0.0)
+        result.update(latencies_ms=latencies, received=len(latencies), by_cookie=by_cookie, last_receive=last_receive)
     elif "expect" in order:
         first, last = order["expect"]
         deadline = time.time() + order.get("wait", 15)
