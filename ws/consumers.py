@@ -241,7 +241,7 @@ class JsonSocket(AsyncWebsocketConsumer):
         """Every frame published to the store (`publish_to_store`) reaches
         `deliver`, through the worker's hub (one subscription per worker)."""
         self.store_group = groups.store_orders(self.tenant, store_id)
-        await hub().join(self.store_group, self)
+        await hub().join(self.store_group, self, in_order=True)
 
     async def leave_store_stream(self) -> None:
         if getattr(self, "store_group", None):
