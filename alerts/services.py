@@ -22,9 +22,10 @@ from ws.layer import publish_to_user, publish_to_users
 MAX_IDS = 1000
 
 
-@transaction.atomic
 def notification_create(*, recipient, kind: str, title: str, body: str = "", url: str = "") -> Notification:
-    """Persist a notification; push it unless the recipient muted its kind."""
+    """Persist a notification; push it unless the recipient muted its kind.
+    (Atomic through `notifications_create_many`: one more `atomic` here
+    would only add a savepoint.)"""
     return notifications_create_many(recipients=[recipient], kind=kind, title=title, body=body, url=url)[0]
 
 
