@@ -247,7 +247,6 @@ class JsonSocket(AsyncWebsocketConsumer):
         if getattr(self, "store_group", None):
             await hub().leave(self.store_group, self)
 
-
     @property
     def user_key(self) -> tuple:
         return (self.tenant.schema_name, self.user.pk)
