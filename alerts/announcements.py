@@ -126,11 +126,13 @@ def announcement_deliver(announcement_id: int) -> None:
 def copies_push(announcement: Announcement, copies: list[tuple[int, int]]) -> int:
     """Push (notification id, user id) copies, committed, to their users'
     sockets, skipping users who muted announcements; returns failed sends."""
-    quiet = selectors.muting(kind=Notification.Kind.ANNOUNCEMENT, user_ids=[uid for _, uid in copies])
-    loud = [(nid, uid) for nid, uid in copies if uid not in quiet]
-    counts = selectors.unread_counts(user_ids=[uid for _, uid in loud])
+    badges = selectors.push_badges(user_ids=[uid for _, uid in copies], kind=Notification.Kind.ANNOUNCEMENT)
     return publish_to_users_now(
-        [(uid, events.to_json(created_frame(announcement, nid, counts[uid])), nid) for nid, uid in loud]
+        [
+            (uid, events.to_json(created_frame(announcement, nid, badges[uid])), nid)
+            for nid, uid in copies
+            if uid in badges
+        ]
     )
 
 

@@ -28,7 +28,9 @@ class NotificationsSocket(JsonSocket):
     async def opened(self):
         # Join before reading: a notification committed in between arrives
         # twice (in the snapshot and live, same id) rather than never.
-        # Clients deduplicate by id.
+        # Clients deduplicate by id. The hub may hand frames over before the
+        # snapshot is sent: they wait here, so the snapshot comes first.
+        self.early: list[dict] | None = []
         await self.join_user_stream()
         after = await self.query_position("after")
         snapshot, missed, latest, tenant_newest = await in_tenant(
@@ -49,6 +51,9 @@ class NotificationsSocket(JsonSocket):
         # Notifications made from now on have higher ids: the bells' repair
         # needs to look no lower for this socket.
         self.checked_from = tenant_newest
+        early, self.early = self.early, None
+        for message in early:
+            self.deliver(message)
         if settings.NOTIFICATIONS_HEARTBEAT_SECONDS > 0:
             bell_watch().add(self)
 
@@ -56,8 +61,11 @@ class NotificationsSocket(JsonSocket):
         bell_watch().discard(self)
         await super().disconnect(code)
 
-    async def event_forward(self, message: dict) -> None:
-        await super().event_forward(message)
+    def deliver(self, message: dict) -> None:
+        if self.early is not None:
+            self.early.append(message)
+            return
+        super().deliver(message)
         if "seq" in message:  # a notification.created; its id
             self.last_id = max(self.last_id, message["seq"])
 

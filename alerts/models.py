@@ -111,3 +111,27 @@ class NotificationPreference(models.Model):
 
     def __str__(self):
         return f"{self.user}: muted {', '.join(self.muted_kinds) or 'nothing'}"
+
+
+class UnreadCounter(models.Model):
+    """How many unread notifications of one kind a user has: the badge is
+    the sum over the kinds they did not mute, read from at most five rows
+    instead of counted per notification.
+
+    Kept by the database itself, not by the services: statement-level
+    triggers on the notification table (migration 0004) add what each
+    INSERT, UPDATE or DELETE changed, in the same transaction, whichever
+    code ran it (the services, Django's cascades when a user or an
+    announcement is deleted, retention, the admin). Counting per kind means
+    muting or unmuting a kind changes nothing here.
+    """
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    kind = models.CharField(max_length=32)
+    unread = models.IntegerField(default=0)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["user", "kind"], name="one_counter_per_user_and_kind")]
+
+    def __str__(self):
+        return f"{self.user_id} {self.kind}: {self.unread}"

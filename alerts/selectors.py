@@ -2,9 +2,9 @@
 
 from django.contrib.auth import get_user_model
 from django.db import connection
-from django.db.models import Count, Max, Q, QuerySet
+from django.db.models import Count, Max, Q, QuerySet, Sum
 
-from alerts.models import Announcement, Notification, NotificationPreference
+from alerts.models import Announcement, Notification, NotificationPreference, UnreadCounter
 from ws import events
 
 
@@ -33,19 +33,24 @@ def inbox(*, user, unread_only: bool = False) -> QuerySet[Notification]:
 
 
 def _badge(*, user, muted: list[str]) -> QuerySet[Notification]:
-    """Unread and not muted: what the badge counts and the connect frame lists."""
+    """Unread and not muted: what the connect frame lists."""
     return Notification.objects.filter(recipient=user, read_at__isnull=True).exclude(kind__in=muted)
 
 
 def unread_count(*, user, muted: list[str] | None = None) -> int:
-    """The badge. Pass `muted` when the caller has already read it."""
-    return _badge(user=user, muted=muted_kinds(user=user) if muted is None else muted).count()
+    """The badge: unread notifications of kinds the user did not mute, from
+    their counters (one row per kind, kept by the database). Pass `muted`
+    when the caller has already read it."""
+    muted = muted_kinds(user=user) if muted is None else muted
+    counters = UnreadCounter.objects.filter(user=user).exclude(kind__in=muted)
+    return counters.aggregate(unread=Sum("unread"))["unread"] or 0
 
 
 def unread_snapshot(*, user, limit: int) -> events.NotificationsUnread:
     """The true unread count and the newest `limit` unread notifications."""
-    badge = _badge(user=user, muted=muted_kinds(user=user))
-    count = badge.count()
+    muted = muted_kinds(user=user)
+    badge = _badge(user=user, muted=muted)
+    count = unread_count(user=user, muted=muted)
     newest = [notification_data(n) for n in badge.order_by("-id")[:limit]]
     return events.NotificationsUnread(unread_count=count, notifications=newest, has_more=count > len(newest))
 
@@ -94,32 +99,41 @@ def connect_state(*, user, after: int | None, limit: int, missed_limit: int):
 def unread_counts(*, user_ids: list[int]) -> dict[int, int]:
     """`unread_count` for many users in one query (fan-out of announcements).
 
-    The same rule as `_badge`: unread, and not of a kind the user muted.
+    The same rule: the counters of the kinds each user did not mute.
     Written in SQL because the muted kinds differ per user (jsonb `?`).
     """
     if not user_ids:
         return {}
-    notification, preference = Notification._meta.db_table, NotificationPreference._meta.db_table
+    counter, preference = UnreadCounter._meta.db_table, NotificationPreference._meta.db_table
     with connection.cursor() as cursor:
         cursor.execute(
-            f"""SELECT n.recipient_id, count(*) FROM {notification} n
-                LEFT JOIN {preference} p ON p.user_id = n.recipient_id
-                WHERE n.recipient_id = ANY(%s) AND n.read_at IS NULL
-                  AND NOT COALESCE(p.muted_kinds ? n.kind, false)
-                GROUP BY n.recipient_id""",
+            f"""SELECT c.user_id, sum(c.unread) FROM {counter} c
+                LEFT JOIN {preference} p ON p.user_id = c.user_id
+                WHERE c.user_id = ANY(%s) AND NOT COALESCE(p.muted_kinds ? c.kind, false)
+                GROUP BY c.user_id""",
             [list(user_ids)],
         )
         counts = dict(cursor.fetchall())
-    return {user_id: counts.get(user_id, 0) for user_id in user_ids}
+    return {user_id: int(counts.get(user_id, 0)) for user_id in user_ids}
 
 
-def muting(*, kind: str, user_ids: list[int]) -> set[int]:
-    """Which of `user_ids` muted `kind`."""
-    return set(
-        NotificationPreference.objects.filter(user_id__in=user_ids, muted_kinds__contains=[kind]).values_list(
-            "user_id", flat=True
+def push_badges(*, user_ids: list[int], kind: str) -> dict[int, int]:
+    """Of `user_ids`, those who did not mute `kind` (who hear it live), each
+    with their badge; one query, whatever the number of users."""
+    if not user_ids:
+        return {}
+    counter, preference = UnreadCounter._meta.db_table, NotificationPreference._meta.db_table
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"""SELECT u.id, COALESCE(sum(c.unread) FILTER (WHERE NOT COALESCE(p.muted_kinds ? c.kind, false)), 0)
+                FROM unnest(%s::bigint[]) AS u(id)
+                LEFT JOIN {preference} p ON p.user_id = u.id
+                LEFT JOIN {counter} c ON c.user_id = u.id
+                WHERE NOT COALESCE(p.muted_kinds ? %s, false)
+                GROUP BY u.id""",
+            [list(user_ids), kind],
         )
-    )
+        return {user_id: int(unread) for user_id, unread in cursor.fetchall()}
 
 
 def audience_users(audience) -> QuerySet:

@@ -10,7 +10,7 @@ from django.contrib.auth import get_user_model
 from django.utils.translation import gettext as _
 
 from alerts.models import Notification
-from alerts.services import notification_create
+from alerts.services import notification_create, notifications_create_many
 
 # Django's username characters, after an @ that does not follow a word
 # character (so e-mail addresses are not mentions).
@@ -46,15 +46,18 @@ def notify_comment_added(*, comment, may_see) -> None:
         )
         told.add(order.customer_id)
     usernames = set(MENTION.findall(comment.body))
-    for user in get_user_model().objects.filter(username__in=usernames, is_active=True).order_by("pk"):
-        if user.pk in told or not may_see(user):
-            continue
+    mentioned = [
+        user
+        for user in get_user_model().objects.filter(username__in=usernames, is_active=True).order_by("pk")
+        if user.pk not in told and may_see(user)
+    ]
+    if mentioned:
         author = comment.author.get_username() if comment.author_id else _("An integration")
-        notification_create(
-            recipient=user,
+        # Everyone mentioned gets the same alert: one INSERT, one push batch.
+        notifications_create_many(
+            recipients=mentioned,
             kind=Notification.Kind.MENTION,
             title=_("%(author)s mentioned you on order %(ref)s") % {"author": author, "ref": order.external_id},
             body=comment.body,
             url=f"/stores/{order.store_id}/",
         )
-        told.add(user.pk)

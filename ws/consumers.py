@@ -22,6 +22,7 @@ import logging
 import time
 from urllib.parse import parse_qs
 
+from channels.consumer import get_handler_name
 from channels.exceptions import StopConsumer
 from channels.generic.websocket import AsyncWebsocketConsumer
 from django.conf import settings
@@ -52,6 +53,20 @@ class JsonSocket(AsyncWebsocketConsumer):
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         self._background: set[asyncio.Task] = set()
+
+    async def dispatch(self, message):
+        # Channels' dispatch first awaits `aclose_old_connections()` for
+        # every message: a hop to asgiref's one shared sync thread, queued
+        # behind every other socket's hop, per pushed frame, to tidy a
+        # connection that no code of these sockets uses (every ORM call runs
+        # through ws/db.py, which closes old connections itself, on its own
+        # thread, before and after). With 200 bells at 2,000 notifications/s
+        # that hop was a quarter of the worker's time and the deliveries fell
+        # seconds behind (profile in tests/bench/notes.md).
+        handler = getattr(self, get_handler_name(message), None)
+        if handler is None:
+            raise ValueError(f"No handler for message type {message['type']}")
+        await handler(message)
 
     async def __call__(self, scope, receive, send):
         try:
@@ -214,22 +229,23 @@ class JsonSocket(AsyncWebsocketConsumer):
     # --- joining, by audience (group names stay in ws/groups.py) ---------------
     async def join_user_stream(self) -> None:
         """Every frame published to this user (`publish_to_user`) reaches
-        `event_forward`."""
-        await self._join(groups.user_notifications(self.tenant, self.user.pk))
+        `deliver`, through the worker's hub, as a store's frames do: handed
+        over already decoded, instead of through this socket's channel,
+        Channels' receive loop and dispatch, which cost a bell at 2,000
+        notifications/s a fifth of the worker (tests/bench/notes.md)."""
+        group = groups.user_notifications(self.tenant, self.user.pk)
+        await hub().join(group, self)
+        self.joined.append(group)
 
     async def join_store_stream(self, store_id: int) -> None:
         """Every frame published to the store (`publish_to_store`) reaches
         `deliver`, through the worker's hub (one subscription per worker)."""
         self.store_group = groups.store_orders(self.tenant, store_id)
-        await hub().join(self.store_group, self)
+        await hub().join(self.store_group, self, in_order=True)
 
     async def leave_store_stream(self) -> None:
         if getattr(self, "store_group", None):
             await hub().leave(self.store_group, self)
-
-    async def _join(self, group: str) -> None:
-        await self.channel_layer.group_add(group, self.channel_name)
-        self.joined.append(group)
 
     @property
     def user_key(self) -> tuple:
@@ -252,10 +268,9 @@ class JsonSocket(AsyncWebsocketConsumer):
             health.watch().unregister(self, self.user_key)
             self.registered = False
         for group in getattr(self, "joined", []):
-            try:
-                await self.channel_layer.group_discard(group, self.channel_name)
-            except Exception as error:  # Redis down: its subscriptions died with it
-                logger.warning("leaving %s failed: %r", group, error)
+            # The hub leaves the layer's group with its last local socket;
+            # with Redis down, its subscriptions died with it.
+            await hub().leave(group, self)
 
     async def send_frame(self, frame: Frame) -> None:
         await self.send(text_data=to_json(frame))
@@ -344,11 +359,12 @@ class JsonSocket(AsyncWebsocketConsumer):
             await self.send_error("invalid_message", error.message)
             return None
 
-    # --- channel layer → socket -----------------------------------------------
-    async def event_forward(self, message: dict) -> None:
-        """A frame published through ws.layer, already serialized. Pushed,
-        not awaited: the layer's queue for this socket must not grow behind
-        a slow client (the outbox's bound decides instead)."""
+    # --- hub → socket -----------------------------------------------------------
+    def deliver(self, message: dict) -> None:
+        """A frame published through ws.layer to a group this socket joined
+        (already serialized), from the worker's hub. Pushed, never awaited:
+        the hub serves every socket of the worker, and a slow client's
+        outbox bound decides what happens to it."""
         self.push(message["text"])
 
 

@@ -39,6 +39,11 @@ class Hub:
         # The last frame without a seq (presence) seen per group: what a
         # socket joining an unchanged store is sent, without a query.
         self.last_presence: dict[str, str] = {}
+        # Groups whose `seq` is gap-free (store streams): only their frames
+        # are put back in order. A bell's `seq` is a notification id, which
+        # skips every id of the tenant's other users: held for the ones
+        # "before" it, each would wait STREAM_REORDER_SECONDS.
+        self.in_order: set[str] = set()
         # Per group: the seq expected next, and frames that came before it.
         self.next_seq: dict[str, int] = {}
         self.held: dict[str, dict[int, dict]] = {}
@@ -47,12 +52,16 @@ class Hub:
         self.pump: asyncio.Task | None = None
         self.lock = asyncio.Lock()
 
-    async def join(self, group: str, socket) -> None:
+    async def join(self, group: str, socket, *, in_order: bool = False) -> None:
+        """`socket.deliver` gets every frame of `group` from now on; with
+        `in_order`, put back in `seq` order (the group's seq is gap-free)."""
         async with self.lock:  # one group_add per group, however many sockets join at once
             layer = get_channel_layer()
             if self.channel is None:
                 self.channel = await layer.new_channel("hub.")
                 self.pump = asyncio.create_task(self._pump(layer, self.channel))
+            if in_order:
+                self.in_order.add(group)
             if group not in self.members:
                 self.members[group] = set()
                 await layer.group_add(group, self.channel)
@@ -67,6 +76,7 @@ class Hub:
             if not members:
                 del self.members[group]
                 self.last_presence.pop(group, None)
+                self.in_order.discard(group)
                 self._forget_order(group)
                 with contextlib.suppress(Exception):
                     await get_channel_layer().group_discard(group, self.channel)
@@ -87,6 +97,9 @@ class Hub:
         """A frame from the layer: hand it on in seq order (see above)."""
         group, seq = message.get("group"), message.get("seq")
         if group not in self.members:
+            return
+        if group not in self.in_order:  # a bell's frames, access changes
+            self._hand_on(group, message)
             return
         if seq is None:  # presence: not part of the stream
             self.last_presence[group] = message["text"]

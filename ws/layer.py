@@ -3,8 +3,9 @@ for sending.
 
 Domain code names an audience, never a group string (as Zulip's
 `send_event(realm, event, users)`): `publish_to_store` (every dashboard of
-a store), `publish_to_user` (every socket of a person), and, after a
-commit, `publish_to_users_now` for fan-out to many people. The audience is
+a store), `publish_to_user` (every socket of a person), `publish_to_users`
+(one frame each to many people, sent together after the commit), and,
+after a commit, `publish_to_users_now` for fan-out to many people. The audience is
 of the active tenant (`connection.tenant`); group names are built in
 ws/groups.py only.
 
@@ -25,9 +26,11 @@ import logging
 import threading
 import time
 import uuid
+from collections import defaultdict
 
 from asgiref.sync import async_to_sync
 from channels.layers import get_channel_layer
+from channels_redis.pubsub import RedisPubSubChannelLayer
 from django.conf import settings
 from django.db import connection, transaction
 
@@ -37,8 +40,9 @@ from ws.occupancy import groups_with_members
 
 logger = logging.getLogger(__name__)
 
-# The consumer method that receives published frames (`event.forward` →
-# `event_forward`): it sends the pre-serialized text as it is.
+# The type of every published frame. The worker's hub (ws/hub.py) hands it
+# to each local socket of its group (`deliver`), which sends the
+# pre-serialized text as it is.
 FORWARD = "event.forward"
 
 
@@ -53,6 +57,18 @@ def publish_to_user(user_id: int, frame: Frame, *, seq: int | None = None) -> st
     """After commit: `frame` to every socket of user `user_id` of the active
     tenant. `seq` is a notification's id (the bell's position)."""
     return publish_on_commit(groups.user_notifications(connection.tenant, user_id), frame, seq=seq)
+
+
+def publish_to_users(messages: list[tuple[int, Frame, int | None]]) -> None:
+    """After commit: each (user id, frame, seq) to every socket of that user
+    of the active tenant, all in one batch (one Redis round trip, see
+    `publish_many_now`), within PUBLISH_TIMEOUT_SECONDS like one publish."""
+    if not messages:
+        return
+    tenant = connection.tenant
+    batch = [(groups.user_notifications(tenant, user_id), to_json(frame), seq) for user_id, frame, seq in messages]
+    timeout = settings.PUBLISH_TIMEOUT_SECONDS
+    transaction.on_commit(lambda: publish_many_now(batch, timeout=timeout))
 
 
 def publish_to_users_now(messages: list[tuple[int, str, int | None]]) -> int:
@@ -120,21 +136,25 @@ def _message(group: str, text: str, seq: int | None = None) -> dict:
     return message
 
 
-def publish_many_now(messages: list[tuple], *, concurrency: int = 100) -> int:
-    """Send many (group, text) or (group, text, seq) tuples, `concurrency` at
-    a time; return how many failed.
+def publish_many_now(messages: list[tuple], *, concurrency: int = 100, timeout: float | None = None) -> int:
+    """Send many (group, text) or (group, text, seq) tuples; return how many
+    failed. For what a commit produced for many groups (a notification to
+    each of its recipients, an announcement's fan-out).
 
-    For fan-out after a commit (announcements): one group per recipient,
-    sent concurrently so ten thousand sends take Redis round trips in
-    parallel, not one after another. Failures are logged, never raised.
-    Keep `concurrency` at or below channels-redis' connection pool per host
-    (100): above it, sends fail with MaxConnectionsError (measured).
+    On channels-redis' pub/sub layer the PUBLISHes go out pipelined, up to
+    PIPELINE_SIZE per round trip on each shard (`_publish_pipelined`): a
+    thousand notifications cost a few round trips, not a thousand. Any
+    other layer (the in-memory one of local runs and tests) gets its
+    `group_send`s `concurrency` at a time; keep that at or below
+    channels-redis' connection pool per host (100): above it, sends fail
+    with MaxConnectionsError (measured).
 
-    The whole batch has PUBLISH_BATCH_TIMEOUT_SECONDS: what is not sent by
-    then (a hung Redis: nothing) is cancelled and counted as failed, and its
-    recipients find it in their inbox when they reconnect.
+    The whole batch has `timeout` (default PUBLISH_BATCH_TIMEOUT_SECONDS):
+    what is not sent by then (a hung Redis: nothing) is cancelled and
+    counted as failed, and its recipients find it in their inbox when they
+    reconnect. Failures are logged, never raised.
     """
-    timeout = settings.PUBLISH_BATCH_TIMEOUT_SECONDS
+    timeout = settings.PUBLISH_BATCH_TIMEOUT_SECONDS if timeout is None else timeout
     sent = 0
 
     async def send(layer, group: str, text: str, *seq: int | None) -> None:
@@ -143,10 +163,14 @@ def publish_many_now(messages: list[tuple], *, concurrency: int = 100) -> int:
         sent += 1
 
     async def send_all() -> None:
+        nonlocal sent
         layer = get_channel_layer()
-        # On timeout, gather cancels the sends of the chunk in flight and
-        # waits for them to finish: none outlives the batch.
+        # On timeout, gather cancels the sends in flight and waits for them
+        # to finish: none outlives the batch.
         async with asyncio.timeout(timeout):
+            if _pipelines(layer):
+                sent += await _publish_pipelined(layer, messages)
+                return
             for start in range(0, len(messages), concurrency):
                 chunk = messages[start : start + concurrency]
                 await asyncio.gather(*(send(layer, *message) for message in chunk), return_exceptions=True)
@@ -162,6 +186,46 @@ def publish_many_now(messages: list[tuple], *, concurrency: int = 100) -> int:
     if failed:
         _failures.report(f"{failed} of {len(messages)} publishes failed{why}", exc_info=False)
     return failed
+
+
+PIPELINE_SIZE = 1000
+
+
+def _pipelines(layer) -> bool:
+    return isinstance(layer, RedisPubSubChannelLayer)
+
+
+async def _publish_pipelined(layer: RedisPubSubChannelLayer, messages: list[tuple]) -> int:
+    """PUBLISH every message through the layer's own connection to its
+    shard, pipelined; return how many went out.
+
+    channels-redis (4.3, pinned) has no batch send, so this uses the pub/sub
+    layer's own pieces, exactly as its `group_send` does: the group's
+    channel name and shard, its serializer, the shard's connection and
+    lock (held for the round trip, as one `publish` holds it).
+    tests/ws/test_publish_pipeline.py checks against a real Redis that what
+    is sent this way reaches subscribers, in order, so an upgrade that
+    moves these pieces fails there.
+    """
+    loop_layer = layer._get_layer()
+    by_shard: dict = defaultdict(list)
+    for group, text, *seq in messages:
+        channel = loop_layer._get_group_channel_name(group)
+        by_shard[loop_layer._get_shard(channel)].append((channel, layer.serialize(_message(group, text, *seq))))
+
+    async def send(shard, publishes: list[tuple[str, bytes]]) -> int:
+        sent = 0
+        for start in range(0, len(publishes), PIPELINE_SIZE):
+            async with shard._lock:
+                shard._ensure_redis()
+                pipeline = shard._redis.pipeline(transaction=False)
+                for channel, data in publishes[start : start + PIPELINE_SIZE]:
+                    pipeline.publish(channel, data)
+                sent += len(await pipeline.execute())
+        return sent
+
+    results = await asyncio.gather(*(send(shard, publishes) for shard, publishes in by_shard.items()))
+    return sum(results)
 
 
 class _FailureReports:

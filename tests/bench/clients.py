@@ -38,7 +38,8 @@ async def connect(config, index):
 
 
 class Socket:
-    def __init__(self):
+    def __init__(self, cookie=None):
+        self.cookie = cookie  # whose socket it is (notifications are checked per recipient)
         self.seqs: list[tuple[int, float]] = []
         self.live = asyncio.Event()
         self.first = asyncio.Event()
@@ -76,7 +77,7 @@ async def main(config):
             except Exception:
                 failed += 1
                 return
-            socket = Socket()
+            socket = Socket(config["cookies"][i % len(config["cookies"])] if config.get("cookies") else None)
             sockets.append(ws)
             clients.append(socket)
             readers.append(asyncio.create_task(socket.read(ws)))
@@ -103,7 +104,13 @@ async def main(config):
                 seen, quiet_since = count, time.time()
             await asyncio.sleep(0.05)
         latencies = [round((at - commit[key]) * 1000, 2) for c in clients for key, at in c.seqs if key in commit]
-        result.update(latencies_ms=latencies, received=len(latencies))
+        # Which ids each user's socket got: the orchestrator checks that each
+        # notification reached its recipient, once, and nobody else.
+        by_cookie: dict[str, list[int]] = {}
+        for c in clients:
+            by_cookie.setdefault(c.cookie, []).extend(key for key, _ in c.seqs if key in commit)
+        last_receive = max((at for c in clients for key, at in c.seqs if key in commit), default=0.0)
+        result.update(latencies_ms=latencies, received=len(latencies), by_cookie=by_cookie, last_receive=last_receive)
     elif "expect" in order:
         first, last = order["expect"]
         deadline = time.time() + order.get("wait", 15)

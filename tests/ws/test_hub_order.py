@@ -28,10 +28,24 @@ def frame(seq=None, group=GROUP) -> dict:
     return message
 
 
-def hub_with(*sockets, group=GROUP) -> Hub:
+def hub_with(*sockets, group=GROUP, in_order=True) -> Hub:
     hub = Hub()
     hub.members[group] = set(sockets)
+    if in_order:  # a store stream, joined with in_order=True
+        hub.in_order.add(group)
     return hub
+
+
+async def test_a_bells_frames_are_handed_on_at_once_though_their_ids_skip(settings):
+    # A bell's seq is a notification id: the tenant's other users take the
+    # ids in between, so nothing is missing and nothing may wait for them.
+    settings.STREAM_REORDER_SECONDS = 5
+    socket = Recorder()
+    hub = hub_with(socket, in_order=False)
+    for seq in (7, 19, 18, 40, None):
+        hub.receive(frame(seq))
+    assert socket.seqs == [7, 19, 18, 40, "presence"]
+    assert not hub.held and not hub.release_timers
 
 
 async def test_a_swapped_pair_is_handed_on_in_order_at_once(settings):
