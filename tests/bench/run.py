@@ -433,6 +433,8 @@ class Bench:
             self.record(label, "p99 latency", result["p99"], "ms", "≤ 50 ms", result["p99"] <= 50)
         self.record(label, "p50 latency", result["p50"], "ms")
         self.record(label, "errors", result["errors"], "", "0", result["errors"] == 0)
+        if result["errors"]:
+            print(f"    answers by status: {result['statuses']}", flush=True)
 
 
 def write_report(bench: Bench, command: str, path: Path):
