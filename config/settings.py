@@ -257,7 +257,10 @@ API_MAX_BODY_BYTES = env.int("API_MAX_BODY_BYTES", default=65536)
 # WEBHOOK_BATCH_WAIT_MS for others to join. WEBHOOK_BATCHING=false answers
 # each through Django, one transaction each.
 WEBHOOK_BATCHING = env.bool("WEBHOOK_BATCHING", default=True)
-WEBHOOK_BATCH_SIZE = env.int("WEBHOOK_BATCH_SIZE", default=64)
+# Each request of a batch is a savepoint (a subtransaction): PostgreSQL
+# caches 64 per backend and past that every snapshot of every session
+# consults pg_subtrans, so K stays well under 64.
+WEBHOOK_BATCH_SIZE = env.int("WEBHOOK_BATCH_SIZE", default=32)
 WEBHOOK_BATCH_WAIT_MS = env.float("WEBHOOK_BATCH_WAIT_MS", default=1)
 WEBHOOK_MAX_BODY_BYTES = env.int("WEBHOOK_MAX_BODY_BYTES", default=1024 * 1024)
 FORM_MAX_BODY_BYTES = env.int("FORM_MAX_BODY_BYTES", default=1024 * 1024)  # /accounts/, /admin/
