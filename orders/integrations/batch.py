@@ -118,6 +118,15 @@ def apply_batch(items: list[tuple[str, WebhookRequest]]) -> list[Answer | None]:
     """Apply (hostname, request) pairs, one transaction per tenant. None for
     a request whose host is no tenant's (the caller hands it to Django,
     which answers it as it answers any unknown host)."""
+    try:
+        return _apply_batch(items)
+    except Exception as error:
+        if is_outage(error):
+            _forget_connection()
+        raise
+
+
+def _apply_batch(items: list[tuple[str, WebhookRequest]]) -> list[Answer | None]:
     with schema_context(get_public_schema_name()):
         domains = Domain.objects.select_related("tenant").filter(domain__in={host for host, _ in items})
         tenants = {d.domain: d.tenant for d in domains if d.tenant.schema_name != get_public_schema_name()}

@@ -4,9 +4,10 @@ A webhook through Django's full stack cost a dozen thread hops (every
 synchronous middleware and the view run on threads under ASGI) and one
 transaction, so one commit, per request. `WebhookEdge` takes a
 `POST /api/integrations/<id>/webhook` on a tenant's host out of that path:
-it reads the body and parses it in the event loop, and hands it to the
-worker's `WebhookBatcher`, which applies the requests that are waiting, up
-to WEBHOOK_BATCH_SIZE, in one transaction on its own thread and connection.
+it reads the body and parses it in the event loop, and hands it to one of
+the worker's `WebhookBatcher`s (by store: `batcher()`), which applies the
+requests that are waiting, up to WEBHOOK_BATCH_SIZE, in one transaction on
+its own thread and connection.
 Each request is answered once its batch has committed.
 
 Everything else goes to Django unchanged, and so does anything unusual
