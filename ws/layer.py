@@ -115,7 +115,9 @@ def publishes_gathered():
 
 
 def _publish_in_order(messages: list[tuple[str, str, int | None]], *, concurrency: int = 100) -> None:
-    timeout = settings.PUBLISH_BATCH_TIMEOUT_SECONDS
+    # One commit's publishes, waited for by the requests it answers: bounded
+    # as one publish is (PUBLISH_TIMEOUT_SECONDS), not as a fan-out batch.
+    timeout = settings.PUBLISH_TIMEOUT_SECONDS
     by_group: dict[str, list[tuple[str, str, int | None]]] = {}
     for message in messages:
         by_group.setdefault(message[0], []).append(message)
