@@ -114,8 +114,9 @@ class Bench:
     def start_server(self, *, workers: int = 1, **extra_env):
         web = next(line for line in (ROOT / "Procfile").read_text().splitlines() if line.startswith("web:"))
         command = web.split(":", 1)[1].strip().replace("--host 0.0.0.0", "--host 127.0.0.1")
-        if workers > 1:
+        if "--workers" not in command:  # a Procfile without WEB_CONCURRENCY
             command += f" --workers {workers}"
+        extra_env.setdefault("WEB_CONCURRENCY", str(workers))
         self.server = subprocess.Popen(
             ["bash", "-c", f"exec {command}"],
             cwd=ROOT,
