@@ -20,16 +20,19 @@ from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 from django.conf import settings  # noqa: E402
 
 from config.routing import websocket_urlpatterns  # noqa: E402
+from orders.integrations.edge import WebhookEdge  # noqa: E402
 from platform_core import jobs  # noqa: E402
 from platform_core.body_limits import BodyLimits  # noqa: E402
 from platform_core.sign_in import SignInGate  # noqa: E402
 from ws.middleware import TenantWebsocketMiddleware  # noqa: E402
 
 # Outermost, bodies over their route's limit are refused before anything
-# else is done for them; then sign-ins wait their turn. The paths are those
-# of config/urls.py and config/urls_public.py.
+# else is done for them; then signed webhooks are answered from the event
+# loop and applied in batches (orders/integrations/edge.py); then sign-ins
+# wait their turn. The paths are those of config/urls.py and
+# config/urls_public.py.
 http = BodyLimits(
-    SignInGate(django_http, paths=["/accounts/login/", "/admin/login/"]),
+    WebhookEdge(SignInGate(django_http, paths=["/accounts/login/", "/admin/login/"])),
     routes=[
         (r"/api/integrations/[0-9]+/webhook$", "WEBHOOK_MAX_BODY_BYTES"),
         (r"/api/", "API_MAX_BODY_BYTES"),

@@ -281,6 +281,20 @@ JOB_LEASE_SECONDS = env.int("JOB_LEASE_SECONDS", default=300)
 # (platform_core/body_limits.py, routes in config/asgi.py): over the limit,
 # declared or streamed, is 413 after reading at most the limit.
 API_MAX_BODY_BYTES = env.int("API_MAX_BODY_BYTES", default=65536)
+# Signed webhooks are applied in batches (orders/integrations/batch.py):
+# up to WEBHOOK_BATCH_SIZE requests per transaction, so one disk flush
+# serves many; a request that finds no batch running waits
+# WEBHOOK_BATCH_WAIT_MS for others to join. WEBHOOK_BATCHING=false answers
+# each through Django, one transaction each.
+WEBHOOK_BATCHING = env.bool("WEBHOOK_BATCHING", default=True)
+# Each request of a batch is a savepoint (a subtransaction): PostgreSQL
+# caches 64 per backend and past that every snapshot of every session
+# consults pg_subtrans, so K stays well under 64.
+WEBHOOK_BATCH_SIZE = env.int("WEBHOOK_BATCH_SIZE", default=32)
+WEBHOOK_BATCH_WAIT_MS = env.float("WEBHOOK_BATCH_WAIT_MS", default=1)
+# Batches run side by side in this many lanes per worker (a store always in
+# the same lane), each with its own thread and database connection.
+WEBHOOK_BATCH_LANES = env.int("WEBHOOK_BATCH_LANES", default=4)
 WEBHOOK_MAX_BODY_BYTES = env.int("WEBHOOK_MAX_BODY_BYTES", default=1024 * 1024)
 FORM_MAX_BODY_BYTES = env.int("FORM_MAX_BODY_BYTES", default=1024 * 1024)  # /accounts/, /admin/
 DEFAULT_MAX_BODY_BYTES = env.int("DEFAULT_MAX_BODY_BYTES", default=16384)  # any other path

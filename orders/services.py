@@ -75,7 +75,7 @@ def check_order_fields(*, external_id, total, currency, line_items, notes) -> di
     }
 
 
-@transaction.atomic
+@transaction.atomic(savepoint=False)  # nested, its caller's savepoint (if any) rolls back with it
 def order_create(
     *, store_id: int, external_id: str, total, currency: str = "EUR", customer=None, line_items=None, notes: str = ""
 ) -> Order:

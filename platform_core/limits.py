@@ -20,10 +20,10 @@ from django.db.models import F
 from platform_core.models import RateCounter
 
 _HIT = f"""
-INSERT INTO {RateCounter._meta.db_table} (key, window_start, hits) VALUES (%s, %s, 1)
+INSERT INTO {RateCounter._meta.db_table} (key, window_start, hits) VALUES (%s, %s, %s)
 ON CONFLICT (key) DO UPDATE SET
     hits = CASE WHEN {RateCounter._meta.db_table}.window_start = EXCLUDED.window_start
-                THEN {RateCounter._meta.db_table}.hits + 1 ELSE 1 END,
+                THEN {RateCounter._meta.db_table}.hits + EXCLUDED.hits ELSE EXCLUDED.hits END,
     window_start = EXCLUDED.window_start
 RETURNING hits
 """
@@ -49,9 +49,22 @@ def count(key: str, *, limit: int, window: int) -> Counted:
     """Count one hit, atomically (one upsert), and say whether it is over `limit`."""
     start, remaining = _window(window)
     with connection.cursor() as cursor:
-        cursor.execute(_HIT, [key, start])
+        cursor.execute(_HIT, [key, start, 1])
         hits = cursor.fetchone()[0]
     return Counted(key=key, window_start=start, wait=None if hits <= limit else remaining)
+
+
+def hit_many(key: str, *, n: int, limit: int, window: int) -> tuple[int, int | None]:
+    """Count `n` hits at once (one upsert, as `n` calls of hit() would in a
+    row): how many of them are within `limit`, and, if not all, the seconds
+    until the window ends. (The webhook batcher counts a batch's requests
+    of one integration this way.)"""
+    start, remaining = _window(window)
+    with connection.cursor() as cursor:
+        cursor.execute(_HIT, [key, start, n])
+        hits = cursor.fetchone()[0]
+    allowed = max(0, min(n, limit - (hits - n)))
+    return allowed, None if allowed == n else remaining
 
 
 def uncount(counted: Counted) -> None:

@@ -59,7 +59,10 @@ def customer_for_email(*, email: str, name: str = ""):
     return user
 
 
-@transaction.atomic
+# No savepoint of its own: its callers (webhook_receive, under the
+# batcher's savepoint per request) roll back as a whole on any error, and a
+# savepoint costs two round trips.
+@transaction.atomic(savepoint=False)
 def order_upsert(*, store_id: int, external_id: str, fields: dict) -> Order:
     """Create the order (store, external_id), or update what `fields` carries.
 
@@ -118,9 +121,11 @@ def _order_by_external_id(store_id: int, external_id: str) -> Order:
     return order
 
 
-def webhook_apply(*, integration: Integration, event: OrderEvent) -> Order:
-    """Apply a verified, parsed event. Field names in errors are the payload's."""
-    if not Store.objects.filter(pk=event.store_id).exists():
+def webhook_apply(*, integration: Integration, event: OrderEvent, stores: set[int] | None = None) -> Order:
+    """Apply a verified, parsed event. Field names in errors are the payload's.
+    `stores`: the ids of the tenant's stores, if the caller read them (the
+    batcher reads them once per batch)."""
+    if event.store_id not in stores if stores is not None else not Store.objects.filter(pk=event.store_id).exists():
         raise ApplicationError("invalid", "unknown store", fields={"store_id": "no such store"})
     if not integration.may_write(event.store_id):
         raise ApplicationError(
@@ -137,9 +142,9 @@ def webhook_apply(*, integration: Integration, event: OrderEvent) -> Order:
     return order
 
 
-@transaction.atomic
+@transaction.atomic(savepoint=False)  # the batcher gives each request its savepoint
 def webhook_receive(
-    *, integration: Integration, webhook_id: str, body_digest: str, event: OrderEvent
+    *, integration: Integration, webhook_id: str, body_digest: str, event: OrderEvent, stores: set[int] | None = None
 ) -> tuple[bool, Order | None]:
     """Apply a delivery exactly once per `webhook-id`. Returns (applied, order).
 
@@ -179,7 +184,7 @@ def webhook_receive(
             )
         return False, None
     try:
-        order = webhook_apply(integration=integration, event=event)
+        order = webhook_apply(integration=integration, event=event, stores=stores)
     except ApplicationError as error:
         # Services name their own fields; the integrator sent them under `data`.
         error.fields = {f"data.{name}": why for name, why in error.fields.items()}

@@ -3,10 +3,13 @@
 Plain asyncio HTTP/1.1 with keep-alive connections; each request is signed
 at send time (Standard Webhooks), each creates a new order, spread over the
 tenant's ten stores (a store's writes are serialized by its gap-free `seq`).
+Requests say they came through the TLS proxy (`X-Forwarded-Proto: https`),
+as in production: with DEBUG off, plain HTTP is redirected (301).
 """
 
 import asyncio
 import base64
+import collections
 import hashlib
 import hmac
 import json
@@ -28,7 +31,8 @@ def _request(host: str, port: int, integration_id: int, key: bytes, n: int) -> b
     ).decode()
     head = (
         f"POST /api/integrations/{integration_id}/webhook HTTP/1.1\r\nHost: {host}:{port}\r\n"
-        f"Content-Type: application/json\r\nContent-Length: {len(body)}\r\nwebhook-id: {webhook_id}\r\n"
+        f"X-Forwarded-Proto: https\r\nContent-Type: application/json\r\nContent-Length: {len(body)}\r\n"
+        f"webhook-id: {webhook_id}\r\n"
         f"webhook-timestamp: {stamp}\r\nwebhook-signature: v1,{signature}\r\n\r\n"
     )
     return head.encode() + body
@@ -49,7 +53,7 @@ async def _exchange(reader, writer, request: bytes) -> int:
 async def _run(port, host, integration_id, secret, total, rate, concurrency):
     key = base64.b64decode(secret.removeprefix("whsec_") + "==")
     queue: asyncio.Queue = asyncio.Queue()
-    latencies, errors = [], 0
+    latencies, errors, statuses = [], 0, collections.Counter()
 
     async def worker():
         nonlocal errors
@@ -69,6 +73,7 @@ async def _run(port, host, integration_id, secret, total, rate, concurrency):
                 reader, writer = await asyncio.open_connection("127.0.0.1", port)
             # open loop: latency counts from when the request was due
             latencies.append((time.perf_counter() - (due or started)) * 1000)
+            statuses[status] += 1
             if status != 200:
                 errors += 1
 
@@ -90,6 +95,7 @@ async def _run(port, host, integration_id, secret, total, rate, concurrency):
         "p50": latencies[len(latencies) // 2],
         "p99": latencies[min(len(latencies) - 1, int(len(latencies) * 0.99))],
         "errors": errors,
+        "statuses": dict(statuses),
     }
 
 

@@ -1,0 +1,282 @@
+"""Webhooks applied many to a transaction (orders/integrations/batch.py) and
+answered at the ASGI edge (edge.py): one bad request fails alone, copies in
+one batch apply once, a failed transaction answers every request of it and
+writes nothing, tenants with colliding ids stay apart, a 2xx means
+committed, and dashboards still get every event in seq order."""
+
+import asyncio
+import http.client
+import json
+from concurrent.futures import ThreadPoolExecutor
+
+import pytest
+from asgiref.sync import sync_to_async
+from django.db import connection, connections
+from django_tenants.utils import tenant_context
+
+from orders.integrations import batch
+from orders.integrations.services import integration_create, integration_secret_add
+from orders.models import Integration, Order, OrderComment, StoreEvent, WebhookDelivery
+from stores.models import Store
+from tests.factories import login_cookie
+from tests.orders.webhook_client import payload, sign
+from tests.servers import websocket
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+@pytest.fixture
+def integration(world):
+    with tenant_context(world.acme.tenant):
+        return integration_create(name="shop")
+
+
+def signed(integration_id: int, secret: str, body, *, msg_id: str | None = None) -> batch.WebhookRequest:
+    text = body if isinstance(body, str) else json.dumps(body)
+    headers = {name.lower(): value for name, value in sign(secret, text, msg_id=msg_id).items()}
+    return batch.WebhookRequest(
+        integration_id=integration_id, address="127.0.0.1", headers=headers, body=text.encode()
+    ).prepare()
+
+
+def written(tenant):
+    """Everything a webhook writes, to compare before and after."""
+    with tenant_context(tenant):
+        return (
+            list(Order.objects.order_by("id").values_list("store_id", "external_id", "status", "notes")),
+            OrderComment.objects.count(),
+            list(StoreEvent.objects.order_by("store_id", "seq").values_list("store_id", "seq", "type")),
+            list(WebhookDelivery.objects.order_by("id").values_list("webhook_id", "accepted", "status_code")),
+            list(Store.objects.order_by("id").values_list("id", "last_seq")),
+        )
+
+
+# --- one batch, several outcomes -----------------------------------------------------------
+def test_one_bad_request_in_a_batch_fails_alone_and_the_others_commit(world, integration, published):
+    integ, secret = integration
+    requests = [
+        signed(integ.pk, secret, payload(external_id="A", total="5")),
+        # Refused after its delivery row was written (a forbidden transition):
+        # its savepoint takes that row back.
+        signed(integ.pk, secret, payload("order.status_changed", external_id="A", status="completed"), msg_id="bad"),
+        signed(integ.pk, secret, payload(external_id="B", total="5", store_id=999)),  # no such store
+        signed(integ.pk, secret, payload("order.comment_added", external_id="A", body="¿Con hielo?")),
+        signed(integ.pk, secret, payload(external_id="C", total="7", store_id=2)),
+        signed(integ.pk, secret, '{"type": "order.created"'),  # not JSON
+    ]
+    answers = batch.apply_batch([("acme.localhost", r) for r in requests])
+
+    assert [a.status for a in answers] == [200, 422, 422, 200, 200, 400]
+    assert answers[1].body["error"]["code"] == "invalid_transition"
+    assert answers[2].body["error"]["fields"] == {"data.store_id": "no such store"}
+    assert answers[0].body["order"]["external_id"] == "A" and answers[4].body["order"]["store_id"] == 2
+    orders, comments, events, deliveries, _ = written(world.acme.tenant)
+    assert [(store, external_id) for store, external_id, *_ in orders] == [(1, "A"), (2, "C")]
+    assert comments == 1
+    assert events == [(1, 1, "order.created"), (1, 2, "order.comment_added"), (2, 1, "order.created")]
+    assert sorted(accepted for _, accepted, _ in deliveries) == [False, False, False, True, True, True]
+    assert ("bad", False, 422) in deliveries, "a refusal is logged, never applied"
+    # Published after the commit, each store's frames in seq order.
+    assert [(p.group.rsplit("_", 1)[1], p.seq) for p in published] == [("1", 1), ("1", 2), ("2", 1)]
+
+
+def test_copies_of_one_webhook_id_in_one_batch_apply_once(world, integration):
+    integ, secret = integration
+    body = json.dumps(payload(external_id="D", total="9.90", notes="first"))
+    other = json.dumps(payload(external_id="D", total="9.90", notes="another body"))
+    requests = [
+        signed(integ.pk, secret, body, msg_id="msg_same"),
+        signed(integ.pk, secret, body, msg_id="msg_same"),
+        signed(integ.pk, secret, other, msg_id="msg_same"),
+    ]
+    answers = batch.apply_batch([("acme.localhost", r) for r in requests])
+
+    assert [a.status for a in answers] == [200, 200, 409]
+    assert [answers[0].body["status"], answers[1].body["status"]] == ["processed", "duplicate"]
+    assert answers[2].body["error"]["fields"] == {
+        "webhook-id": "already used for another body: a new event needs a new id"
+    }
+    orders, _, events, deliveries, _ = written(world.acme.tenant)
+    assert orders == [(1, "D", "new", "first")], "the other body changed nothing"
+    assert events == [(1, 1, "order.created")]
+    assert [accepted for _, accepted, _ in deliveries].count(True) == 1
+
+
+def test_tenants_with_the_same_integration_store_and_order_ids_stay_apart(world):
+    secrets = {}
+    for cast in (world.acme, world.globex):
+        with tenant_context(cast.tenant):
+            integ = Integration.objects.create(id=7, name="shop")  # the same id in both schemas
+            secrets[cast.tenant.schema_name] = integration_secret_add(integration=integ)
+    body = json.dumps(payload(external_id="SAME-1", total="3"))  # store 1 exists in both
+    acme, globex = secrets[world.acme.tenant.schema_name], secrets[world.globex.tenant.schema_name]
+    answers = batch.apply_batch(
+        [
+            ("acme.localhost", signed(7, acme, body, msg_id="msg_1")),
+            ("globex.localhost", signed(7, globex, body, msg_id="msg_1")),  # the same webhook-id
+            ("globex.localhost", signed(7, acme, body, msg_id="msg_2")),  # acme's secret, on globex
+            ("nowhere.localhost", signed(7, acme, body, msg_id="msg_3")),  # no tenant: left to Django
+        ]
+    )
+    assert [a.status if a else None for a in answers[:3]] == [200, 200, 401] and answers[3] is None
+    assert answers[0].body["status"] == answers[1].body["status"] == "processed"
+    for cast in (world.acme, world.globex):
+        orders, _, events, deliveries, _ = written(cast.tenant)
+        assert [(store, external_id) for store, external_id, *_ in orders] == [(1, "SAME-1")]
+        assert events == [(1, 1, "order.created")]
+        assert deliveries == [("msg_1", True, 200)]
+
+
+# --- a transaction that fails: every request of it is answered, nothing written ------------
+@pytest.fixture
+def trigger_on_orders(world):
+    """Install a trigger on acme's orders table for one test."""
+    schema = world.acme.tenant.schema_name
+    installed = []
+
+    def install(*, body: str, deferred: bool):
+        with connection.cursor() as cursor:
+            cursor.execute(
+                f"CREATE FUNCTION {schema}.webhook_test_fault() RETURNS trigger LANGUAGE plpgsql AS $$ "
+                f"BEGIN {body} RETURN NEW; END $$"
+            )
+            timing = (
+                "CONSTRAINT TRIGGER webhook_test_fault AFTER INSERT"
+                if deferred
+                else ("TRIGGER webhook_test_fault BEFORE INSERT")
+            )
+            cursor.execute(
+                f"CREATE {timing} ON {schema}.orders_order "
+                + ("DEFERRABLE INITIALLY DEFERRED " if deferred else "")
+                + f"FOR EACH ROW EXECUTE FUNCTION {schema}.webhook_test_fault()"
+            )
+        installed.append(schema)
+
+    yield install
+    for schema in installed:
+        with connections["default"].cursor() as cursor:
+            cursor.execute(f"DROP TRIGGER IF EXISTS webhook_test_fault ON {schema}.orders_order")
+            cursor.execute(f"DROP FUNCTION IF EXISTS {schema}.webhook_test_fault()")
+
+
+def test_a_commit_that_fails_answers_every_request_of_the_batch_and_writes_nothing(
+    world, integration, trigger_on_orders, published
+):
+    integ, secret = integration
+    # Checked only at COMMIT, after every request of the batch was applied.
+    trigger_on_orders(
+        body="IF NEW.external_id = 'FAIL-AT-COMMIT' THEN RAISE EXCEPTION 'refused at commit'; END IF;",
+        deferred=True,
+    )
+    before = written(world.acme.tenant)
+    requests = [
+        signed(integ.pk, secret, payload(external_id="E", total="1")),
+        signed(integ.pk, secret, payload(external_id="FAIL-AT-COMMIT", total="1", store_id=2)),
+        signed(integ.pk, secret, payload(external_id="F", total="1")),
+    ]
+    answers = batch.apply_batch([("acme.localhost", r) for r in requests])
+
+    assert [a.status for a in answers] == [500, 500, 500], "no 2xx for anything the commit did not keep"
+    assert written(world.acme.tenant) == before
+    assert published == []
+
+    # The batcher's connection is usable again: the same requests, resent, apply.
+    retried = batch.apply_batch([("acme.localhost", signed(integ.pk, secret, payload(external_id="E", total="1")))])
+    assert retried[0].status == 200
+
+
+def test_a_connection_lost_mid_batch_answers_503_and_writes_nothing(world, integration, trigger_on_orders, published):
+    integ, secret = integration
+    # PostgreSQL ends this session while it inserts the second order (as a
+    # restart would): the transaction is gone with it.
+    trigger_on_orders(
+        body="IF NEW.external_id = 'KILL' THEN PERFORM pg_terminate_backend(pg_backend_pid()); END IF;",
+        deferred=False,
+    )
+    before = written(world.acme.tenant)
+    requests = [
+        signed(integ.pk, secret, payload(external_id="G", total="1")),
+        signed(integ.pk, secret, payload(external_id="KILL", total="1", store_id=2)),
+    ]
+    answers = batch.apply_batch([("acme.localhost", r) for r in requests])
+
+    assert [a.status for a in answers] == [503, 503]
+    assert answers[0].body["error"]["code"] == "unavailable" and answers[0].headers["Retry-After"]
+    assert written(world.acme.tenant) == before
+    assert published == []
+    retried = batch.apply_batch([("acme.localhost", requests[0])])
+    assert retried[0].status == 200, retried[0].body
+
+
+# --- through the server: the edge and its batcher ------------------------------------------
+def _post(port: int, integration_id: int, secret: str, body: dict, host: str = "acme.localhost"):
+    text = json.dumps(body)
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+    try:
+        conn.request(
+            "POST",
+            f"/api/integrations/{integration_id}/webhook",
+            body=text.encode(),
+            headers={"Host": f"{host}:{port}", "Content-Type": "application/json", **sign(secret, text)},
+        )
+        response = conn.getresponse()
+        return response.status, {k.lower(): v for k, v in response.getheaders()}, json.loads(response.read())
+    finally:
+        conn.close()
+
+
+def test_every_2xx_is_answered_after_its_order_is_committed(world, integration, product_server):
+    integ, secret = integration
+
+    def deliver(n: int):
+        try:
+            status, headers, body = _post(
+                product_server.port, integ.pk, secret, payload(external_id=f"H-{n}", total="2")
+            )
+            # Read at once, on another connection than the server's.
+            with tenant_context(world.acme.tenant):
+                visible = Order.objects.filter(store_id=1, external_id=f"H-{n}").exists()
+            return status, headers, body, visible
+        finally:
+            connections.close_all()
+
+    with ThreadPoolExecutor(max_workers=16) as pool:
+        results = list(pool.map(deliver, range(60)))
+
+    assert {status for status, *_ in results} == {200}
+    assert all(body["status"] == "processed" for _, _, body, _ in results)
+    assert all(visible for *_, visible in results), "a 2xx arrived before its order was committed"
+    assert all(headers.get("x-content-type-options") == "nosniff" for _, headers, _, _ in results)
+
+
+async def test_a_dashboard_gets_every_batched_order_once_in_seq_order(world, integration, product_server):
+    integ, secret = integration
+    cookie = await login_cookie(world.acme.tenant, world.acme.staff1)
+    async with websocket(product_server, "/ws/stores/1/orders/", host="acme.localhost", cookie=cookie) as socket:
+        while json.loads(await socket.recv())["type"] != "stream.live":
+            pass
+
+        def deliver_all():
+            try:
+                with ThreadPoolExecutor(max_workers=16) as pool:
+                    return list(
+                        pool.map(
+                            lambda n: _post(
+                                product_server.port, integ.pk, secret, payload(external_id=f"I-{n}", total="1")
+                            )[0],
+                            range(50),
+                        )
+                    )
+            finally:
+                connections.close_all()
+
+        statuses = await sync_to_async(deliver_all, thread_sensitive=False)()
+        assert set(statuses) == {200}
+        seqs, names = [], set()
+        while len(seqs) < 50:
+            frame = json.loads(await asyncio.wait_for(socket.recv(), timeout=10))
+            if frame["type"] == "order.created":
+                seqs.append(frame["seq"])
+                names.add(frame["data"]["order"]["external_id"])
+    assert seqs == list(range(1, 51)), "gap-free, in order, once each"
+    assert names == {f"I-{n}" for n in range(50)}
