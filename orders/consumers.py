@@ -32,12 +32,38 @@ logger = logging.getLogger(__name__)
 class StoreOrdersSocket(JsonSocket):
     handlers = {**JsonSocket.handlers, "resume": "on_resume"}
 
-    async def authorize(self):
+    async def admit(self):
         try:
             self.store_id = parse_client_int(str(self.scope["url_route"]["kwargs"]["store_id"]), "store_id")
         except ApplicationError:  # beyond any bigint id
             return close_codes.NOT_FOUND
-        return await in_tenant(self.tenant, self.authorize_now)
+        self.stream_lock = asyncio.Lock()
+        self.cursor = StreamCursor()
+        # Held from before joining until the replay is done (`opened`): live
+        # frames the hub hands over meanwhile are parked, then offered in
+        # order (join, replay, then flush). A refused socket never releases
+        # it: nothing of the stream goes out before access is decided, and
+        # the parked frames go with the socket.
+        await self.stream_lock.acquire()
+        # Join first: anything committed from now on reaches this socket
+        # live, and everything before it comes from the database.
+        await self.join_store_stream(self.store_id)
+        self.after, self.after_error = self.position_in_query("after")
+        need_list = self.store_presence_seen() is None
+        # The connect's one trip to the database thread (each costs a
+        # thread hop, and a schema switch when the thread's last call was
+        # another tenant's): the user, access to the store, presence, the
+        # stream position and the first replay batch.
+        refusal, self.open_state = await in_tenant(self.tenant, self._admit_and_read, self.after, need_list)
+        return refusal
+
+    def _admit_and_read(self, after: int | None, need_list: bool):
+        """(a close code, None) to refuse, else (None, the open state). On
+        the DB thread, in the tenant."""
+        refusal = self.admit_now()
+        if refusal is not None:
+            return refusal, None
+        return None, self._open_state(after, need_list)
 
     def authorize_now(self):
         access = store_access(user=self.user, store_id=self.store_id)
@@ -62,21 +88,11 @@ class StoreOrdersSocket(JsonSocket):
         self._unpark()
 
     async def opened(self):
-        self.stream_lock = asyncio.Lock()
-        self.cursor = StreamCursor()
-        # Hold the lock from before joining until the replay is done: live
-        # frames the hub hands over meanwhile are parked, then offered in
-        # order (join, replay, then flush).
-        async with self.stream_lock:
-            # Join first: anything committed from now on reaches this socket
-            # live, and everything before it comes from the database.
-            await self.join_store_stream(self.store_id)
-            after = await self.query_position("after")
-            # One trip to the database thread for everything the connect
-            # reads (each trip costs a pooled connection and its search_path):
-            # presence, the stream position, the first replay batch.
-            need_list = self.store_presence_seen() is None
-            broadcast, presence, latest, batch = await in_tenant(self.tenant, self._open_state, after, need_list)
+        broadcast, presence, latest, batch = self.open_state
+        after, self.open_state = self.after, None
+        try:
+            if self.after_error is not None:
+                await self.send_error("invalid_message", self.after_error)
             # If the user set changed, the broadcast (which this socket hears)
             # carries the list. If not, send the list the hub last saw, or read it.
             if not broadcast:
@@ -94,6 +110,8 @@ class StoreOrdersSocket(JsonSocket):
                     if len(batch) == settings.STREAM_REPLAY_BATCH:
                         await self._send_from_db(upto=None)
                 await self.send_frame(events.StreamLive(latest_seq=self.cursor.last_seq))
+        finally:
+            self.stream_lock.release()
         self._unpark()
         self.heartbeat = asyncio.create_task(self._heartbeat())
 
@@ -104,8 +122,8 @@ class StoreOrdersSocket(JsonSocket):
                 task.cancel()
                 with contextlib.suppress(asyncio.CancelledError, Exception):
                     await task
-        if hasattr(self, "stream_lock"):
-            await self.leave_store_stream()
+        await self.leave_store_stream()
+        if self.entered:
             await in_tenant(
                 self.tenant, store_services.presence_leave, store_id=self.store_id, channel_name=self.channel_name
             )
@@ -271,8 +289,11 @@ class StoreOrdersSocket(JsonSocket):
                 # The database may be restarting; the next beat tries again.
                 logger.warning("heartbeat of store %s failed", self.store_id, exc_info=True)
 
+    entered = False  # presence recorded (left on disconnect)
+
     def _open_state(self, after: int | None, need_list: bool):
         """The connect's reads, in one go. Runs on the DB thread, in the tenant."""
+        self.entered = True  # set first: a presence_enter that failed midway is undone too
         broadcast = store_services.presence_enter(
             store_id=self.store_id, user=self.user, channel_name=self.channel_name
         )
