@@ -158,6 +158,7 @@ class Bench:
         after=None,
         raw_port=None,
         concurrency=100,
+        compression=None,
     ):
         processes = []
         for start in range(0, total, per_process):
@@ -173,6 +174,7 @@ class Bench:
                 "after": after,
                 "raw": raw_port is not None,
                 "concurrency": concurrency,
+                "compression": compression,
             }
             processes.append(
                 subprocess.Popen(
