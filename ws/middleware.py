@@ -22,6 +22,7 @@ an open socket; a reject before accept reaches the client as a bare HTTP
 403 with no reason.
 """
 
+import asyncio
 import logging
 import threading
 import time
@@ -44,6 +45,7 @@ from platform_core.tokens import ws_ticket_consume
 from tenants.models import Domain, Tenant
 from ws import close_codes
 from ws.db import in_tenant, on_db_thread
+from ws.loops import per_event_loop
 
 logger = logging.getLogger(__name__)
 
@@ -142,11 +144,24 @@ class TenantsByHost:
         # came must not store what it read before it.
         self.generation = 0
         self.lock = threading.Lock()
+        self.lookups = per_event_loop(dict)  # host name → the lookup under way
 
     async def get(self, hostname: str) -> Tenant | None:
         entry = self.entries.get(hostname)
         if entry is not None and entry[0] > time.monotonic():
             return entry[1]
+        # One lookup per host at a time: when an entry expires in a storm,
+        # the hundreds of handshakes in flight wait for the same query
+        # instead of each making its own.
+        lookups = self.lookups()
+        lookup = lookups.get(hostname)
+        if lookup is None:
+            lookup = asyncio.ensure_future(self._look_up(hostname))
+            lookups[hostname] = lookup
+            lookup.add_done_callback(lambda _: lookups.pop(hostname, None))
+        return await asyncio.shield(lookup)
+
+    async def _look_up(self, hostname: str) -> Tenant | None:
         generation = self.generation
         tenant = await on_db_thread(lambda: tenant_for_hostname(hostname))
         with self.lock:

@@ -173,3 +173,19 @@ async def test_a_call_that_did_part_of_its_work_is_not_run_again(world, one_db_t
     assert attempts == [1]
     # The thread takes a fresh connection for the next call.
     assert await ws_db.in_tenant(world.acme.tenant, lambda: Store.objects.count()) == 2
+
+
+async def test_handshakes_in_flight_share_one_tenant_lookup(world, monkeypatch):
+    middleware.tenants_by_host.forget()  # as when the entry expires in a storm
+    lookups = []
+    real = middleware.on_db_thread
+
+    async def counted(func):
+        lookups.append(func)
+        await asyncio.sleep(0.05)  # a slow database: the others arrive meanwhile
+        return await real(func)
+
+    monkeypatch.setattr(middleware, "on_db_thread", counted)
+    tenants = await asyncio.gather(*(middleware.tenants_by_host.get("acme.localhost") for _ in range(20)))
+    assert len(lookups) == 1
+    assert {tenant.pk for tenant in tenants} == {world.acme.tenant.pk}
