@@ -114,21 +114,18 @@ class AccessWatch:
             self.forgotten_before = self.generation
         self.changed[key] = self.generation
         for socket in health.watch().sockets_of(key):
-            self.recheck(socket, session=change["session"], token=change["token"])
+            # Hold back what the socket would send from now until it is
+            # checked: frames the hub hands over next are parked.
+            socket.suspend()
+            check = asyncio.create_task(socket.recheck_access(session=change["session"], token=change["token"]))
+            self.checks.add(check)
+            check.add_done_callback(self.checks.discard)
 
     def changed_since(self, generation: int, key: tuple[str, int]) -> bool:
         """Did access of `key` (schema, user id) change after `generation`?
         A socket is let in by a read of the database and registered after
         it: a change heard in between reached no socket of the user yet."""
         return generation < self.forgotten_before or self.changed.get(key, 0) > generation
-
-    def recheck(self, socket, *, session: str | None = None, token: int | None = None) -> None:
-        # Hold back what the socket would send from now until it is
-        # checked: frames the hub hands over next are parked.
-        socket.suspend()
-        check = asyncio.create_task(socket.recheck_access(session=session, token=token))
-        self.checks.add(check)
-        check.add_done_callback(self.checks.discard)
 
 
 access_watch = per_event_loop(AccessWatch)

@@ -169,9 +169,13 @@ class JsonSocket(AsyncWebsocketConsumer):
             self.registered = True
             watch.start()
             if access.changed_since(since, self.user_key):
-                # Access changed while this socket was being let in: check
-                # again before anything of the stream goes out.
-                access.recheck(self)
+                # Access changed while this socket was being let in (no
+                # socket of the user heard it): check again before the
+                # socket gets anything. Changes from now on reach it.
+                refusal = await in_tenant(self.tenant, self.refusal_now)
+                if refusal is not None:
+                    await self.revoke(refusal)
+                    return
             await self.opened()
         except Exception as error:
             if not is_outage(error):

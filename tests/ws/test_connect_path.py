@@ -13,12 +13,14 @@ from django.db import OperationalError, connection
 from django.test import Client
 from django_tenants.utils import schema_context
 
+from orders.consumers import StoreOrdersSocket
 from stores.models import Store
 from tenants.models import Domain
 from tests.factories import create_order, login_cookie
-from tests.sockets import first_frames
+from tests.sockets import closed, first_frames
 from ws import close_codes, middleware
 from ws import db as ws_db
+from ws.access import access_watch
 
 pytestmark = pytest.mark.django_db(transaction=True)
 STORE = "/ws/stores/1/orders/"
@@ -189,3 +191,30 @@ async def test_handshakes_in_flight_share_one_tenant_lookup(world, monkeypatch):
     tenants = await asyncio.gather(*(middleware.tenants_by_host.get("acme.localhost") for _ in range(20)))
     assert len(lookups) == 1
     assert {tenant.pk for tenant in tenants} == {world.acme.tenant.pk}
+
+
+async def test_a_sign_out_while_the_socket_is_let_in_closes_it_before_it_opens(world, open_socket, monkeypatch):
+    cookie = await login_cookie(world.acme.tenant, world.acme.staff1)
+    key = ("acme", world.acme.staff1.pk)
+    real_admit = StoreOrdersSocket.admit
+
+    @sync_to_async
+    def sign_out():
+        Client(HTTP_HOST="acme.localhost", HTTP_COOKIE=cookie).post("/accounts/logout/")
+        connection.set_schema_to_public()
+
+    async def admit_then_sign_out(socket):
+        # The credential was read and held; the sign-out lands before the
+        # socket is registered, so no socket of the user hears it.
+        refusal = await real_admit(socket)
+        since = access_watch().generation
+        await sign_out()
+        for _ in range(100):
+            if access_watch().changed_since(since, key):
+                break
+            await asyncio.sleep(0.02)
+        return refusal
+
+    monkeypatch.setattr(StoreOrdersSocket, "admit", admit_then_sign_out)
+    socket = await open_socket(STORE, cookie=cookie)
+    assert await closed(socket) == close_codes.NOT_SIGNED_IN
