@@ -18,7 +18,8 @@ observability.redact_credentials_in_logs()
 
 from django.conf import settings  # noqa: E402
 
-observability.uvicorn_logs_at(settings.LOG_LEVEL)
+if settings.UVICORN_LOG_CEILING:
+    observability.uvicorn_logs_at(settings.UVICORN_LOG_CEILING)
 
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 

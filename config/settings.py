@@ -401,9 +401,12 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 # Credentials in URLs (`?ticket=`) are blanked in every record written here;
 # config/asgi.py adds the same filter to uvicorn's own loggers, which this
 # dict must not name (platform_core/observability.py says why).
-# uvicorn's own loggers follow it too (config/asgi.py): at INFO they write
-# two lines per socket opened, "[accepted]" and "connection open".
 LOG_LEVEL = env.str("LOG_LEVEL", default="INFO").upper()
+# When LOG_LEVEL is set, uvicorn's own loggers are no chattier than it
+# (config/asgi.py): at INFO they write two lines per socket opened,
+# "[accepted]" and "connection open". Unset, uvicorn's `--log-level` rules
+# them alone (`--log-level trace` for debugging a handshake).
+UVICORN_LOG_CEILING = LOG_LEVEL if "LOG_LEVEL" in env.ENVIRON else None
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,

@@ -192,7 +192,10 @@ def redact_credentials_in_logs() -> None:
 def uvicorn_logs_at(level: str) -> None:
     """uvicorn sets its loggers' level from its own `--log-level` (INFO by
     default) before it imports the app, whatever LOG_LEVEL says: at INFO it
-    writes two lines for every socket opened. Make them follow LOG_LEVEL
-    (set, not configured: LOGGING must not name them, see above)."""
+    writes two lines for every socket opened. Make them no chattier than
+    LOG_LEVEL (a stricter `--log-level` still holds). Set, not configured:
+    LOGGING must not name them (see above)."""
+    threshold = logging.getLevelName(level)
     for name in ("uvicorn", "uvicorn.error", "uvicorn.access"):
-        logging.getLogger(name).setLevel(level)
+        logger = logging.getLogger(name)
+        logger.setLevel(max(logger.getEffectiveLevel(), threshold))

@@ -5,18 +5,20 @@ however warm the path is, and the sockets' DB threads replace a dead
 connection instead of failing on it."""
 
 import asyncio
+import tempfile
 
 import psycopg
 import pytest
 from asgiref.sync import sync_to_async
-from django.db import OperationalError, connection
+from django.db import OperationalError, connection, connections
 from django.test import Client
 from django_tenants.utils import schema_context
 
 from orders.consumers import StoreOrdersSocket
 from stores.models import Store
 from tenants.models import Domain
-from tests.factories import create_order, login_cookie
+from tests.factories import create_order, login_cookie, session_cookie
+from tests.servers import uvicorn_server, websocket
 from tests.sockets import closed, first_frames
 from ws import close_codes, middleware
 from ws import db as ws_db
@@ -218,3 +220,18 @@ async def test_a_sign_out_while_the_socket_is_let_in_closes_it_before_it_opens(w
     monkeypatch.setattr(StoreOrdersSocket, "admit", admit_then_sign_out)
     socket = await open_socket(STORE, cookie=cookie)
     assert await closed(socket) == close_codes.NOT_SIGNED_IN
+
+
+# --- the server around the path --------------------------------------------------------------
+async def test_uvicorn_writes_no_line_per_socket_below_log_level(world):
+    cookie = await sync_to_async(session_cookie)(world.acme.tenant, world.acme.customer)
+    with tempfile.TemporaryFile("w+") as log:
+        # uvicorn at its default level; LOG_LEVEL says warnings only.
+        with uvicorn_server(output=log, log_level="info", extra_env={"LOG_LEVEL": "WARNING"}) as server:
+            for _ in range(3):
+                async with websocket(server, "/ws/notifications/", host="acme.localhost", cookie=cookie) as ws:
+                    assert "notifications.unread" in await asyncio.wait_for(ws.recv(), 5)
+        log.seek(0)
+        text = log.read()
+    await sync_to_async(connections.close_all)()
+    assert "[accepted]" not in text and "connection open" not in text, text[-2000:]
