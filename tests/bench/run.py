@@ -30,6 +30,13 @@ HOST = "bench.localhost"
 PASSWORD = "bench-pass-123"
 
 
+def shown_value(value) -> str:
+    """Floats with one decimal, ratios (below 10) with two: 0.23, not 0.2."""
+    if isinstance(value, float):
+        return f"{value:,.2f}" if abs(value) < 10 else f"{value:,.1f}"
+    return f"{value:,}" if isinstance(value, int) else str(value)
+
+
 def pct(values, p):
     if not values:
         return float("nan")
@@ -260,7 +267,7 @@ class Bench:
         self.rows.append(
             {"scenario": scenario, "metric": metric, "value": value, "unit": unit, "target": target or "", "met": met}
         )
-        shown = f"{value:,.1f}" if isinstance(value, float) else f"{value:,}" if isinstance(value, int) else value
+        shown = shown_value(value)
         flag = "" if met is None else ("  ✓" if met else "  ✗")
         print(f"  {scenario:34} {metric:34} {shown:>12} {unit:8} {target or '':22}{flag}", flush=True)
 
@@ -517,7 +524,7 @@ def write_report(bench: Bench, command: str, path: Path):
     ]
     for row in bench.rows:
         value = row["value"]
-        shown = f"{value:,.1f}" if isinstance(value, float) else f"{value:,}" if isinstance(value, int) else value
+        shown = shown_value(value)
         met = "" if row["met"] is None else ("yes" if row["met"] else "**no**")
         lines.append(f"| {row['scenario']} | {row['metric']} | {shown} {row['unit']} | {row['target']} | {met} |")
     lines += capacity(bench.rows)
