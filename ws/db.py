@@ -44,16 +44,27 @@ T = TypeVar("T")
 CONNECTION_FAILURES = (OperationalError, InterfaceError, psycopg.OperationalError, psycopg.InterfaceError)
 
 _executor: ThreadPoolExecutor | None = None
+_threads = 0
 _executor_lock = threading.Lock()
 
 
 def executor() -> ThreadPoolExecutor:
     """The process's socket DB threads (made on first use)."""
-    global _executor
+    global _executor, _threads
     with _executor_lock:
         if _executor is None:
-            _executor = ThreadPoolExecutor(max_workers=settings.WS_DB_THREADS, thread_name_prefix="ws-db")
+            _threads = thread_count()
+            _executor = ThreadPoolExecutor(max_workers=_threads, thread_name_prefix="ws-db")
         return _executor
+
+
+def thread_count() -> int:
+    """WS_DB_THREADS, but never more than half the pool: each thread holds
+    a connection for good, and HTTP requests need theirs."""
+    pool = settings.DATABASES["default"].get("OPTIONS", {}).get("pool")
+    if isinstance(pool, dict) and pool.get("max_size"):
+        return max(1, min(settings.WS_DB_THREADS, pool["max_size"] // 2))
+    return settings.WS_DB_THREADS
 
 
 async def in_tenant(tenant: Tenant, func: Callable[..., T], /, *args, **kwargs) -> T:
@@ -111,7 +122,7 @@ def close_connections() -> None:
     test database is truncated or dropped; a process about to stop)."""
     if _executor is None:
         return
-    threads = settings.WS_DB_THREADS
+    threads = _threads
     barrier = threading.Barrier(threads)
 
     def close():

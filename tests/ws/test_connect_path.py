@@ -120,13 +120,13 @@ async def test_a_signed_out_session_is_refused_even_on_a_warm_path(world, open_s
 def one_db_thread(settings):
     """One socket DB thread, so that consecutive calls share its connection."""
     ws_db.close_connections()
-    old = ws_db._executor
+    old = ws_db._executor, ws_db._threads
     settings.WS_DB_THREADS = 1
     ws_db._executor = None
     yield
     ws_db.close_connections()
     ws_db._executor.shutdown()
-    ws_db._executor = old
+    ws_db._executor, ws_db._threads = old
 
 
 def kill(backend_pid: int) -> None:
