@@ -9,8 +9,9 @@ WORKERS ?= 1
 # Local runs default to DEBUG (embedded PostgreSQL, in-memory layer when
 # DATABASE_URL / REDIS_URL are unset). Production sets DEBUG=false.
 export DEBUG ?= true
-# Keep in step with WS_MAX_MESSAGE_BYTES (settings) and the Procfile.
-UVICORN_FLAGS := --lifespan on --ws websockets-sansio --ws-max-size 65536 --ws-ping-interval 20 --ws-ping-timeout 20
+# Keep in step with WS_MAX_MESSAGE_BYTES (settings) and the Procfile. No
+# permessage-deflate: it doubled the memory and CPU of a socket (tests/bench/notes.md).
+UVICORN_FLAGS := --lifespan on --ws websockets-sansio --ws-max-size 65536 --ws-ping-interval 20 --ws-ping-timeout 20 --ws-per-message-deflate false
 
 .PHONY: install run workers-need-redis test lint chaos bench migrate seed lock clean
 

@@ -16,8 +16,12 @@ from platform_core import observability  # noqa: E402
 # request lines and socket handshakes with their query string (`?ticket=`).
 observability.redact_credentials_in_logs()
 
-from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 from django.conf import settings  # noqa: E402
+
+if settings.UVICORN_LOG_CEILING:
+    observability.uvicorn_logs_at(settings.UVICORN_LOG_CEILING)
+
+from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 
 from config.routing import websocket_urlpatterns  # noqa: E402
 from orders.integrations.edge import WebhookEdge  # noqa: E402

@@ -166,7 +166,9 @@ if env.bool("DB_POOL", default=True):
     }
     # Check a pooled connection before handing it out (one round trip), so
     # the first requests after a PostgreSQL restart get fresh connections
-    # instead of failing on the dead ones.
+    # instead of failing on the dead ones. The sockets' DB threads keep
+    # theirs and check only on failure (ws/db.py), so they pay for this
+    # only when they take a new one.
     DATABASES["default"]["CONN_HEALTH_CHECKS"] = env.bool("DB_POOL_CHECK", default=True)
 else:
     DATABASES["default"]["CONN_MAX_AGE"] = env.int("DB_CONN_MAX_AGE", default=0)
@@ -199,6 +201,17 @@ else:
     raise ImproperlyConfigured("REDIS_URL (or REDIS_SENTINELS) must be set when DEBUG is off")
 
 # --- WebSockets -----------------------------------------------------------
+# Threads per worker process that run the sockets' database calls
+# (ws/db.py); each keeps one pooled connection, so keep this well below
+# DB_POOL_MAX (HTTP requests take theirs from the same pool). A connect
+# waits on PostgreSQL most of its trip: in the connect bench 8 threads
+# opened 44 sockets/s where 4 opened 13, in the same minute.
+WS_DB_THREADS = env.int("WS_DB_THREADS", default=8)
+# How long a worker trusts its own record of which tenant a host name
+# serves (ws/middleware.py). A Domain or Tenant saved or deleted in this
+# process is honoured at once; one changed by another process (another
+# worker, the admin host, a command) within this many seconds.
+TENANT_CACHE_SECONDS = env.float("TENANT_CACHE_SECONDS", default=5)
 # Each worker sends through its channel layer this often; after two failed
 # sends (an error, or no answer within the timeout: a hung Redis) it closes
 # its sockets with 1013 and refuses new ones until a send succeeds
@@ -434,6 +447,12 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 # Credentials in URLs (`?ticket=`) are blanked in every record written here;
 # config/asgi.py adds the same filter to uvicorn's own loggers, which this
 # dict must not name (platform_core/observability.py says why).
+LOG_LEVEL = env.str("LOG_LEVEL", default="INFO").upper()
+# When LOG_LEVEL is set, uvicorn's own loggers are no chattier than it
+# (config/asgi.py): at INFO they write two lines per socket opened,
+# "[accepted]" and "connection open". Unset, uvicorn's `--log-level` rules
+# them alone (`--log-level trace` for debugging a handshake).
+UVICORN_LOG_CEILING = LOG_LEVEL if "LOG_LEVEL" in env.ENVIRON else None
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
@@ -447,7 +466,7 @@ LOGGING = {
             "filters": ["redact_credentials"],
         }
     },
-    "root": {"handlers": ["stdout"], "level": env.str("LOG_LEVEL", default="INFO")},
+    "root": {"handlers": ["stdout"], "level": LOG_LEVEL},
     "loggers": {"django.db.backends": {"level": "WARNING"}, "pgserver": {"level": "WARNING"}},
 }
 

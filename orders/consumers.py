@@ -35,12 +35,37 @@ logger = logging.getLogger(__name__)
 class StoreOrdersSocket(JsonSocket):
     handlers = {**JsonSocket.handlers, "resume": "on_resume"}
 
-    async def authorize(self):
+    async def admit(self):
         try:
             self.store_id = parse_client_int(str(self.scope["url_route"]["kwargs"]["store_id"]), "store_id")
         except ApplicationError:  # beyond any bigint id
             return close_codes.NOT_FOUND
-        return await in_tenant(self.tenant, self.authorize_now)
+        self.stream_lock = asyncio.Lock()
+        self.cursor = StreamCursor()
+        # Held from before joining until the replay is done (`opened`): live
+        # frames the hub hands over meanwhile are parked, then offered in
+        # order (join, replay, then flush). A refused socket never releases
+        # it: nothing of the stream goes out before access is decided, and
+        # the parked frames go with the socket.
+        await self.stream_lock.acquire()
+        # Join first: anything committed from now on reaches this socket
+        # live, and everything before it comes from the database.
+        await self.join_store_stream(self.store_id)
+        self.after, self.after_error = self.position_in_query("after")
+        # The connect's one trip to the database thread (each costs a
+        # thread hop, and a schema switch when the thread's last call was
+        # another tenant's): the user, access to the store, the stream
+        # position and the first replay batch (presence is in memory).
+        refusal, self.open_state = await in_tenant(self.tenant, self._admit_and_read, self.after)
+        return refusal
+
+    def _admit_and_read(self, after: int | None):
+        """(a close code, None) to refuse, else (None, the open state). On
+        the DB thread, in the tenant."""
+        refusal = self.admit_now()
+        if refusal is not None:
+            return refusal, None
+        return None, self._open_state(after)
 
     def authorize_now(self):
         access = store_access(user=self.user, store_id=self.store_id)
@@ -65,23 +90,14 @@ class StoreOrdersSocket(JsonSocket):
         self._unpark()
 
     async def opened(self):
-        self.stream_lock = asyncio.Lock()
-        self.cursor = StreamCursor()
-        # Hold the lock from before joining until the replay is done: live
-        # frames the hub hands over meanwhile are parked, then offered in
-        # order (join, replay, then flush).
-        async with self.stream_lock:
-            # Join first: anything committed from now on reaches this socket
-            # live, and everything before it comes from the database.
-            await self.join_store_stream(self.store_id)
-            after = await self.query_position("after")
+        latest, batch = self.open_state
+        after, self.open_state = self.after, None
+        try:
+            if self.after_error is not None:
+                await self.send_error("invalid_message", self.after_error)
             # Presence is counted in memory (no database trip); the list comes
             # now, or after the worker's next presence batch.
             presence = presence_enter(tenant=self.tenant, store_id=self.store_id, user=self.user, socket=self)
-            # One trip to the database thread for everything the connect
-            # reads (each trip costs a pooled connection and its search_path):
-            # the stream position, the first replay batch.
-            latest, batch = await in_tenant(self.tenant, self._open_state, after)
             if presence is not None:
                 await self.send(text_data=presence)
             start = self.cursor.start(after=after, latest=latest)
@@ -93,6 +109,8 @@ class StoreOrdersSocket(JsonSocket):
                     if len(batch) == settings.STREAM_REPLAY_BATCH:
                         await self._send_from_db(upto=None)
                 await self.send_frame(events.StreamLive(latest_seq=self.cursor.last_seq))
+        finally:
+            self.stream_lock.release()
         self._unpark()
         dashboard_beat().add(self)
 
@@ -104,8 +122,8 @@ class StoreOrdersSocket(JsonSocket):
                 task.cancel()
                 with contextlib.suppress(asyncio.CancelledError, Exception):
                     await task
+        await self.leave_store_stream()
         if hasattr(self, "stream_lock"):
-            await self.leave_store_stream()
             await presence_leave(tenant=self.tenant, store_id=self.store_id, user=self.user, socket=self)
         await super().disconnect(code)
 

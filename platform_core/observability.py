@@ -187,3 +187,15 @@ def redact_credentials_in_logs() -> None:
     for filterer in loggers[2:] + [handler for logger in loggers for handler in logger.handlers]:
         if not any(isinstance(existing, RedactCredentials) for existing in filterer.filters):
             filterer.addFilter(_log_filter)
+
+
+def uvicorn_logs_at(level: str) -> None:
+    """uvicorn sets its loggers' level from its own `--log-level` (INFO by
+    default) before it imports the app, whatever LOG_LEVEL says: at INFO it
+    writes two lines for every socket opened. Make them no chattier than
+    LOG_LEVEL (a stricter `--log-level` still holds). Set, not configured:
+    LOGGING must not name them (see above)."""
+    threshold = logging.getLevelName(level)
+    for name in ("uvicorn", "uvicorn.error", "uvicorn.access"):
+        logger = logging.getLogger(name)
+        logger.setLevel(max(logger.getEffectiveLevel(), threshold))

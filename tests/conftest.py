@@ -10,6 +10,7 @@ identities restarted, so such a test starts with ids from 1 in both
 tenants. Plain tests that need colliding ids pass the id explicitly.
 """
 
+import asyncio
 import contextlib
 import dataclasses
 import json
@@ -25,6 +26,8 @@ from tenants.models import Tenant
 from tests import factories
 from tests.factories import World, ensure_tenants, truncate_tenant_schemas
 from tests.sockets import Socket, headers_for
+from ws import db as ws_db
+from ws.middleware import tenants_by_host
 
 
 @pytest.fixture(scope="session")
@@ -49,6 +52,10 @@ def _clean_tenant_schemas(request, django_db_blocker):
         # and consumers all ran on asgiref's one shared thread; its
         # connection would keep the test database from being dropped.
         SyncToAsync.single_thread_executor.submit(connections.close_all).result()
+        # The sockets' DB threads keep theirs from call to call (ws/db.py).
+        ws_db.close_connections()
+        # Tenants and domains are made again by the next test, with new ids.
+        tenants_by_host.forget()
         with django_db_blocker.unblock():
             connection.set_schema_to_public()
             truncate_tenant_schemas()
@@ -109,6 +116,7 @@ async def open_socket():
         with contextlib.suppress(BaseException):
             await communicator.disconnect()
     await database_sync_to_async(connections.close_all)()
+    await asyncio.to_thread(ws_db.close_connections)
 
 
 @pytest.fixture

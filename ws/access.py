@@ -61,10 +61,17 @@ def access_changed(*, user_id: int, session_key: str | None = None, token_id: in
 class AccessWatch:
     """Per worker process: hands access changes to the affected local sockets."""
 
+    # Users whose access changed, remembered this many changes back (for
+    # sockets being let in meanwhile: `changed_since`).
+    REMEMBERED = 10_000
+
     def __init__(self):
         self.joined = False
         self.checks: set[asyncio.Task] = set()
         self.sweeper: asyncio.Task | None = None
+        self.generation = 0  # access changes heard so far
+        self.changed: dict[tuple[str, int], int] = {}  # (schema, user id) → generation of its last change
+        self.forgotten_before = 0
 
     async def join(self) -> None:
         """Subscribe before the first socket opens (cheap after that)."""
@@ -100,13 +107,25 @@ class AccessWatch:
         # Called by the hub, which serves every socket of the worker: start
         # the checks, never wait for them here.
         change = json.loads(message["text"])
-        for socket in health.watch().sockets_of((change["tenant"], change["user"])):
+        key = (change["tenant"], change["user"])
+        self.generation += 1
+        if len(self.changed) >= self.REMEMBERED:
+            self.changed.clear()
+            self.forgotten_before = self.generation
+        self.changed[key] = self.generation
+        for socket in health.watch().sockets_of(key):
             # Hold back what the socket would send from now until it is
             # checked: frames the hub hands over next are parked.
             socket.suspend()
             check = asyncio.create_task(socket.recheck_access(session=change["session"], token=change["token"]))
             self.checks.add(check)
             check.add_done_callback(self.checks.discard)
+
+    def changed_since(self, generation: int, key: tuple[str, int]) -> bool:
+        """Did access of `key` (schema, user id) change after `generation`?
+        A socket is let in by a read of the database and registered after
+        it: a change heard in between reached no socket of the user yet."""
+        return generation < self.forgotten_before or self.changed.get(key, 0) > generation
 
 
 access_watch = per_event_loop(AccessWatch)

@@ -2,7 +2,11 @@
 
 Subclasses say who may connect (`authorize_now`, run in the tenant's
 schema), what to do once open (`opened`: join groups, send the first
-frames) and which client message types they accept (`handlers`). The base
+frames) and which client message types they accept (`handlers`). A
+connect makes one trip to the database thread (`admit`): the user of a
+session cookie is loaded there (ws/middleware.py leaves it to the socket),
+with the socket's own rule, and a socket that reads something to open
+(the dashboard) folds those reads into the same trip. The base
 gives every socket the same behaviour for the rest: sign-in required,
 `ping` → `pong`, error frames that keep the socket open, a size limit that
 closes with 1009, group membership that is undone on disconnect, and
@@ -22,12 +26,14 @@ import logging
 import time
 from urllib.parse import parse_qs
 
+from channels.auth import UserLazyObject
 from channels.consumer import get_handler_name
 from channels.exceptions import StopConsumer
 from channels.generic.websocket import AsyncWebsocketConsumer
 from django.conf import settings
+from django.utils.functional import empty
 
-from platform_core.access import credential_holds
+from platform_core.access import credential_holds, user_for_session
 from platform_core.availability import is_client_gone, is_outage
 from platform_core.errors import ApplicationError
 from platform_core.parsing import parse_client_int, parse_json
@@ -150,7 +156,6 @@ class JsonSocket(AsyncWebsocketConsumer):
 
     async def connect(self):
         self.tenant = self.scope["tenant"]
-        self.user = self.scope["user"]
         self.credential = self.scope.get("credential")
         self.joined: list[str] = []
         self.tokens, self.refilled, self.rate_notice_at = float(settings.WS_MESSAGE_BURST), time.monotonic(), 0.0
@@ -160,20 +165,32 @@ class JsonSocket(AsyncWebsocketConsumer):
         if not watch.available:
             await self.close(code=close_codes.TRY_AGAIN_LATER)
             return
-        if not self.user.is_authenticated:
+        if self.credential is None:  # no cookie, or no valid ticket
             await self.close(code=close_codes.NOT_SIGNED_IN)
             return
         try:
-            refusal = await self.authorize()
+            # Subscribed before the credential is read: a change committed
+            # after that read reaches this worker, and is checked below.
+            access = access_watch()
+            await access.join()
+            since = access.generation
+            refusal = await self.admit()
             if refusal is not None:
                 await self.close(code=refusal)
                 return
-            await access_watch().join()  # before registering: no change may slip between
             if not watch.register(self, self.user_key):
                 await self.close(code=close_codes.TOO_MANY_SOCKETS)
                 return
             self.registered = True
             watch.start()
+            if access.changed_since(since, self.user_key):
+                # Access changed while this socket was being let in (no
+                # socket of the user heard it): check again before the
+                # socket gets anything. Changes from now on reach it.
+                refusal = await in_tenant(self.tenant, self.refusal_now)
+                if refusal is not None:
+                    await self.revoke(refusal)
+                    return
             await self.opened()
         except Exception as error:
             if not is_outage(error):
@@ -181,11 +198,27 @@ class JsonSocket(AsyncWebsocketConsumer):
             logger.warning("socket %s refused, a service is unavailable: %r", self.scope.get("path"), error)
             await self.close(code=close_codes.TRY_AGAIN_LATER)
 
-    async def authorize(self) -> int | None:
-        """Return a close code to refuse this (signed-in) user, or None. The
-        middleware has just checked the credential; a socket with a rule of
-        its own runs `authorize_now` here (one trip to the DB thread)."""
-        return None
+    async def admit(self) -> int | None:
+        """Return a close code to refuse this socket, or None: one trip to
+        the DB thread for `admit_now`. A socket that reads something to
+        open does it in the same trip (orders/consumers.py)."""
+        return await in_tenant(self.tenant, self.admit_now)
+
+    def admit_now(self) -> int | None:
+        """Who this socket is for, then `authorize_now`: 4401 if nobody is
+        signed in by its credential. Runs on the DB thread, in the tenant's
+        schema. Sets `self.user`."""
+        user = self.scope["user"]
+        if isinstance(user, UserLazyObject):
+            if user._wrapped is empty:
+                # Django's get_user: the session's user, still active, with
+                # the password the session was signed in with.
+                user._wrapped = user_for_session(self.credential.session_key)
+            user = user._wrapped
+        self.user = user
+        if not user.is_authenticated:
+            return close_codes.NOT_SIGNED_IN
+        return self.authorize_now()
 
     def authorize_now(self) -> int | None:
         """The access rule of this kind of socket: a close code, or None to
@@ -350,14 +383,21 @@ class JsonSocket(AsyncWebsocketConsumer):
     async def query_position(self, name: str) -> int | None:
         """`?<name>=<n>` of the socket URL; a malformed one gets an error frame
         and counts as absent (the socket still opens)."""
+        position, error = self.position_in_query(name)
+        if error is not None:
+            await self.send_error("invalid_message", error)
+        return position
+
+    def position_in_query(self, name: str) -> tuple[int | None, str | None]:
+        """`?<name>=<n>` of the socket URL (None if absent), and what is
+        wrong with a malformed one, which counts as absent."""
         raw = parse_qs(self.scope.get("query_string", b"").decode("latin1")).get(name)
         if not raw:
-            return None
+            return None, None
         try:
-            return parse_client_int(raw[0], name)
+            return parse_client_int(raw[0], name), None
         except ApplicationError as error:
-            await self.send_error("invalid_message", error.message)
-            return None
+            return None, error.message
 
     # --- hub → socket -----------------------------------------------------------
     def deliver(self, message: dict) -> None:

@@ -5,44 +5,130 @@ shared thread, and django-tenants keeps the active schema on the thread's
 connection: a call that relied on a schema set by an earlier call could run
 in another tenant's schema. Here each call enters its tenant itself, so no
 call depends on which thread it lands on; that lets calls run on a pool of
-threads (each with its own pooled connection) instead of queueing on one,
-which is what a reconnect storm of thousands of sockets needs. A consumer
-still awaits its calls one at a time, so its own order is kept.
+threads instead of queueing on one, which is what a reconnect storm of
+thousands of sockets needs. A consumer still awaits its calls one at a
+time, so its own order is kept.
+
+The sockets' threads (WS_DB_THREADS of them per process) keep their
+database connection from call to call. Handing it back to the pool after
+every call, as `database_sync_to_async` does, cost three round trips per
+call before the call's own queries: the pool's health check at checkout,
+`SET search_path` (django-tenants forgets it on every checkout and every
+tenant switch) and the checkout itself; a reconnect storm spent a third of
+its time there. Now a call pays for `SET search_path` only when its tenant
+differs from the thread's previous call, and nothing checks a connection
+before using it. It is checked on failure instead: a call that fails
+because its kept connection is dead (PostgreSQL restarted, an idle
+connection cut) hands that connection back (the pool drops it), and runs
+again once on a fresh one, which the pool checks at checkout, but only if
+none of its statements had run: nothing is done twice.
 """
 
+import threading
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from typing import TypeVar
 
+import psycopg
 from asgiref.sync import sync_to_async
-from django.db import close_old_connections
-from django_tenants.utils import tenant_context
+from django.conf import settings
+from django.db import InterfaceError, OperationalError, connection
 
 from tenants.models import Tenant
 
 T = TypeVar("T")
 
+# A broken or closed connection, as Django or psycopg (search_path is set on
+# a raw cursor) raise it. A pool timeout is an OperationalError too, but it
+# leaves no connection behind, so it is never retried (below).
+CONNECTION_FAILURES = (OperationalError, InterfaceError, psycopg.OperationalError, psycopg.InterfaceError)
+
+_executor: ThreadPoolExecutor | None = None
+_threads = 0
+_executor_lock = threading.Lock()
+
+
+def executor() -> ThreadPoolExecutor:
+    """The process's socket DB threads (made on first use)."""
+    global _executor, _threads
+    with _executor_lock:
+        if _executor is None:
+            _threads = thread_count()
+            _executor = ThreadPoolExecutor(max_workers=_threads, thread_name_prefix="ws-db")
+        return _executor
+
+
+def thread_count() -> int:
+    """WS_DB_THREADS, but never more than half the pool: each thread holds
+    a connection for good, and HTTP requests need theirs."""
+    pool = settings.DATABASES["default"].get("OPTIONS", {}).get("pool")
+    if isinstance(pool, dict) and pool.get("max_size"):
+        return max(1, min(settings.WS_DB_THREADS, pool["max_size"] // 2))
+    return settings.WS_DB_THREADS
+
 
 async def in_tenant(tenant: Tenant, func: Callable[..., T], /, *args, **kwargs) -> T:
-    """Run `func(*args, **kwargs)` on a worker thread inside `tenant`'s schema."""
+    """Run `func(*args, **kwargs)` on a socket DB thread inside `tenant`'s schema.
+
+    The thread's connection stays in that schema after the call (the next
+    call on the thread enters its own)."""
 
     def call():
-        with tenant_context(tenant):
-            return func(*args, **kwargs)
+        if connection.schema_name != tenant.schema_name or getattr(connection.tenant, "pk", None) != tenant.pk:
+            # set_tenant makes the next query issue `SET search_path`: only
+            # when the schema changes, not on every call.
+            connection.set_tenant(tenant)
+        return func(*args, **kwargs)
 
     return await on_db_thread(call)
 
 
 async def on_db_thread(func: Callable[[], T]) -> T:
-    """Run `func()` on a worker thread; `func` sets its own schema."""
+    """Run `func()` on a socket DB thread; `func` sets its own schema."""
+    return await sync_to_async(_keeping_connection, thread_sensitive=False, executor=executor())(func)
 
-    def call():
-        # As database_sync_to_async does: drop connections that are broken
-        # or past their age, before and after (with the pool, "close"
-        # returns the connection to the pool).
-        close_old_connections()
-        try:
+
+class _Statements:
+    """Counts statements that ran on the connection during one call."""
+
+    def __init__(self):
+        self.count = 0
+
+    def __call__(self, execute, sql, params, many, context):
+        result = execute(sql, params, many, context)
+        self.count += 1
+        return result
+
+
+def _keeping_connection(func: Callable[[], T]) -> T:
+    kept = connection.connection is not None  # a connection from an earlier call
+    statements = _Statements()
+    try:
+        with connection.execute_wrapper(statements):
             return func()
-        finally:
-            close_old_connections()
+    except CONNECTION_FAILURES:
+        if connection.connection is None or connection.is_usable():
+            raise  # not a dead connection (a pool timeout, a bad query): the caller decides
+        connection.close()  # back to the pool, which discards a broken connection
+        if not kept or statements.count:
+            raise  # a fresh connection that failed, or a call that did part of its work
+    # The kept connection had died since the last call: once more, on a fresh one.
+    with connection.execute_wrapper(statements):
+        return func()
 
-    return await sync_to_async(call, thread_sensitive=False)()
+
+def close_connections() -> None:
+    """Close the connection of every socket DB thread (tests: before the
+    test database is truncated or dropped; a process about to stop)."""
+    if _executor is None:
+        return
+    threads = _threads
+    barrier = threading.Barrier(threads)
+
+    def close():
+        connection.close()
+        # Hold this thread until every thread has taken one: each closes its own.
+        barrier.wait(timeout=10)
+
+    for future in [_executor.submit(close) for _ in range(threads)]:
+        future.result()

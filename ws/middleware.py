@@ -4,33 +4,48 @@ For each connection: take the tenant from the Host header by the very
 rule HTTP requests follow (django-tenants' middleware: validated against
 ALLOWED_HOSTS, then an exact Domain match; two Host headers are refused),
 require a browser's Origin to be exactly the served origin (scheme, host
-and port), and load the user from the session cookie or a ticket inside
-the tenant's schema. Channels' own AuthMiddlewareStack would look the
-session up with no tenant active, in whatever schema the shared DB thread
-last used. The scope gets `tenant`, `user` and `credential` (what the user
-signed in with, re-checked while the socket is open: ws/access.py).
+and port), and find who the socket is for, inside the tenant's schema.
+Channels' own AuthMiddlewareStack would look the session up with no
+tenant active, in whatever schema the shared DB thread last used. The
+scope gets `tenant`, `user` and `credential` (what the user signed in
+with, re-checked while the socket is open: ws/access.py).
+
+No database trip here for a connect with a session cookie, the browser's
+way: the tenant comes from this worker's cache of hosts (`TenantsByHost`),
+and `user` is a Channels `UserLazyObject` that the socket fills in its
+first trip to the database thread, together with what it reads to open
+(`JsonSocket.admit_now`): one trip per connect instead of four. A ticket is
+consumed here (it is single-use, and decides alone).
 
 Refusals accept and then close, because a close code can only be sent on
 an open socket; a reject before accept reaches the client as a bare HTTP
 403 with no reason.
 """
 
+import asyncio
 import logging
+import threading
+import time
 from urllib.parse import parse_qs
 
+from channels.auth import UserLazyObject
 from django.conf import settings
 from django.contrib.auth.models import AnonymousUser
+from django.db import transaction
+from django.db.models.signals import post_delete, post_save
+from django.dispatch import receiver
 from django.http.cookie import parse_cookie
 from django.http.request import split_domain_port, validate_host
 from django_tenants.utils import get_public_schema_name, remove_www, schema_context
 
 from platform_core import observability
-from platform_core.access import Credential, user_for_session
+from platform_core.access import Credential
 from platform_core.availability import OUTAGES
 from platform_core.tokens import ws_ticket_consume
 from tenants.models import Domain, Tenant
 from ws import close_codes
 from ws.db import in_tenant, on_db_thread
+from ws.loops import per_event_loop
 
 logger = logging.getLogger(__name__)
 
@@ -49,7 +64,7 @@ class TenantWebsocketMiddleware:
         if hostname is None or "host" in repeated:
             return await refuse(receive, send, close_codes.NOT_FOUND)
         try:
-            tenant = await on_db_thread(lambda: tenant_for_hostname(hostname))
+            tenant = await tenants_by_host.get(hostname)
         except OUTAGES as error:
             logger.warning("websocket refused, the database is unavailable: %r", error)
             return await refuse(receive, send, close_codes.TRY_AGAIN_LATER)
@@ -74,7 +89,8 @@ class TenantWebsocketMiddleware:
             else:
                 session_key = parse_cookie(headers.get("cookie", "")).get(settings.SESSION_COOKIE_NAME)
                 if session_key:
-                    user, credential = await in_tenant(tenant, user_for_session, session_key), Credential(session_key)
+                    # Loaded by the socket's first trip (JsonSocket.admit_now).
+                    user, credential = UserLazyObject(), Credential(session_key)
         except OUTAGES as error:
             logger.warning("websocket refused, the database is unavailable: %r", error)
             return await refuse(receive, send, close_codes.TRY_AGAIN_LATER)
@@ -107,6 +123,72 @@ def tenant_for_hostname(hostname: str) -> Tenant | None:
     if domain is None or domain.tenant.schema_name == get_public_schema_name():
         return None
     return domain.tenant
+
+
+class TenantsByHost:
+    """This worker's record of which tenant serves which host name (None:
+    no tenant), each entry trusted for TENANT_CACHE_SECONDS.
+
+    Saving or deleting a Domain or Tenant in this process empties it at
+    once (the receivers below); a change made in another process is seen
+    here once the entry is older than TENANT_CACHE_SECONDS. Host names
+    are bounded by ALLOWED_HOSTS, but a wildcard there lets a client make
+    up many: past MAX_ENTRIES the record starts again.
+    """
+
+    MAX_ENTRIES = 10_000
+
+    def __init__(self):
+        self.entries: dict[str, tuple[float, Tenant | None]] = {}
+        # Bumped by every change: a lookup that was under way when a change
+        # came must not store what it read before it.
+        self.generation = 0
+        self.lock = threading.Lock()
+        self.lookups = per_event_loop(dict)  # host name → the lookup under way
+
+    async def get(self, hostname: str) -> Tenant | None:
+        entry = self.entries.get(hostname)
+        if entry is not None and entry[0] > time.monotonic():
+            return entry[1]
+        # One lookup per host at a time: when an entry expires in a storm,
+        # the hundreds of handshakes in flight wait for the same query
+        # instead of each making its own.
+        lookups = self.lookups()
+        lookup = lookups.get(hostname)
+        if lookup is None:
+            lookup = asyncio.ensure_future(self._look_up(hostname))
+            lookups[hostname] = lookup
+            lookup.add_done_callback(lambda _: lookups.pop(hostname, None))
+        return await asyncio.shield(lookup)
+
+    async def _look_up(self, hostname: str) -> Tenant | None:
+        generation = self.generation
+        tenant = await on_db_thread(lambda: tenant_for_hostname(hostname))
+        with self.lock:
+            if generation == self.generation:
+                if len(self.entries) >= self.MAX_ENTRIES:
+                    self.entries.clear()
+                self.entries[hostname] = (time.monotonic() + settings.TENANT_CACHE_SECONDS, tenant)
+        return tenant
+
+    def forget(self) -> None:
+        with self.lock:
+            self.generation += 1
+            self.entries.clear()
+
+
+tenants_by_host = TenantsByHost()
+
+
+@receiver(post_save, sender=Domain, dispatch_uid="ws.middleware.domain_saved")
+@receiver(post_delete, sender=Domain, dispatch_uid="ws.middleware.domain_deleted")
+@receiver(post_save, sender=Tenant, dispatch_uid="ws.middleware.tenant_saved")
+@receiver(post_delete, sender=Tenant, dispatch_uid="ws.middleware.tenant_deleted")
+def _hosts_changed(sender, **kwargs):
+    # Now, and again once the change is visible to other connections: a
+    # lookup between the two would have read the row as it was.
+    tenants_by_host.forget()
+    transaction.on_commit(tenants_by_host.forget)
 
 
 async def refuse(receive, send, code: int) -> None:

@@ -33,7 +33,9 @@ async def connect(config, index):
         max_size=2**20,
         open_timeout=60,
         ping_interval=None,
-        compression=None,
+        # Browsers offer permessage-deflate; the bench does not unless told
+        # to (tests/bench/notes.md has what it costs).
+        compression=config.get("compression"),
     )
 
 

@@ -5,6 +5,10 @@
 A client that sends "go <count>" makes the server broadcast `count` frames
 {"seq": n, "sent": unix time} to every other client, as fast as it can:
 the same frames our clients count, with nothing of ours in between.
+
+It is also the connect baseline: it accepts every socket and sends one
+frame (`hello`), which the clients wait for, as they wait for our
+`stream.live`.
 """
 
 import asyncio

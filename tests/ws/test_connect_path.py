@@ -1,0 +1,237 @@
+"""The connect path's shortcuts keep every rule of the front door: the
+worker's record of tenants by host follows Domain changes, one trip to the
+database thread per dashboard connect, a signed-out session is refused
+however warm the path is, and the sockets' DB threads replace a dead
+connection instead of failing on it."""
+
+import asyncio
+import tempfile
+
+import psycopg
+import pytest
+from asgiref.sync import sync_to_async
+from django.db import OperationalError, connection, connections
+from django.test import Client
+from django_tenants.utils import schema_context
+
+from orders.consumers import StoreOrdersSocket
+from stores.models import Store
+from tenants.models import Domain
+from tests.factories import create_order, login_cookie, session_cookie
+from tests.servers import uvicorn_server, websocket
+from tests.sockets import closed, first_frames
+from ws import close_codes, middleware
+from ws import db as ws_db
+from ws.access import access_watch
+
+pytestmark = pytest.mark.django_db(transaction=True)
+STORE = "/ws/stores/1/orders/"
+
+
+@sync_to_async
+def in_public(change):
+    with schema_context("public"):
+        return change()
+
+
+async def test_a_domain_moved_to_another_tenant_is_honoured_at_the_next_connect(world, open_socket):
+    acme_cookie = await login_cookie(world.acme.tenant, world.acme.staff1)
+    globex_cookie = await login_cookie(world.globex.tenant, world.globex.staff1)
+    board = await open_socket(STORE, cookie=acme_cookie)
+    await first_frames(board, "stream.live")  # acme.localhost → acme is now on record
+
+    def move():
+        domain = Domain.objects.get(domain="acme.localhost")
+        domain.tenant = world.globex.tenant
+        domain.is_primary = False
+        domain.save()
+
+    await in_public(move)
+    # The host now serves globex: acme's session is nobody there, globex's
+    # staff see globex's store 1 (same id as acme's) and nothing of acme's.
+    refused = await open_socket(STORE, cookie=acme_cookie)
+    assert await refused.closed_with() == close_codes.NOT_SIGNED_IN
+    moved = await open_socket(STORE, cookie=globex_cookie)
+    await first_frames(moved, "stream.live")
+    await sync_to_async(create_order)(world.acme.tenant, external_id="ACME-1")
+    await sync_to_async(create_order)(world.globex.tenant, external_id="GLOBEX-1")
+    frame = await moved.receive()
+    while frame["type"] == "presence":
+        frame = await moved.receive()
+    assert (frame["type"], frame["data"]["order"]["external_id"]) == ("order.created", "GLOBEX-1")
+    assert await moved.next_or_none() is None
+
+
+async def test_a_deleted_domain_is_a_4404_at_the_next_connect(world, open_socket):
+    cookie = await login_cookie(world.acme.tenant, world.acme.staff1)
+    await first_frames(await open_socket(STORE, cookie=cookie), "stream.live")
+    await in_public(lambda: Domain.objects.get(domain="acme.localhost").delete())
+    socket = await open_socket(STORE, cookie=cookie)
+    assert await socket.closed_with() == close_codes.NOT_FOUND
+
+
+async def test_a_change_no_signal_announces_is_honoured_within_tenant_cache_seconds(world, open_socket, settings):
+    # As a change made by another process looks to this one: no receiver runs here.
+    settings.TENANT_CACHE_SECONDS = 0.5
+    cookie = await login_cookie(world.acme.tenant, world.acme.staff1)
+    await first_frames(await open_socket(STORE, cookie=cookie), "stream.live")
+    await in_public(lambda: Domain.objects.filter(domain="acme.localhost").update(domain="elsewhere.localhost"))
+    await asyncio.sleep(0.6)
+    socket = await open_socket(STORE, cookie=cookie)
+    assert await socket.closed_with() == close_codes.NOT_FOUND
+
+
+async def test_a_dashboard_connect_makes_one_trip_to_the_database_thread(world, open_socket, monkeypatch):
+    cookie = await login_cookie(world.acme.tenant, world.acme.staff1)
+    await first_frames(await open_socket(STORE, cookie=cookie), "stream.live")  # the host is on record
+    trips = []
+    real = ws_db.on_db_thread
+
+    async def counted(func):
+        trips.append(func)
+        return await real(func)
+
+    monkeypatch.setattr(ws_db, "on_db_thread", counted)
+    monkeypatch.setattr(middleware, "on_db_thread", counted)
+    await first_frames(await open_socket(STORE + "?after=0", cookie=cookie), "stream.live")
+    assert len(trips) == 1
+
+
+async def test_a_signed_out_session_is_refused_even_on_a_warm_path(world, open_socket):
+    cookie = await login_cookie(world.acme.tenant, world.acme.staff1)
+    # The same session connects twice: host on record, the DB thread's
+    # connection in acme's schema, the store's presence seen by the hub.
+    for _ in range(2):
+        await first_frames(await open_socket(STORE, cookie=cookie), "stream.live")
+
+    @sync_to_async
+    def sign_out():
+        response = Client(HTTP_HOST="acme.localhost", HTTP_COOKIE=cookie).post("/accounts/logout/")
+        connection.set_schema_to_public()
+        return response.status_code
+
+    assert await sign_out() == 302
+    socket = await open_socket(STORE, cookie=cookie)
+    assert await socket.closed_with() == close_codes.NOT_SIGNED_IN
+
+
+# --- the sockets' DB threads: a connection kept, checked on failure ---------------------------
+@pytest.fixture
+def one_db_thread(settings):
+    """One socket DB thread, so that consecutive calls share its connection."""
+    ws_db.close_connections()
+    old = ws_db._executor, ws_db._threads
+    settings.WS_DB_THREADS = 1
+    ws_db._executor = None
+    yield
+    ws_db.close_connections()
+    ws_db._executor.shutdown()
+    ws_db._executor, ws_db._threads = old
+
+
+def kill(backend_pid: int) -> None:
+    """End a backend from outside, as a PostgreSQL restart does."""
+    db = connection.settings_dict
+    with psycopg.connect(
+        dbname=db["NAME"], user=db["USER"], host=db["HOST"], port=db["PORT"] or None, autocommit=True
+    ) as admin:
+        admin.execute("SELECT pg_terminate_backend(%s)", [backend_pid])
+
+
+def backend_pid() -> int:
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_backend_pid()")
+        return cursor.fetchone()[0]
+
+
+async def test_a_dead_kept_connection_is_replaced_and_the_call_runs_on_a_fresh_one(world, one_db_thread):
+    first = await ws_db.in_tenant(world.acme.tenant, backend_pid)
+    assert await ws_db.in_tenant(world.acme.tenant, backend_pid) == first  # kept, not handed back
+    attempts = []
+
+    def killed_then_count():
+        connection.ensure_connection()  # the kept one, or on the retry a fresh one
+        attempts.append(connection.connection.info.backend_pid)
+        if len(attempts) == 1:
+            kill(attempts[0])
+        return Store.objects.count()
+
+    assert await ws_db.in_tenant(world.acme.tenant, killed_then_count) == 2
+    assert len(attempts) == 2 and attempts[1] != first
+    assert await ws_db.in_tenant(world.acme.tenant, backend_pid) == attempts[1]
+
+
+async def test_a_call_that_did_part_of_its_work_is_not_run_again(world, one_db_thread):
+    await ws_db.in_tenant(world.acme.tenant, backend_pid)
+    attempts = []
+
+    def write_then_die():
+        attempts.append(1)
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT 1")  # done: a retry would do it twice
+            kill(connection.connection.info.backend_pid)
+            cursor.execute("SELECT 1")
+
+    with pytest.raises(OperationalError):
+        await ws_db.in_tenant(world.acme.tenant, write_then_die)
+    assert attempts == [1]
+    # The thread takes a fresh connection for the next call.
+    assert await ws_db.in_tenant(world.acme.tenant, lambda: Store.objects.count()) == 2
+
+
+async def test_handshakes_in_flight_share_one_tenant_lookup(world, monkeypatch):
+    middleware.tenants_by_host.forget()  # as when the entry expires in a storm
+    lookups = []
+    real = middleware.on_db_thread
+
+    async def counted(func):
+        lookups.append(func)
+        await asyncio.sleep(0.05)  # a slow database: the others arrive meanwhile
+        return await real(func)
+
+    monkeypatch.setattr(middleware, "on_db_thread", counted)
+    tenants = await asyncio.gather(*(middleware.tenants_by_host.get("acme.localhost") for _ in range(20)))
+    assert len(lookups) == 1
+    assert {tenant.pk for tenant in tenants} == {world.acme.tenant.pk}
+
+
+async def test_a_sign_out_while_the_socket_is_let_in_closes_it_before_it_opens(world, open_socket, monkeypatch):
+    cookie = await login_cookie(world.acme.tenant, world.acme.staff1)
+    key = ("acme", world.acme.staff1.pk)
+    real_admit = StoreOrdersSocket.admit
+
+    @sync_to_async
+    def sign_out():
+        Client(HTTP_HOST="acme.localhost", HTTP_COOKIE=cookie).post("/accounts/logout/")
+        connection.set_schema_to_public()
+
+    async def admit_then_sign_out(socket):
+        # The credential was read and held; the sign-out lands before the
+        # socket is registered, so no socket of the user hears it.
+        refusal = await real_admit(socket)
+        since = access_watch().generation
+        await sign_out()
+        for _ in range(100):
+            if access_watch().changed_since(since, key):
+                break
+            await asyncio.sleep(0.02)
+        return refusal
+
+    monkeypatch.setattr(StoreOrdersSocket, "admit", admit_then_sign_out)
+    socket = await open_socket(STORE, cookie=cookie)
+    assert await closed(socket) == close_codes.NOT_SIGNED_IN
+
+
+# --- the server around the path --------------------------------------------------------------
+async def test_uvicorn_writes_no_line_per_socket_below_log_level(world):
+    cookie = await sync_to_async(session_cookie)(world.acme.tenant, world.acme.customer)
+    with tempfile.TemporaryFile("w+") as log:
+        # uvicorn at its default level; LOG_LEVEL says warnings only.
+        with uvicorn_server(output=log, log_level="info", extra_env={"LOG_LEVEL": "WARNING"}) as server:
+            for _ in range(3):
+                async with websocket(server, "/ws/notifications/", host="acme.localhost", cookie=cookie) as ws:
+                    assert "notifications.unread" in await asyncio.wait_for(ws.recv(), 5)
+        log.seek(0)
+        text = log.read()
+    await sync_to_async(connections.close_all)()
+    assert "[accepted]" not in text and "connection open" not in text, text[-2000:]
