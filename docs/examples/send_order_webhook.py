@@ -33,12 +33,18 @@ def main() -> int:
     parser.add_argument("--secret", required=True)
     parser.add_argument("--connect", help="host:port to connect to instead of the URL's")
     parser.add_argument("--external-id", default=f"SHOP-{int(time.time())}")
-    parser.add_argument("--webhook-id", default=None, help="reuse one to see a retry answered as a duplicate")
+    parser.add_argument(
+        "--webhook-id",
+        default=None,
+        help="reuse one, with the same --occurred-at, to see a retry answered as a duplicate "
+        "(a retry resends the same body; another body under the same id is a 409)",
+    )
+    parser.add_argument("--occurred-at", default=None, help="the event's ISO-8601 time (default: now)")
     args = parser.parse_args()
 
     event = {
         "type": "order.created",
-        "timestamp": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        "timestamp": args.occurred_at or time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
         "data": {
             "store_id": 1,
             "external_id": args.external_id,

@@ -48,6 +48,9 @@ def test_the_python_example_creates_an_order_and_a_retry_is_a_duplicate(served, 
         "DOC-1",
         "--webhook-id",
         "msg_doc",
+        # A retry resends the same body: the same event time, whatever the clock says by then.
+        "--occurred-at",
+        "2026-11-22T07:00:00Z",
     ]
     first = subprocess.run(command, capture_output=True, text=True, timeout=30)
     assert first.returncode == 0, first.stdout + first.stderr
