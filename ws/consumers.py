@@ -51,6 +51,14 @@ class JsonSocket(AsyncWebsocketConsumer):
     # client message `type` → name of the coroutine method that handles it
     handlers: dict[str, str] = {"ping": "on_ping"}
 
+    # A socket hears the channel layer only through the worker's hub
+    # (ws/hub.py: store streams, a user's alerts, access changes), so it has
+    # no channel of its own. With an alias, Channels would give it one: on
+    # the pub/sub layer a SUBSCRIBE on connect and an UNSUBSCRIBE on close
+    # (Redis round trips, one at a time per shard) and a receive task for
+    # the socket's whole life. No alias configured: no channel.
+    channel_layer_alias = "pregon.sockets-have-no-channel"
+
     accepted = False
     closing = False  # a close was sent; nothing more may be
     registered = False  # counted in this worker's sockets of the user
@@ -410,6 +418,8 @@ class JsonSocket(AsyncWebsocketConsumer):
 
 class NotFoundSocket(AsyncWebsocketConsumer):
     """Any socket path that matches no route."""
+
+    channel_layer_alias = JsonSocket.channel_layer_alias  # no channel: it only closes
 
     async def connect(self):
         await self.accept()
