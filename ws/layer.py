@@ -153,13 +153,7 @@ def _publish_in_order(messages: list[tuple[str, str, int | None]], *, concurrenc
                 chunk = queues[start : start + concurrency]
                 await asyncio.gather(*(send_group(layer, queue) for queue in chunk), return_exceptions=True)
 
-    why = ""
-    try:
-        async_to_sync(send_all)()
-    except TimeoutError:
-        why = f" (out of time after {timeout:g} s)"
-    except Exception as error:  # whatever was not sent is counted below
-        why = f" ({error!r})"
+    why = _run_sends(send_all, timeout)
     if sent < len(messages):
         _failures.report(f"{len(messages) - sent} of {len(messages)} publishes failed{why}", exc_info=False)
 
@@ -241,17 +235,23 @@ def publish_many_now(messages: list[tuple], *, concurrency: int = 100, timeout: 
                 chunk = messages[start : start + concurrency]
                 await asyncio.gather(*(send(layer, *message) for message in chunk), return_exceptions=True)
 
-    why = ""
-    try:
-        async_to_sync(send_all)()
-    except TimeoutError:
-        why = f" (out of time after {timeout:g} s)"
-    except Exception as error:  # whatever was not sent is counted below
-        why = f" ({error!r})"
+    why = _run_sends(send_all, timeout)
     failed = len(messages) - sent
     if failed:
         _failures.report(f"{failed} of {len(messages)} publishes failed{why}", exc_info=False)
     return failed
+
+
+def _run_sends(send_all, timeout: float) -> str:
+    """Run a batch of sends; why it stopped short ("" if it did not say).
+    The caller counts what was sent and reports the rest."""
+    try:
+        async_to_sync(send_all)()
+    except TimeoutError:
+        return f" (out of time after {timeout:g} s)"
+    except Exception as error:  # whatever was not sent is counted by the caller
+        return f" ({error!r})"
+    return ""
 
 
 PIPELINE_SIZE = 1000

@@ -298,6 +298,18 @@ class Bench:
     def idle_size(self) -> int:
         return 0 if not getattr(self, "idle_processes", None) else self.idle_count
 
+    def start_raw(self) -> tuple[int, subprocess.Popen]:
+        """The baseline: a bare `websockets` server (tests/bench/raw_broadcast.py), started."""
+        raw_port = self.port + 1
+        raw = subprocess.Popen(
+            [sys.executable, "-m", "tests.bench.raw_broadcast", str(raw_port)],
+            cwd=ROOT,
+            stdout=subprocess.PIPE,
+            text=True,
+        )
+        raw.stdout.readline()
+        return raw_port, raw
+
     def release_idle(self):
         if getattr(self, "idle_processes", None):
             self.finish(self.idle_processes, {})
@@ -369,14 +381,7 @@ class Bench:
         lost = sum(r["missing"] for r in results)
 
         # The baseline: a bare websockets broadcast server, the same clients.
-        raw_port = self.port + 1
-        raw = subprocess.Popen(
-            [sys.executable, "-m", "tests.bench.raw_broadcast", str(raw_port)],
-            cwd=ROOT,
-            stdout=subprocess.PIPE,
-            text=True,
-        )
-        raw.stdout.readline()
+        raw_port, raw = self.start_raw()
         processes, _ = self.clients(n, path="/", mode="stream", cookies=None, raw_port=raw_port)
         import asyncio
 
@@ -527,14 +532,7 @@ class Bench:
         self.finish(processes, {})
         self.settle()
 
-        raw_port = self.port + 1
-        raw = subprocess.Popen(
-            [sys.executable, "-m", "tests.bench.raw_broadcast", str(raw_port)],
-            cwd=ROOT,
-            stdout=subprocess.PIPE,
-            text=True,
-        )
-        raw.stdout.readline()
+        raw_port, raw = self.start_raw()
         try:
             processes, ready = self.clients(
                 n,
