@@ -1,4 +1,5 @@
 from django.conf import settings
+from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
@@ -13,8 +14,33 @@ class Store(models.Model):
     last_seq = models.BigIntegerField(default=0)
     created_at = models.DateTimeField(auto_now_add=True)
 
+    # How the board calls for attention (issue 16). The sound repeats until
+    # someone accepts the order; the age of an open order turns amber, then
+    # red, at these minutes. With no staff on the board, the store's tenant
+    # admins get a notification after `unattended_alert_seconds`.
+    sound_enabled = models.BooleanField(_("sound on new orders"), default=True)
+    sound_repeat_seconds = models.PositiveSmallIntegerField(
+        _("repeat the sound every (seconds)"), default=20, validators=[MinValueValidator(5), MaxValueValidator(600)]
+    )
+    sla_warn_minutes = models.PositiveSmallIntegerField(
+        _("amber after (minutes)"), default=5, validators=[MinValueValidator(1), MaxValueValidator(240)]
+    )
+    sla_late_minutes = models.PositiveSmallIntegerField(
+        _("red after (minutes)"), default=8, validators=[MinValueValidator(1), MaxValueValidator(480)]
+    )
+    unattended_alert_seconds = models.PositiveSmallIntegerField(
+        _("tell admins when nobody is on the board after (seconds)"),
+        default=60,
+        validators=[MinValueValidator(0), MaxValueValidator(3600)],
+    )
+
     class Meta:
         ordering = ["id"]
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(sla_late_minutes__gt=models.F("sla_warn_minutes")), name="store_sla_late_after_warn"
+            ),
+        ]
 
     def __str__(self):
         return self.name
