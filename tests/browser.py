@@ -130,3 +130,22 @@ def sign_in(context, base_url: str, username: str, password: str):
     page.click("button[type=submit]")
     page.wait_for_url(f"{base_url}/")
     return page
+
+
+# The impacts that fail a page: axe-core's two worst of four.
+AXE_FAILING_IMPACTS = ("serious", "critical")
+
+
+def assert_accessible(page, *, label: str = ""):
+    """Run axe-core (axe-playwright-python) on the page as it is now; fail on
+    any serious or critical violation, naming the rule and the nodes."""
+    from axe_playwright_python.sync_playwright import Axe
+
+    violations = Axe().run(page).response["violations"]
+    failing = [v for v in violations if v.get("impact") in AXE_FAILING_IMPACTS]
+    if failing:
+        lines = [
+            f"{v['impact']}: {v['id']} ({v['help']}) at " + ", ".join(" ".join(n["target"]) for n in v["nodes"][:5])
+            for v in failing
+        ]
+        pytest.fail(f"axe on {label or page.url}:\n" + "\n".join(lines))
