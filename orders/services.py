@@ -77,12 +77,23 @@ def check_order_fields(*, external_id, total, currency, line_items, notes) -> di
 
 @transaction.atomic(savepoint=False)  # nested, its caller's savepoint (if any) rolls back with it
 def order_create(
-    *, store_id: int, external_id: str, total, currency: str = "EUR", customer=None, line_items=None, notes: str = ""
+    *,
+    store_id: int,
+    external_id: str,
+    total,
+    currency: str = "EUR",
+    customer=None,
+    line_items=None,
+    notes: str = "",
+    known_new: bool = False,
 ) -> Order:
+    """`known_new`: the caller has just seen that the order does not exist,
+    holding the store's row lock (the webhook batcher), so it is not looked
+    up again."""
     fields = check_order_fields(
         external_id=external_id, total=total, currency=currency, line_items=line_items or [], notes=notes
     )
-    if Order.objects.filter(store_id=store_id, external_id=fields["external_id"]).exists():
+    if not known_new and Order.objects.filter(store_id=store_id, external_id=fields["external_id"]).exists():
         raise ApplicationError("conflict", "order exists", fields={"external_id": "already used in this store"})
     return Order.objects.create(store_id=store_id, customer=customer, **fields)
 

@@ -8,7 +8,9 @@ offline, Redis dropped a message, Redis was down) gets it back from
 """
 
 import collections
+import contextlib
 import enum
+import threading
 
 from django.db import connection
 
@@ -29,10 +31,96 @@ def stream_append(
     """
     if not connection.in_atomic_block:
         raise RuntimeError("store stream events must be written inside the transaction of the change")
+    batch = getattr(_batches, "current", None)
+    if batch is not None and store_id in batch.last_seq:
+        return batch.append(store_id, frame_type, data)
     seq = _next_seq(store_id)
     frame = frame_type(seq=seq, store_id=store_id, data=data)
     text = publish_to_store(store_id, frame, seq=seq)
     return StoreEvent.objects.create(store_id=store_id, seq=seq, type=frame.type, frame=text)
+
+
+_batches = threading.local()
+
+
+class StreamBatch:
+    """Many events on a few stores in one transaction, for three round trips
+    in all instead of two per event (the webhook batcher's fast path):
+
+    - on entering, the stores' rows are locked in id order (as `_next_seq`
+      would lock them one by one, so two writers still cannot deadlock) and
+      their `last_seq` read;
+    - each `stream_append` on these stores takes the next seq here and keeps
+      its event;
+    - on leaving normally, the events are written in one INSERT and each
+      store's `last_seq` in one UPDATE.
+
+    The rules of the stream hold: the locks are held to the commit, so seqs
+    commit in order and gap-free. There is no partial rollback: a block
+    that raises writes nothing of its events, and its caller must roll back
+    the whole transaction (no savepoint may roll back a part of it: the
+    seqs handed out would leave a gap).
+    """
+
+    def __init__(self, store_ids):
+        self.last_seq: dict[int, int] = {}
+        self.events: list[StoreEvent] = []
+        with connection.cursor() as cursor:
+            cursor.execute(
+                f"SELECT id, last_seq FROM {Store._meta.db_table} WHERE id = ANY(%s::bigint[]) ORDER BY id FOR UPDATE",
+                [sorted(store_ids)],
+            )
+            self.last_seq = dict(cursor.fetchall())
+        self.first_seq = dict(self.last_seq)
+
+    def holds(self, store_id: int) -> bool:
+        """Whether this batch holds the store's row lock."""
+        return store_id in self.last_seq
+
+    def append(self, store_id, frame_type, data) -> StoreEvent:
+        seq = self.last_seq[store_id] = self.last_seq[store_id] + 1
+        frame = frame_type(seq=seq, store_id=store_id, data=data)
+        text = publish_to_store(store_id, frame, seq=seq)
+        event = StoreEvent(store_id=store_id, seq=seq, type=frame.type, frame=text)
+        self.events.append(event)
+        return event
+
+    def write(self) -> None:
+        if not self.events:
+            return
+        StoreEvent.objects.bulk_create(self.events)
+        moved = [(store_id, seq) for store_id, seq in self.last_seq.items() if seq != self.first_seq[store_id]]
+        with connection.cursor() as cursor:
+            cursor.execute(
+                f"UPDATE {Store._meta.db_table} AS s SET last_seq = v.seq"
+                " FROM unnest(%s::bigint[], %s::bigint[]) AS v(id, seq) WHERE s.id = v.id",
+                [[store_id for store_id, _ in moved], [seq for _, seq in moved]],
+            )
+
+
+def holds_store_lock(store_id: int) -> bool:
+    """Whether this thread's stream batch holds the store's row lock."""
+    batch = getattr(_batches, "current", None)
+    return batch is not None and batch.holds(store_id)
+
+
+@contextlib.contextmanager
+def stream_batch(store_ids):
+    """Hand out the seqs of `store_ids` for the block (see StreamBatch).
+
+    Precondition: inside a transaction that the caller rolls back whole if
+    the block raises; not nested.
+    """
+    if not connection.in_atomic_block:
+        raise RuntimeError("a stream batch must run inside the transaction of its changes")
+    if getattr(_batches, "current", None) is not None:
+        raise RuntimeError("stream batches do not nest")
+    batch = _batches.current = StreamBatch(store_ids)
+    try:
+        yield batch
+        batch.write()
+    finally:
+        _batches.current = None
 
 
 def _next_seq(store_id: int) -> int:

@@ -146,9 +146,15 @@ def _publish_in_order(messages: list[tuple[str, str, int | None]], *, concurrenc
             sent += 1
 
     async def send_all() -> None:
+        nonlocal sent
         layer = get_channel_layer()
         queues = list(by_group.values())
         async with asyncio.timeout(timeout):
+            if _pipelines(layer):
+                # One pipeline per shard, in the order collected: a group
+                # always maps to the same shard, so its frames stay in order.
+                sent += await _publish_pipelined(layer, messages)
+                return
             for start in range(0, len(queues), concurrency):
                 chunk = queues[start : start + concurrency]
                 await asyncio.gather(*(send_group(layer, queue) for queue in chunk), return_exceptions=True)

@@ -17,6 +17,7 @@ from django.utils import timezone
 from orders.integrations.webhooks import SECRET_PREFIX, OrderEvent
 from orders.models import Integration, IntegrationSecret, Order, WebhookDelivery
 from orders.services import check_order_fields, order_change_status, order_comment_add, order_create
+from orders.stream import holds_store_lock
 from platform_core.errors import ApplicationError
 from stores.models import Store
 
@@ -71,7 +72,8 @@ def order_upsert(*, store_id: int, external_id: str, fields: dict) -> Order:
     # Lock the store row first: two deliveries creating the same new order at
     # once queue here, and the second finds the first's order (an update)
     # instead of failing on the unique (store, external_id).
-    Store.objects.select_for_update().filter(pk=store_id).exists()
+    if not holds_store_lock(store_id):
+        Store.objects.select_for_update().filter(pk=store_id).exists()
     order = Order.objects.filter(store_id=store_id, external_id=external_id).first()
     customer = fields.get("customer")
     customer = customer_for_email(email=customer["email"], name=customer.get("name", "")) if customer else None
@@ -121,16 +123,20 @@ def _order_by_external_id(store_id: int, external_id: str) -> Order:
     return order
 
 
-def webhook_apply(*, integration: Integration, event: OrderEvent, stores: set[int] | None = None) -> Order:
-    """Apply a verified, parsed event. Field names in errors are the payload's.
-    `stores`: the ids of the tenant's stores, if the caller read them (the
-    batcher reads them once per batch)."""
+def _check_store(*, integration: Integration, event: OrderEvent, stores: set[int] | None) -> None:
     if event.store_id not in stores if stores is not None else not Store.objects.filter(pk=event.store_id).exists():
         raise ApplicationError("invalid", "unknown store", fields={"store_id": "no such store"})
     if not integration.may_write(event.store_id):
         raise ApplicationError(
             "forbidden", "store not allowed", fields={"store_id": "this integration may not write to it"}
         )
+
+
+def webhook_apply(*, integration: Integration, event: OrderEvent, stores: set[int] | None = None) -> Order:
+    """Apply a verified, parsed event. Field names in errors are the payload's.
+    `stores`: the ids of the tenant's stores, if the caller read them (the
+    batcher reads them once per batch)."""
+    _check_store(integration=integration, event=event, stores=stores)
     if event.type in ("order.created", "order.updated"):
         return order_upsert(store_id=event.store_id, external_id=event.external_id, fields=event.fields)
     order = _order_by_external_id(event.store_id, event.external_id)
@@ -191,6 +197,65 @@ def webhook_receive(
         raise
     WebhookDelivery.objects.filter(pk=row[0]).update(order=order)
     return True, order
+
+
+class WebhookIdTaken(Exception):
+    """`webhook_create_new` found its webhook-id already used."""
+
+
+def orders_absent(keys: set[tuple[int, str]]) -> set[tuple[int, str]]:
+    """Which (store_id, external_id) have no order yet. In one query; true
+    until the commit only for stores whose row lock the caller holds."""
+    if not keys:
+        return set()
+    present = Order.objects.filter(
+        store_id__in={store_id for store_id, _ in keys}, external_id__in={external_id for _, external_id in keys}
+    ).values_list("store_id", "external_id")
+    return keys - set(present)
+
+
+def webhook_create_new(
+    *, integration: Integration, webhook_id: str, body_digest: str, event: OrderEvent, stores: set[int]
+) -> Order:
+    """`webhook_receive` for an `order.created` whose order does not exist
+    (`orders_absent`, under the store's lock), in two INSERTs: the order,
+    then its delivery row.
+
+    The delivery row comes last here, not first: it cannot serve as the
+    lock on the webhook-id, so a webhook-id already used raises
+    WebhookIdTaken, and the caller rolls back the whole transaction and
+    applies its requests one at a time (`webhook_receive`, which tells a
+    duplicate from a conflict). No savepoint: any error is for the caller to
+    roll back whole.
+    """
+    _check_store(integration=integration, event=event, stores=stores)
+    fields = event.fields
+    if "total" not in fields:
+        raise ApplicationError(
+            "invalid", "a new order needs a total", fields={"data.total": "required to create the order"}
+        )
+    customer = fields.get("customer")
+    order = order_create(
+        store_id=event.store_id,
+        external_id=event.external_id,
+        total=fields["total"],
+        currency=fields.get("currency", "EUR"),
+        customer=customer_for_email(email=customer["email"], name=customer.get("name", "")) if customer else None,
+        line_items=fields.get("line_items"),
+        notes=fields.get("notes", ""),
+        known_new=True,
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"""INSERT INTO {WebhookDelivery._meta.db_table} (integration_id, webhook_id, event_type, received_at,
+                    accepted, status_code, error, body_digest, order_id)
+                VALUES (%s, %s, %s, now(), true, 200, '', %s, %s)
+                ON CONFLICT (integration_id, webhook_id) WHERE accepted DO NOTHING RETURNING id""",
+            [integration.pk, webhook_id, event.type, body_digest, order.pk],
+        )
+        if cursor.fetchone() is None:
+            raise WebhookIdTaken(webhook_id)
+    return order
 
 
 def webhook_refused(

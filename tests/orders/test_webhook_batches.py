@@ -12,6 +12,7 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 from asgiref.sync import sync_to_async
 from django.db import connection, connections
+from django.test.utils import CaptureQueriesContext
 from django_tenants.utils import tenant_context
 
 from orders.integrations import batch
@@ -100,6 +101,56 @@ def test_copies_of_one_webhook_id_in_one_batch_apply_once(world, integration):
     assert orders == [(1, "D", "new", "first")], "the other body changed nothing"
     assert events == [(1, 1, "order.created")]
     assert [accepted for _, accepted, _ in deliveries].count(True) == 1
+
+
+def test_a_batch_of_new_orders_costs_about_two_statements_each(world, integration, published):
+    # The fast path (issue 15): the stores locked once, the orders looked up
+    # once, then an INSERT for each order and one for its delivery row; the
+    # stream events and the stores' last seq written once for the batch.
+    # One request at a time in savepoints cost about ten statements each.
+    integ, secret = integration
+    requests = [
+        signed(integ.pk, secret, payload(external_id=f"N{n}", total="1", store_id=1 + n % 2)) for n in range(32)
+    ]
+    with tenant_context(world.acme.tenant), CaptureQueriesContext(connection) as statements:
+        answers = batch.apply_in_tenant(requests)
+
+    assert [a.status for a in answers] == [200] * 32
+    assert len(statements) <= 2 * 32 + 12, [q["sql"][:80] for q in statements.captured_queries]
+    orders, _, events, deliveries, last_seq = written(world.acme.tenant)
+    assert len(orders) == 32
+    assert [seq for store, seq, _ in events if store == 1] == list(range(1, 17))
+    assert [seq for store, seq, _ in events if store == 2] == list(range(1, 17))
+    assert last_seq[:2] == [(1, 16), (2, 16)]
+    with tenant_context(world.acme.tenant):
+        linked = dict(WebhookDelivery.objects.values_list("webhook_id", "order__external_id"))
+        frames = {e.seq: json.loads(e.frame) for e in StoreEvent.objects.filter(store_id=1)}
+    assert sorted(linked.values()) == sorted(f"N{n}" for n in range(32)), "each delivery names its order"
+    assert frames[1]["data"]["order"]["external_id"] == "N0" and frames[16]["data"]["order"]["external_id"] == "N30"
+    assert [(p.group.rsplit("_", 1)[1], p.seq) for p in published if p.group.endswith("_1")] == [
+        ("1", seq) for seq in range(1, 17)
+    ]
+
+
+def test_a_webhook_id_reused_for_a_new_order_is_a_conflict_and_the_batch_keeps_its_seqs(world, integration, published):
+    integ, secret = integration
+    batch.apply_batch(
+        [("acme.localhost", signed(integ.pk, secret, payload(external_id="E1", total="1"), msg_id="msg_x"))]
+    )
+    published.clear()
+    answers = batch.apply_batch(
+        [
+            ("acme.localhost", signed(integ.pk, secret, payload(external_id="E2", total="2"), msg_id="msg_x")),
+            ("acme.localhost", signed(integ.pk, secret, payload(external_id="E3", total="3"), msg_id="msg_y")),
+        ]
+    )
+
+    assert [a.status for a in answers] == [409, 200]
+    orders, _, events, _, last_seq = written(world.acme.tenant)
+    assert [external_id for _, external_id, *_ in orders] == ["E1", "E3"]
+    assert events == [(1, 1, "order.created"), (1, 2, "order.created")], "the rolled-back attempt left no gap"
+    assert last_seq[0] == (1, 2)
+    assert [p.seq for p in published] == [2], "nothing of the rolled-back attempt was published"
 
 
 def test_tenants_with_the_same_integration_store_and_order_ids_stay_apart(world):

@@ -24,7 +24,17 @@ pytestmark = [
 ]
 
 
-async def test_a_pipelined_batch_reaches_every_group_in_order(monkeypatch):
+def gathered(messages) -> int:
+    """What a committing writer does (the webhook batcher): publish inside
+    `publishes_gathered`, sent together on leaving it."""
+    with layer.publishes_gathered():
+        for message in messages:
+            layer.publish_now(message[0], message[1], seq=message[2])
+    return 0
+
+
+@pytest.mark.parametrize("send", [layer.publish_many_now, gathered], ids=["many", "gathered"])
+async def test_a_pipelined_batch_reaches_every_group_in_order(monkeypatch, send):
     channel_layer = get_channel_layer()
     assert layer._pipelines(channel_layer)
     monkeypatch.setattr(layer, "PIPELINE_SIZE", 7)  # several round trips per shard
@@ -35,9 +45,18 @@ async def test_a_pipelined_batch_reaches_every_group_in_order(monkeypatch):
         await channel_layer.group_add(group, channels[group])
     messages = [(groups[n % 3], json.dumps({"n": n}), n) for n in range(60)]
 
-    failed = await sync_to_async(layer.publish_many_now)(messages)
+    pipelined = []
+    real = layer._publish_pipelined
+
+    async def counting(channel_layer, batch):
+        pipelined.append(len(batch))
+        return await real(channel_layer, batch)
+
+    monkeypatch.setattr(layer, "_publish_pipelined", counting)
+    failed = await sync_to_async(send)(messages)
 
     assert failed == 0
+    assert pipelined == [60], "one pipelined batch, not a round trip per message"
     for group in groups:
         received = [await asyncio.wait_for(channel_layer.receive(channels[group]), 5) for _ in range(20)]
         assert [m["seq"] for m in received] == [n for n in range(60) if groups[n % 3] == group]
