@@ -48,7 +48,7 @@ def _page(stores: list[dict]) -> dict:
             "test_store": _("Store"),
             "test_send": _("Send a test event"),
             "test_sending": _("Sending…"),
-            "test_ok": _("Delivered: order %(external_id)s is on the board of store %(store)s."),
+            "test_ok": _("Delivered: order %(external_id)s is on the board of %(store)s."),
             "test_refused": _("The webhook answered %(status)s: %(message)s"),
             "deliveries": _("Deliveries"),
             "live": _("Updates live"),

@@ -19,7 +19,7 @@ def test_admin_creates_an_integration_sees_the_secret_once_and_its_deliveries(wo
     with uvicorn_server() as server, browser() as chromium:
         base = f"http://acme.localhost:{server.port}"
         page = sign_in(chromium.new_context(), base, "admin", PASSWORD)
-        page.goto(f"{base}/integrations/")
+        page.goto(f"{base}/manage/integrations/")
         page.fill("#name", "Webshop")
         page.get_by_role("button", name="Create integration").click()
         secret = page.locator("#new-secret").inner_text(timeout=10_000)

@@ -149,7 +149,7 @@ function testEvent(integration, card) {
       result.textContent = fill(T.error, { message: errorText(data) });
     } else if (data.delivered) {
       result.className = "test-result accepted";
-      result.textContent = fill(T.test_ok, { external_id: data.answer.order.external_id, store: data.answer.order.store_id });
+      result.textContent = fill(T.test_ok, { external_id: data.answer.order.external_id, store: storeNames.get(data.answer.order.store_id) ?? data.answer.order.store_id });
     } else {
       result.className = "test-result refused";
       result.textContent = fill(T.test_refused, { status: data.status, message: errorText(data.answer) });
