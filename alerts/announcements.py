@@ -32,22 +32,10 @@ def check_announcement(*, author, title, body, severity, audience, publish_at, e
         errors["body"] = f"a string of at most {MAX_BODY} characters"
     if severity not in Announcement.Severity.values:
         errors["severity"] = f"one of: {', '.join(Announcement.Severity.values)}"
-    if isinstance(audience, dict):
-        stores = audience.get("stores")
-        if (
-            set(audience) != {"stores"}
-            or not isinstance(stores, list)
-            or not stores
-            or not all(isinstance(s, int) and not isinstance(s, bool) and 0 < s < 2**63 for s in stores)
-        ):
-            errors["audience"] = '{"stores": [store ids]} with a non-empty list of ids'
-        else:
-            unknown = sorted(set(stores) - set(Store.objects.filter(pk__in=stores).values_list("pk", flat=True)))
-            if unknown:
-                errors["audience"] = f"unknown stores: {', '.join(map(str, unknown[:20]))}"
-            audience = {"stores": sorted(set(stores))}
-    elif audience not in AUDIENCES:
-        errors["audience"] = 'one of "everyone", "staff", "customers", or {"stores": [ids]}'
+    try:
+        audience = check_audience(audience)
+    except ApplicationError as error:
+        errors.update(error.fields)
     now = timezone.now()
     publish_at = _moment(publish_at, "publish_at", errors) or now
     expires_at = _moment(expires_at, "expires_at", errors)
@@ -63,6 +51,36 @@ def check_announcement(*, author, title, body, severity, audience, publish_at, e
         "publish_at": max(publish_at, now),
         "expires_at": expires_at,
     }
+
+
+def check_audience(audience):
+    """The audience, normalized (store ids sorted, once each), or an
+    ApplicationError naming `audience`."""
+    if isinstance(audience, dict):
+        stores = audience.get("stores")
+        if (
+            set(audience) != {"stores"}
+            or not isinstance(stores, list)
+            or not stores
+            or not all(isinstance(s, int) and not isinstance(s, bool) and 0 < s < 2**63 for s in stores)
+        ):
+            why = '{"stores": [store ids]} with a non-empty list of ids'
+        else:
+            unknown = sorted(set(stores) - set(Store.objects.filter(pk__in=stores).values_list("pk", flat=True)))
+            if not unknown:
+                return {"stores": sorted(set(stores))}
+            why = f"unknown stores: {', '.join(map(str, unknown[:20]))}"
+    elif isinstance(audience, str) and audience in AUDIENCES:
+        return audience
+    else:
+        why = 'one of "everyone", "staff", "customers", or {"stores": [ids]}'
+    raise ApplicationError("invalid", "invalid audience", fields={"audience": why})
+
+
+def audience_size(audience) -> int:
+    """How many people an audience reaches now (the "send to N people?"
+    question). Delivery reads the audience again at publish_at."""
+    return selectors.audience_users(check_audience(audience)).count()
 
 
 def _moment(value, name: str, errors: dict):

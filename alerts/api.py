@@ -5,7 +5,7 @@ from dataclasses import asdict
 from django.http import JsonResponse
 
 from alerts import selectors, services
-from alerts.announcements import announcement_create
+from alerts.announcements import announcement_create, audience_size
 from alerts.models import Notification
 from platform_core.api import api_view, paginate, read_json
 from platform_core.errors import ApplicationError
@@ -86,3 +86,12 @@ def announcements(request):
         expires_at=body.get("expires_at"),
     )
     return JsonResponse(_announcement_json(announcement), status=201)
+
+
+@api_view("POST")
+def announcement_audience(request):
+    """How many people an audience reaches now: the page asks before sending."""
+    if not request.user.is_tenant_admin:
+        raise ApplicationError("forbidden", "only tenant admins may announce")
+    audience = read_json(request, required={"audience"})["audience"]
+    return JsonResponse({"audience": audience, "recipients": audience_size(audience)})

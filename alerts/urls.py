@@ -1,4 +1,5 @@
 from django.urls import path
+from django.views.generic import RedirectView
 
 from alerts import api, views
 
@@ -7,9 +8,11 @@ api_urlpatterns = [
     path("notifications/read", api.mark_read, name="api-notifications-read"),
     path("notifications/preferences", api.preferences, name="api-notification-preferences"),
     path("announcements", api.announcements, name="api-announcements"),
+    path("announcements/audience", api.announcement_audience, name="api-announcement-audience"),
 ]
 
 page_urlpatterns = [
     path("notifications/", views.inbox, name="inbox"),
-    path("announcements/", views.announcements, name="announcements"),
+    path("manage/announcements/", views.announcements, name="announcements"),
+    path("announcements/", RedirectView.as_view(pattern_name="announcements", permanent=False)),  # its old address
 ]

@@ -8,11 +8,13 @@ from orders.urls import api_urlpatterns as order_api
 from orders.urls import page_urlpatterns as order_pages
 from platform_core import account_api, openapi, views
 from platform_core.admin import tenant_site
+from stores.urls import page_urlpatterns as manage_pages
 
 urlpatterns = [
     path("", views.home, name="home"),
     path("", include(order_pages)),
     path("", include(alert_pages)),
+    path("manage/", include(manage_pages)),
     path("api/", include(order_api)),
     path("api/", include(alert_api)),
     path("api/ws-tickets", account_api.ws_tickets, name="api-ws-tickets"),

@@ -1,7 +1,9 @@
 from django.urls import path
+from django.views.generic import RedirectView
 
 from orders import api, views
 from orders.integrations import api as integrations_api
+from orders.integrations import views as integrations_views
 
 api_urlpatterns = [
     path("stores/<int:store_id>/orders", api.store_orders, name="api-store-orders"),
@@ -26,10 +28,16 @@ api_urlpatterns = [
         integrations_api.integration_deliveries,
         name="api-integration-deliveries",
     ),
+    path(
+        "integrations/<int:integration_id>/test-event",
+        integrations_api.integration_test_event,
+        name="api-integration-test-event",
+    ),
 ]
 
 page_urlpatterns = [
     path("stores/", views.store_list, name="store-list"),
     path("stores/<int:store_id>/", views.dashboard, name="dashboard"),
-    path("integrations/", views.integrations, name="integrations"),
+    path("manage/integrations/", integrations_views.integrations, name="integrations"),
+    path("integrations/", RedirectView.as_view(pattern_name="integrations", permanent=False)),  # its old address
 ]

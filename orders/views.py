@@ -45,11 +45,3 @@ def dashboard(request, store_id: int):
             },
         },
     )
-
-
-@login_required
-def integrations(request):
-    """Create, rotate and revoke integrations, and see recent deliveries: tenant admins."""
-    if not request.user.is_tenant_admin:
-        raise PermissionDenied
-    return render(request, "orders/integrations.html", {"stores": Store.objects.order_by("id")})

@@ -399,6 +399,15 @@ PATHS = {
             tags=T_ALERTS,
         ),
     },
+    "/api/announcements/audience": {
+        "post": _op(
+            "How many people an audience reaches now (tenant admins), to confirm before sending",
+            _json(_obj(["audience", "recipients"], {"audience": _ref("Audience"), "recipients": INT})),
+            body=_obj(["audience"], {"audience": _ref("Audience")}),
+            errors=("400", "401", "403", "413", "422"),
+            tags=T_ALERTS,
+        )
+    },
     "/api/integrations/{integration_id}/webhook": {
         "post": _op(
             "Standard Webhooks delivery: create or update orders. 2xx also for a duplicate webhook-id (same body).",
@@ -476,10 +485,40 @@ PATHS = {
     },
     "/api/integrations/{integration_id}/deliveries": {
         "get": _op(
-            "Recent deliveries, accepted and refused",
+            "Recent deliveries, accepted and refused, newest first; filters combine",
             _json(_page("Delivery")),
             errors=("400", "401", "403", "404"),
-            params=(INTEGRATION_ID, *PAGING),
+            params=(
+                INTEGRATION_ID,
+                *PAGING,
+                _query("outcome", {"type": "string", "enum": ["accepted", "refused"]}),
+                _query(
+                    "event_type",
+                    {
+                        "type": "string",
+                        "enum": ["order.created", "order.updated", "order.status_changed", "order.comment_added"],
+                    },
+                ),
+                _query("since", TIME, "received at or after this moment (with a UTC offset)"),
+                _query("after", {"type": "integer", "minimum": 0}, "only deliveries with a larger id (polling)"),
+            ),
+            tags=T_INTEGRATIONS,
+        )
+    },
+    "/api/integrations/{integration_id}/test-event": {
+        "post": _op(
+            "Sign a test order.created with the integration's newest secret and apply it through the webhook's own "
+            "code: a real order on the store's boards and a delivery in the log. `delivered` false when the webhook "
+            "refused it (`status` and `answer` are what the shop would have got).",
+            _json(
+                _obj(
+                    ["delivered", "status", "webhook_id", "answer"],
+                    {"delivered": BOOL, "status": INT, "webhook_id": STR, "answer": {"type": "object"}},
+                )
+            ),
+            body=_obj(["store_id"], {"store_id": {"type": "integer", "minimum": 1}}),
+            errors=("400", "401", "403", "404", "413", "422"),
+            params=(INTEGRATION_ID,),
             tags=T_INTEGRATIONS,
         )
     },

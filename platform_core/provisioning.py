@@ -108,7 +108,14 @@ def sign_in_link(*, user, domain: str) -> str:
     with another password hash). SITE_URL_SCHEME and SITE_URL_PORT make the
     rest of the address, as no request is there to tell them.
     """
-    path = reverse(
+    port = f":{settings.SITE_URL_PORT}" if settings.SITE_URL_PORT else ""
+    return f"{settings.SITE_URL_SCHEME}://{domain}{port}{sign_in_path(user=user)}"
+
+
+def sign_in_path(*, user) -> str:
+    """The path of `user`'s one-time sign-in link (see sign_in_link), for a
+    caller that knows the rest of the address (a request does)."""
+    return reverse(
         "password_reset_confirm",
         urlconf=settings.ROOT_URLCONF,  # the tenants' urlconf
         kwargs={
@@ -116,8 +123,6 @@ def sign_in_link(*, user, domain: str) -> str:
             "token": default_token_generator.make_token(user),
         },
     )
-    port = f":{settings.SITE_URL_PORT}" if settings.SITE_URL_PORT else ""
-    return f"{settings.SITE_URL_SCHEME}://{domain}{port}{path}"
 
 
 def tenant_provision_check(*, schema: str, name: str, domain: str, admin_email: str) -> tuple[str, str, str, str]:

@@ -1,9 +1,11 @@
+import functools
 import hashlib
 import logging
 
 from django.conf import settings
 from django.contrib.auth.decorators import login_required
 from django.contrib.auth.views import LoginView, PasswordResetView
+from django.core.exceptions import PermissionDenied
 from django.http import HttpResponse, HttpResponseRedirect
 from django.shortcuts import render
 from django.utils.html import format_html
@@ -14,6 +16,20 @@ from platform_core.middleware import RETRY_AFTER_SECONDS
 from platform_core.sign_in import BUSY_MESSAGE, SignInAttempt, SignInBusy
 
 logger = logging.getLogger(__name__)
+
+
+def tenant_admin_required(view):
+    """A page of the tenant admins (/manage/, integrations, announcements):
+    anonymous visitors go to sign in, anyone else signed in gets 403."""
+
+    @functools.wraps(view)
+    @login_required
+    def wrapper(request, *args, **kwargs):
+        if not (request.user.is_active and request.user.is_tenant_admin):
+            raise PermissionDenied
+        return view(request, *args, **kwargs)
+
+    return wrapper
 
 
 @login_required

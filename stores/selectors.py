@@ -4,6 +4,7 @@ import enum
 from datetime import timedelta
 
 from django.conf import settings
+from django.db.models import Count, QuerySet
 from django.utils import timezone
 
 from stores.models import PresenceSession, StaffMembership, Store
@@ -53,6 +54,20 @@ def staff_store_ids(*, user) -> list[int]:
 def stores_for_staff(*, user):
     return (
         Store.objects.filter(memberships__user=user).order_by("id") if user.is_authenticated else Store.objects.none()
+    )
+
+
+def stores_overview() -> QuerySet[Store]:
+    """Every store of the tenant, by id, with `staff_count` (tenant admins' list)."""
+    return Store.objects.annotate(staff_count=Count("memberships")).order_by("id")
+
+
+def store_staff(*, store_id: int) -> QuerySet[StaffMembership]:
+    """A store's memberships with their people: managers first, then by username."""
+    return (
+        StaffMembership.objects.filter(store_id=store_id)
+        .select_related("user")
+        .order_by("role", "user__username", "pk")  # "manager" sorts before "staff"
     )
 
 

@@ -1,4 +1,5 @@
-"""Writes for stores: presence on a store's dashboard.
+"""Writes for stores: the stores and their staff, as tenant admins manage
+them (/manage/), and presence on a store's dashboard.
 
 The tenant's schema must be active. Presence is kept per worker process in
 memory (stores/presence.py); these functions apply one worker's changes to
@@ -10,21 +11,140 @@ sockets opening would cost N² frames).
 """
 
 from collections.abc import Iterable
+from dataclasses import dataclass
 from datetime import timedelta
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
+from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
 from django.db import IntegrityError, connection, transaction
 from django.db.models import Q
 from django.utils import timezone
 
-from stores.models import PresenceSession, Store
+from platform_core.errors import ApplicationError
+from platform_core.invitations import Invitee, invitation_send_on_commit, person_for_email
+from stores.models import PresenceSession, StaffMembership, Store
 from stores.selectors import present_users_by_store
 from ws import events
 from ws.events import to_json
 from ws.layer import publish_to_store
 
 Pair = tuple[int, int]  # (store id, user id)
+
+# What a tenant admin sets on a store. Never `last_seq`: the stream's
+# writers move it (UPDATE … RETURNING), and saving a whole row read a
+# moment ago would put an old value back.
+SETTINGS_FIELDS = (
+    "name",
+    "sound_enabled",
+    "sound_repeat_seconds",
+    "sla_warn_minutes",
+    "sla_late_minutes",
+    "unattended_alert_seconds",
+)
+SLA_ORDER = "must be more than the amber minutes"
+
+
+# --- stores and staff, managed by tenant admins -------------------------------------
+def _checked(store: Store) -> None:
+    """The model's own rules (lengths, ranges, red after amber), as an
+    ApplicationError naming each field."""
+    try:
+        store.full_clean(exclude=["last_seq"])
+    except ValidationError as error:
+        fields = {name: " ".join(messages) for name, messages in error.message_dict.items()}
+        if NON_FIELD_ERRORS in fields:  # the only table-wide rule: store_sla_late_after_warn
+            fields.pop(NON_FIELD_ERRORS)
+            fields.setdefault("sla_late_minutes", SLA_ORDER)
+        raise ApplicationError("invalid", "invalid store", fields=fields) from None
+
+
+@transaction.atomic
+def store_create(*, name: str) -> Store:
+    """A new store with the default board settings."""
+    store = Store(name=name.strip() if isinstance(name, str) else name)
+    _checked(store)
+    store.save()
+    return store
+
+
+@transaction.atomic
+def store_update(*, store_id: int, **changes) -> Store:
+    """Rename a store or change its board settings (SETTINGS_FIELDS only).
+    The boards read them when they load."""
+    unknown = set(changes) - set(SETTINGS_FIELDS)
+    if unknown:
+        raise ApplicationError("invalid", "unknown settings", fields={name: "unknown setting" for name in unknown})
+    store = Store.objects.select_for_update().filter(pk=store_id).first()
+    if store is None:
+        raise ApplicationError("not_found", "no such store")
+    for name, value in changes.items():
+        setattr(store, name, value.strip() if name == "name" and isinstance(value, str) else value)
+    _checked(store)
+    store.save(update_fields=list(changes))
+    return store
+
+
+@dataclass(frozen=True)
+class MembershipAdded:
+    membership: StaffMembership
+    invitee: Invitee
+    emailed: bool  # the sign-in link went by mail (after commit)
+    sign_in_link: str | None  # for the admin to pass on when no mail was sent
+
+
+@transaction.atomic
+def membership_add(*, store_id: int, email: str, role: str, site: str, tenant_name: str) -> MembershipAdded:
+    """Make the person with this email staff of the store: their account
+    of this tenant, or a new one (platform_core.invitations). Someone who
+    has no password yet gets a one-time sign-in link; `site` is where the
+    link points (scheme://host[:port] of the tenant)."""
+    if role not in StaffMembership.Role.values:
+        raise ApplicationError(
+            "invalid", "invalid role", fields={"role": f"one of: {', '.join(StaffMembership.Role.values)}"}
+        )
+    store = Store.objects.filter(pk=store_id).first()
+    if store is None:
+        raise ApplicationError("not_found", "no such store")
+    invitee = person_for_email(email=email)
+    membership, created = StaffMembership.objects.get_or_create(user=invitee.user, store=store, defaults={"role": role})
+    if not created:
+        raise ApplicationError("conflict", "already staff", fields={"email": "already staff of this store"})
+    link = f"{site}{invitee.sign_in_path}" if invitee.sign_in_path else None
+    emailed = bool(link) and invitation_send_on_commit(
+        email=invitee.user.email, link=link, tenant_name=tenant_name, where=store.name
+    )
+    return MembershipAdded(
+        membership=membership, invitee=invitee, emailed=emailed, sign_in_link=link if link and not emailed else None
+    )
+
+
+@transaction.atomic
+def membership_change_role(*, store_id: int, membership_id: int, role: str) -> StaffMembership:
+    if role not in StaffMembership.Role.values:
+        raise ApplicationError(
+            "invalid", "invalid role", fields={"role": f"one of: {', '.join(StaffMembership.Role.values)}"}
+        )
+    membership = StaffMembership.objects.select_for_update().filter(pk=membership_id, store_id=store_id).first()
+    if membership is None:
+        raise ApplicationError("not_found", "no such staff member of this store")
+    if membership.role != role:
+        membership.role = role
+        membership.save(update_fields=["role"])
+    return membership
+
+
+@transaction.atomic
+def membership_remove(*, store_id: int, membership_id: int) -> StaffMembership:
+    """Take someone off a store's staff. Their open boards of the store close
+    (4403) on every worker once this commits (stores/signals.py)."""
+    membership = StaffMembership.objects.select_related("user").filter(pk=membership_id, store_id=store_id).first()
+    if membership is None:
+        raise ApplicationError("not_found", "no such staff member of this store")
+    membership.delete()
+    return membership
+
+
 Told = tuple[str, bool]  # (the store's presence frame, broadcast?)
 
 

@@ -4,10 +4,12 @@ from django.conf import settings
 from django.http import JsonResponse
 from django.views.decorators.csrf import csrf_exempt
 
-from orders.integrations import batch, services
+from orders.integrations import batch, probe, services
+from orders.integrations.webhooks import EVENT_TYPES
 from orders.models import Integration, WebhookDelivery
 from platform_core.api import api_view, declared_length, error_response, paginate, read_json, session_only
 from platform_core.errors import ApplicationError
+from platform_core.parsing import parse_client_int, parse_moment
 
 
 @csrf_exempt  # authenticated by its signature, not by a browser session
@@ -106,25 +108,89 @@ def integration_secret(request, integration_id: int, secret_id: int):
     return JsonResponse({"revoked": secret_id})
 
 
+def _delivery_json(delivery: WebhookDelivery) -> dict:
+    return {
+        "id": delivery.pk,
+        "webhook_id": delivery.webhook_id,
+        "event_type": delivery.event_type,
+        "received_at": delivery.received_at.isoformat(),
+        "accepted": delivery.accepted,
+        "status_code": delivery.status_code,
+        "error": delivery.error,
+        "order_id": delivery.order_id,
+    }
+
+
+OUTCOMES = {"accepted": True, "refused": False}
+
+
+def _delivery_filters(request) -> dict:
+    """`?outcome=accepted|refused`, `?event_type=`, `?since=<ISO-8601>` and
+    `?after=<delivery id>` (what a page that polls has not seen yet), as
+    ORM lookups; a bad one is a 400 naming it."""
+    errors, lookups = {}, {}
+    outcome = request.GET.get("outcome", "")
+    if outcome:
+        if outcome in OUTCOMES:
+            lookups["accepted"] = OUTCOMES[outcome]
+        else:
+            errors["outcome"] = "accepted or refused"
+    event_type = request.GET.get("event_type", "")
+    if event_type:
+        if event_type in EVENT_TYPES:
+            lookups["event_type"] = event_type
+        else:
+            errors["event_type"] = f"one of: {', '.join(EVENT_TYPES)}"
+    since = request.GET.get("since", "")
+    if since:
+        moment = parse_moment(since)
+        if moment is None or moment.tzinfo is None:
+            errors["since"] = "an ISO-8601 date-time with a UTC offset"
+        else:
+            lookups["received_at__gte"] = moment
+    after = request.GET.get("after", "")
+    if after:
+        try:
+            lookups["pk__gt"] = parse_client_int(after, "after", minimum=0)
+        except ApplicationError:
+            errors["after"] = "a delivery id (ASCII digits)"
+    if errors:
+        raise ApplicationError("bad_request", "invalid filter", fields=errors)
+    return lookups
+
+
 @api_view("GET")
 def integration_deliveries(request, integration_id: int):
+    """Newest first, filtered (`_delivery_filters`) and paged."""
     _admin_only(request)
-    deliveries = WebhookDelivery.objects.filter(integration=_integration(integration_id)).order_by("-id")
+    deliveries = WebhookDelivery.objects.filter(integration=_integration(integration_id), **_delivery_filters(request))
+    return JsonResponse(paginate(request, deliveries.order_by("-id"), _delivery_json))
+
+
+@api_view("POST")
+def integration_test_event(request, integration_id: int):
+    """Sign a test `order.created` with the integration's secret and put it
+    through the webhook's own code (probe.py): a real order, live on the
+    store's boards, and a row in the delivery log. 200 with what the shop
+    would have been answered, refusals included (`delivered` false)."""
+    _admin_only(request)
+    session_only(request, "send test events")
+    body = read_json(request, required={"store_id"})
+    store_id = body["store_id"]
+    if isinstance(store_id, bool) or not isinstance(store_id, int) or not 0 < store_id < 2**63:
+        raise ApplicationError("invalid", "invalid store", fields={"store_id": "a store id (a positive integer)"})
+    webhook_id, answer = probe.send_test_event(
+        integration=_integration(integration_id),
+        store_id=store_id,
+        address=request.META.get("REMOTE_ADDR") or "unknown",
+    )
     return JsonResponse(
-        paginate(
-            request,
-            deliveries,
-            lambda d: {
-                "id": d.pk,
-                "webhook_id": d.webhook_id,
-                "event_type": d.event_type,
-                "received_at": d.received_at.isoformat(),
-                "accepted": d.accepted,
-                "status_code": d.status_code,
-                "error": d.error,
-                "order_id": d.order_id,
-            },
-        )
+        {
+            "delivered": 200 <= answer.status < 300,
+            "status": answer.status,
+            "webhook_id": webhook_id,
+            "answer": answer.body,
+        }
     )
 
 

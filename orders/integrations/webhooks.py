@@ -34,6 +34,13 @@ def body_digest(body: bytes) -> str:
     return hashlib.sha256(body).hexdigest()
 
 
+def sign(*, secret: str, webhook_id: str, stamp: str, body: bytes) -> str:
+    """A `webhook-signature` value for this request, as a shop system signs
+    it (`verify`'s inverse): the page's "send a test event" signs with it."""
+    digest = hmac.new(secret_key(secret), f"{webhook_id}.{stamp}.".encode() + body, hashlib.sha256).digest()
+    return "v1," + base64.b64encode(digest).decode()
+
+
 def verify(*, secrets: list[str], headers, body: bytes, now: float | None = None) -> str:
     """Return the `webhook-id` of a correctly signed, fresh request.
 

@@ -184,7 +184,7 @@ def test_a_failing_job_is_retried_and_recorded(world):
 
 @pytest.mark.parametrize("who,status", [("admin", 200), ("staff1", 403), ("customer", 403)])
 def test_the_announcements_page_is_for_tenant_admins(world, who, status):
-    assert admin_client(world.acme, who).get("/announcements/").status_code == status
+    assert admin_client(world.acme, who).get("/manage/announcements/").status_code == status
 
 
 # Transactional: its teardown restarts the id sequences the measurement

@@ -92,7 +92,7 @@ def test_only_tenant_admins_manage_integrations(world, who):
     client = client_for(world.acme, who)
     assert client.get("/api/integrations").status_code == 403
     assert post(client, "/api/integrations", {"name": "x"}).status_code == 403
-    assert client.get("/integrations/").status_code == 403
+    assert client.get("/manage/integrations/").status_code == 403
 
 
 def test_admin_of_another_tenant_does_not_see_these(world):
@@ -102,7 +102,7 @@ def test_admin_of_another_tenant_does_not_see_these(world):
 
 
 def test_the_page_is_served_to_admins(world):
-    assert "orders/integrations.js" in client_for(world.acme, "admin").get("/integrations/").content.decode()
+    assert "orders/integrations.js" in client_for(world.acme, "admin").get("/manage/integrations/").content.decode()
 
 
 def test_delivery_logs_are_pruned_by_age(world):

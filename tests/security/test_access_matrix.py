@@ -82,6 +82,9 @@ HTTP = [
     ("DELETE", "/api/integrations/1/secrets/1", None, ADMIN_ONLY),
     ("GET", "/api/integrations/1/deliveries", None, ADMIN_ONLY),
     ("GET", "/api/integrations/2/deliveries", None, expect(403, anon=401, other_admin=401, admin=404)),
+    ("POST", "/api/integrations/1/test-event", {"store_id": 1}, ADMIN_ONLY),
+    ("POST", "/api/integrations/2/test-event", {"store_id": 1}, expect(403, anon=401, other_admin=401, admin=404)),
+    ("POST", "/api/announcements/audience", {"audience": "everyone"}, ADMIN_ONLY),
     # Signed by nobody: the webhook answers to signatures, not to sessions.
     ("POST", "/api/integrations/1/webhook", {"type": "order.created"}, expect(401)),
     ("POST", "/api/ws-tickets", None, expect(201, anon=401, other_admin=401)),
@@ -93,8 +96,15 @@ HTTP = [
     ("GET", "/stores/1/", None, expect(403, anon=302, other_admin=302, staff1=200)),
     ("GET", "/stores/3/", None, expect(404, anon=302, other_admin=302)),
     ("GET", "/notifications/", None, PAGE_SIGNED_IN),
-    ("GET", "/announcements/", None, PAGE_ADMIN),
-    ("GET", "/integrations/", None, PAGE_ADMIN),
+    ("GET", "/announcements/", None, expect(302)),  # moved to /manage/announcements/
+    ("GET", "/integrations/", None, expect(302)),
+    ("GET", "/manage/", None, PAGE_ADMIN),
+    ("GET", "/manage/stores/", None, PAGE_ADMIN),
+    ("GET", "/manage/stores/1/", None, PAGE_ADMIN),
+    ("GET", "/manage/stores/3/", None, expect(403, anon=302, other_admin=302, admin=404)),
+    ("POST", "/manage/stores/1/", None, expect(403, anon=302, other_admin=302, admin=422)),  # no fields: named
+    ("GET", "/manage/announcements/", None, PAGE_ADMIN),
+    ("GET", "/manage/integrations/", None, PAGE_ADMIN),
     ("GET", "/admin/", None, expect(302, admin=200)),  # the tenant's own admin site: its admins only
     # Public by design: the API's description, the sign-in and password-reset pages, the health check.
     ("GET", "/api/openapi.json", None, expect(200)),
