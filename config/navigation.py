@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from django.urls import NoReverseMatch, Resolver404, resolve, reverse
 from django.utils.functional import SimpleLazyObject
 from django.utils.translation import gettext_lazy as _
-from django_tenants.utils import get_public_schema_name, tenant_context
+from django_tenants.utils import get_public_schema_name
 
 from stores.selectors import staff_store_ids
 
@@ -40,12 +40,7 @@ def links_for(request) -> list[Link]:
     if user is None or not user.is_authenticated or tenant is None or tenant.schema_name == get_public_schema_name():
         return []
     links = []
-    # In the request's tenant explicitly: under ASGI, Django renders an
-    # error page (403, 404) on a thread of its own, whose connection is in
-    # no tenant's schema.
-    with tenant_context(tenant):
-        is_staff = bool(staff_store_ids(user=user))
-    if is_staff:
+    if staff_store_ids(user=user):
         links.append(
             _link(request, "store-list", _("Stores"), "store", _("The live order boards of the stores you work in."))
         )

@@ -91,9 +91,9 @@ PAGES = [
     Page("home", "customer", "/"),
     Page("inbox, empty", "customer", "/notifications/", ready="#preferences .kinds input"),
     Page("inbox", "customer", "/notifications/", prepare=some_notifications, ready="#inbox li"),
-    Page("no store access", "customer", "/stores/1/", status=403),
-    Page("admins only", "customer", "/integrations/", status=403),
-    Page("not found, signed in", "customer", "/no-such-page/", status=404, deployed=True),
+    Page("no store access", "customer", "/stores/1/", status=403, ready="#bell"),
+    Page("admins only", "customer", "/integrations/", status=403, ready="#bell"),
+    Page("not found, signed in", "customer", "/no-such-page/", status=404, deployed=True, ready="#bell"),
     Page("change password", "customer", "/accounts/password_change/"),
     # Store staff.
     Page("home, staff", "staff1", "/"),
