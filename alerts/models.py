@@ -53,6 +53,7 @@ class Notification(models.Model):
         ORDER_COMMENT = "order_comment", _("Order comment")
         MENTION = "mention", _("Mention")
         ANNOUNCEMENT = "announcement", _("Announcement")
+        BOARD_UNATTENDED = "board_unattended", _("Nobody on a store's board")
 
     recipient = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="notifications")
     kind = models.CharField(max_length=32, choices=Kind.choices)

@@ -1,6 +1,7 @@
 """What order changes tell people: the customer hears of a status change
 or a staff comment; an @mentioned colleague who may see the order hears
-they were mentioned. Called by orders/services.py inside the change's
+they were mentioned; the tenant admins hear of a new order nobody is on
+the store's board to see. Called by orders/services.py inside the change's
 transaction (the notifications commit with it and are pushed after).
 """
 
@@ -61,3 +62,30 @@ def notify_comment_added(*, comment, may_see) -> None:
             body=comment.body,
             url=f"/stores/{order.store_id}/",
         )
+
+
+def unattended_order_url(order) -> str:
+    return f"/stores/{order.store_id}/#order-{order.pk}"
+
+
+def notify_board_unattended(*, order, store_name: str, waited_seconds: int) -> int:
+    """Every active tenant admin hears that `order` is still new and nobody
+    is on its store's board; returns how many were told.
+
+    Once per order and admin: a retried job tells only those not told yet.
+    The caller holds the order's row lock, so two runs cannot both pass.
+    """
+    url = unattended_order_url(order)
+    told = Notification.objects.filter(kind=Notification.Kind.BOARD_UNATTENDED, url=url).values("recipient_id")
+    admins = list(
+        get_user_model().objects.filter(is_tenant_admin=True, is_active=True).exclude(pk__in=told).order_by("pk")
+    )
+    notifications_create_many(
+        recipients=admins,
+        kind=Notification.Kind.BOARD_UNATTENDED,
+        title=_("Nobody is on the board of %(store)s") % {"store": store_name},
+        body=_("Order %(ref)s came in %(seconds)s seconds ago and is still waiting: no staff has the board open.")
+        % {"ref": order.external_id, "seconds": waited_seconds},
+        url=url,
+    )
+    return len(admins)

@@ -27,3 +27,6 @@ urlpatterns = [
     path("admin/login/", views.admin_sign_in, {"site": tenant_site}),  # before admin's own: limited sign-ins
     path("admin/", tenant_site.urls),
 ]
+
+handler403 = "platform_core.views.permission_denied"
+handler404 = "platform_core.views.page_not_found"

@@ -12,3 +12,6 @@ urlpatterns = [
     path("admin/login/", views.admin_sign_in, {"site": operator_site}),  # before admin's own: limited sign-ins
     path("admin/", operator_site.urls),
 ]
+
+handler403 = "platform_core.views.permission_denied"
+handler404 = "platform_core.views.page_not_found"

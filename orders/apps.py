@@ -6,4 +6,4 @@ class OrdersConfig(AppConfig):
     verbose_name = "Orders"
 
     def ready(self):
-        from orders import signals  # noqa: F401  (connects the receivers)
+        from orders import signals, unattended  # noqa: F401  (connects the receivers, registers the job handler)

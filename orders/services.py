@@ -16,6 +16,7 @@ from alerts.triggers import notify_comment_added, notify_status_changed
 from orders.line_items import parse_line_items
 from orders.models import Order, OrderComment
 from orders.selectors import orders_visible_to
+from orders.unattended import unattended_watch
 from platform_core.errors import ApplicationError
 
 MAX_TEXT = 2000
@@ -95,7 +96,9 @@ def order_create(
     )
     if not known_new and Order.objects.filter(store_id=store_id, external_id=fields["external_id"]).exists():
         raise ApplicationError("conflict", "order exists", fields={"external_id": "already used in this store"})
-    return Order.objects.create(store_id=store_id, customer=customer, **fields)
+    order = Order.objects.create(store_id=store_id, customer=customer, **fields)
+    unattended_watch(order=order)
+    return order
 
 
 @transaction.atomic

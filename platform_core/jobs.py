@@ -89,6 +89,15 @@ def _run(job: Job) -> None:
         Job.objects.filter(pk=job.pk).update(done_at=timezone.now(), last_error="")
 
 
+def prune_done(*, older_than: timedelta) -> int:
+    """Delete jobs that finished (done or given up) more than `older_than`
+    ago, of every tenant; returns how many. A job per new order (the
+    unattended-board check) makes the table grow with the orders otherwise."""
+    with schema_context(get_public_schema_name()):
+        deleted, _ = Job.objects.filter(done_at__lt=timezone.now() - older_than).delete()
+    return deleted
+
+
 def run_due_then_close() -> int:
     """`run_due` for a thread of its own (the loop's pool threads)."""
     try:

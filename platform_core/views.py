@@ -10,6 +10,8 @@ from django.http import HttpResponse, HttpResponseRedirect
 from django.shortcuts import render
 from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
+from django.views import defaults
+from django_tenants.utils import tenant_context
 
 from platform_core import limits
 from platform_core.middleware import RETRY_AFTER_SECONDS
@@ -30,6 +32,27 @@ def tenant_admin_required(view):
         return view(request, *args, **kwargs)
 
     return wrapper
+
+
+def _in_the_requests_tenant(view):
+    """An error page rendered in the request's tenant. Under ASGI Django
+    renders error pages on a thread of its own, whose connection is in no
+    tenant's schema: the signed-in user (read lazily from the session, a
+    tenant table) and the header's links would be looked up in the public
+    schema, and a signed-in user would see a signed-out page."""
+
+    def handler(request, exception=None):
+        tenant = getattr(request, "tenant", None)  # none for an unknown host
+        if tenant is None:
+            return view(request, exception)
+        with tenant_context(tenant):
+            return view(request, exception)
+
+    return handler
+
+
+permission_denied = _in_the_requests_tenant(defaults.permission_denied)
+page_not_found = _in_the_requests_tenant(defaults.page_not_found)
 
 
 @login_required

@@ -71,6 +71,12 @@ def store_staff(*, store_id: int) -> QuerySet[StaffMembership]:
     )
 
 
+def board_watched(*, store_id: int, at=None) -> bool:
+    """Has anyone the store's board open: a fresh presence row, from any worker?"""
+    fresh = (at or timezone.now()) - timedelta(seconds=settings.PRESENCE_TTL_SECONDS)
+    return PresenceSession.objects.filter(store_id=store_id, seen_at__gte=fresh).exists()
+
+
 def present_users(*, store_id: int, at=None) -> list[events.PresentUser]:
     """Users with a fresh presence row on the store, by username."""
     return present_users_by_store(store_ids=[store_id], at=at).get(store_id, [])

@@ -17,7 +17,7 @@ for (const [path, operations] of Object.entries(spec.paths)) {
     summary.textContent = op.summary;
     const codes = document.createElement("p");
     codes.className = "codes";
-    codes.textContent = `answers: ${Object.keys(op.responses).join(", ")}`;
+    codes.textContent = `${root.dataset.answers} ${Object.keys(op.responses).join(", ")}`;
     box.append(verb, code, summary, codes);
     root.append(box);
   }

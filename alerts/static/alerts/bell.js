@@ -13,15 +13,22 @@
 import { api } from "/static/ws/pregon-api.js";
 import { ReconnectingSocket, socketUrl } from "/static/ws/pregon-socket.js";
 
+const bell = document.getElementById("bell");
 const badge = document.getElementById("bell-count");
 const toasts = document.getElementById("toasts");
 const seen = new Set(); // ids this tab has heard of: only a new one gets a toast
 let lastId = 0; // the newest notification id this tab has seen: resume point
 
+// The badge is hidden from screen readers: the bell's name carries the
+// count ("Notifications, 3 unread"), in the words the page was given
+// (data-label-*, translated with it).
 function setBadge(count) {
   badge.textContent = count > 99 ? "99+" : String(count);
   badge.dataset.count = String(count);
   badge.hidden = count === 0;
+  const { labelNone, labelOne, labelMany } = bell.dataset;
+  const label = count === 0 ? labelNone : count === 1 ? labelOne : labelMany.replace("{count}", String(count));
+  bell.setAttribute("aria-label", label);
 }
 
 function emit(name, detail) {
@@ -85,7 +92,7 @@ const socket = new ReconnectingSocket(
       }
     },
     onState(state) {
-      document.getElementById("bell").dataset.state = state;
+      bell.dataset.state = state;
     },
   }
 );

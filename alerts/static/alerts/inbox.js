@@ -12,6 +12,8 @@ import { api } from "/static/ws/pregon-api.js";
 
 const list = document.getElementById("inbox");
 const onlyUnread = document.getElementById("only-unread");
+const words = { markRead: list.dataset.markRead, unread: list.dataset.unread };
+let loaded = false; // the first answer came: an empty list now means "nothing"
 const items = new Map(); // notification id → its <li>
 let heardWhileLoading = null; // what the socket said while a load was in flight
 let connects = 0;
@@ -19,43 +21,72 @@ let connects = 0;
 function render(notification) {
   const li = document.createElement("li");
   li.dataset.notificationId = notification.id;
-  li.className = notification.read ? "read" : "unread";
+  const head = document.createElement("div");
+  head.className = "head";
   const title = document.createElement("strong");
   title.textContent = notification.title;
   const when = document.createElement("time");
   when.dateTime = notification.created_at;
   when.textContent = new Date(notification.created_at).toLocaleString();
-  const body = document.createElement("p");
-  body.textContent = notification.body;
+  head.append(title, when);
+  li.append(head);
+  if (notification.body) {
+    const body = document.createElement("p");
+    body.textContent = notification.body;
+    li.append(body);
+  }
   const button = document.createElement("button");
   button.type = "button";
-  button.textContent = "Mark read";
+  button.textContent = words.markRead;
   button.addEventListener("click", () => markRead([notification.id]));
-  li.append(title, " ", when, body, button);
+  li.append(button);
+  setState(li, notification.read);
   items.set(notification.id, li);
   return li;
+}
+
+// The class is the state (tests and styles read it); the hidden word says
+// "unread" to those who cannot see the coloured edge.
+function setState(li, read) {
+  li.className = read ? "read" : "unread";
+  li.querySelector(".state")?.remove();
+  if (!read) {
+    const state = document.createElement("span");
+    state.className = "state visually-hidden";
+    state.textContent = `${words.unread}: `;
+    li.querySelector(".head").prepend(state);
+  }
+}
+
+function showEmpty() {
+  if (!loaded) return;
+  const none = list.children.length === 0;
+  document.getElementById("inbox-empty").hidden = !none || onlyUnread.checked;
+  document.getElementById("inbox-empty-unread").hidden = !none || !onlyUnread.checked;
 }
 
 function show(notification) {
   const shown = items.get(notification.id);
   if (shown) {
-    if (notification.read) shown.className = "read";
+    if (notification.read) setState(shown, true);
     return;
   }
   if (notification.read && onlyUnread.checked) return;
   // Newest first: before the first one that is older.
   const older = [...list.children].find((li) => Number(li.dataset.notificationId) < notification.id);
   list.insertBefore(render(notification), older ?? null);
+  showEmpty();
 }
 
 function setRead(id) {
   const li = items.get(id);
-  if (li) li.className = "read";
+  if (li) setState(li, true);
 }
 
 function remove(id) {
   items.get(id)?.remove();
   items.delete(id);
+  showEmpty();
 }
 
 // Socket news is applied at once, and again on top of the answer of a load
@@ -76,8 +107,10 @@ async function load() {
     if (heardWhileLoading !== journal) return; // a newer load answers instead
     items.clear();
     list.replaceChildren();
+    loaded = true;
     data.results.forEach(show);
     journal.forEach((change) => change());
+    showEmpty();
   } finally {
     if (heardWhileLoading === journal) heardWhileLoading = null;
   }
@@ -103,6 +136,7 @@ const form = document.getElementById("preferences");
 async function loadPreferences() {
   const data = await (await fetch("/api/notifications/preferences", { credentials: "same-origin" })).json();
   form.querySelector(".kinds").replaceChildren(
+    form.querySelector(".kinds legend"),
     ...Object.entries(data.kinds).map(([kind, label]) => {
       const box = document.createElement("input");
       box.type = "checkbox";
@@ -119,7 +153,7 @@ form.addEventListener("submit", async (event) => {
   event.preventDefault();
   const muted = [...form.querySelectorAll("input[name=muted]:checked")].map((box) => box.value);
   await api("PUT", "/api/notifications/preferences", { muted_kinds: muted });
-  form.querySelector(".saved").hidden = false;
+  form.querySelector(".saved").textContent = document.getElementById("saved-text").content.textContent;
 });
 
 load();

@@ -1,0 +1,147 @@
+"""A new order with nobody on the store's board: after the store's
+`unattended_alert_seconds` the tenant admins of that tenant are told, once
+per order (orders/unattended.py). Real PostgreSQL, the real job queue and,
+where a board is open, a real dashboard socket's presence."""
+
+import io
+import time
+from datetime import timedelta
+
+import pytest
+from asgiref.sync import sync_to_async
+from django.core.management import call_command
+from django.db import transaction
+from django.utils import timezone
+from django_tenants.utils import tenant_context
+
+from alerts.models import Notification
+from orders.unattended import unattended_check
+from platform_core import jobs
+from stores.models import PresenceSession, Store
+from tenants.models import Job
+from tests.factories import change_status, create_order, login_cookie, make_user
+
+KIND = Notification.Kind.BOARD_UNATTENDED
+
+
+def set_delay(tenant, seconds: int, store_id: int = 1) -> None:
+    with tenant_context(tenant):
+        Store.objects.filter(pk=store_id).update(unattended_alert_seconds=seconds)
+
+
+def told(tenant) -> list[tuple[str, str]]:
+    """(recipient, url) of every unattended-board notification in the tenant."""
+    with tenant_context(tenant):
+        return sorted(Notification.objects.filter(kind=KIND).values_list("recipient__username", "url"))
+
+
+def someone_on_the_board(tenant, user, store_id: int = 1) -> None:
+    """A fresh presence row, as a worker's batch writes it for an open board."""
+    with tenant_context(tenant):
+        PresenceSession.objects.create(store_id=store_id, user=user, worker="elsewhere:1", seen_at=timezone.now())
+
+
+def run_jobs_after(seconds: float) -> None:
+    time.sleep(seconds)
+    jobs.run_due()
+
+
+@pytest.mark.django_db
+def test_nobody_on_the_board_tells_each_admin_of_that_tenant_once_per_order(world):
+    acme, globex = world.acme, world.globex
+    second_admin = make_user(acme.tenant, "admin2", is_tenant_admin=True)
+    make_user(acme.tenant, "gone-admin", is_tenant_admin=True, is_active=False)
+    for tenant in (acme.tenant, globex.tenant):
+        set_delay(tenant, 1)
+    # Store 1 exists in both tenants: globex's has someone on its board.
+    someone_on_the_board(globex.tenant, globex.staff1)
+    first = create_order(acme.tenant, external_id="WEB-1")
+    second = create_order(acme.tenant, external_id="WEB-2")
+    create_order(globex.tenant, external_id="WEB-1")
+
+    jobs.run_due()
+    assert told(acme.tenant) == [], "not before the delay"
+
+    run_jobs_after(1.1)
+    urls = [f"/stores/1/#order-{first.pk}", f"/stores/1/#order-{second.pk}"]
+    assert told(acme.tenant) == sorted((user, url) for user in ("admin", second_admin.username) for url in urls)
+    assert told(globex.tenant) == []
+    with tenant_context(acme.tenant):
+        notification = Notification.objects.filter(kind=KIND, url=urls[0]).first()
+        assert notification.title == f"Nobody is on the board of {acme.store1.name}"
+        assert "WEB-1" in notification.body
+
+    # A job that runs again (a lease that ran out) tells nobody twice.
+    with tenant_context(acme.tenant):
+        unattended_check(first.pk)
+    jobs.run_due()
+    assert len(told(acme.tenant)) == 4
+
+
+@pytest.mark.django_db
+def test_an_order_accepted_within_the_delay_tells_nobody(world):
+    acme = world.acme
+    set_delay(acme.tenant, 1)
+    accepted = create_order(acme.tenant, external_id="WEB-1")
+    waiting = create_order(acme.tenant, external_id="WEB-2")
+    change_status(acme.tenant, accepted, "accepted")
+
+    run_jobs_after(1.1)
+    assert told(acme.tenant) == [("admin", f"/stores/1/#order-{waiting.pk}")]
+
+
+@pytest.mark.django_db
+def test_a_store_with_the_alert_off_schedules_nothing(world):
+    acme = world.acme
+    set_delay(acme.tenant, 0)
+    create_order(acme.tenant, external_id="WEB-1")
+    assert not Job.objects.filter(kind="order.unattended").exists()
+
+
+@pytest.mark.django_db
+def test_a_rolled_back_order_schedules_nothing(world):
+    acme = world.acme
+    with pytest.raises(RuntimeError), tenant_context(acme.tenant), transaction.atomic():
+        create_order(acme.tenant, external_id="WEB-1")
+        raise RuntimeError("the request failed after the order was written")
+    assert not Job.objects.filter(kind="order.unattended").exists()
+
+
+@pytest.mark.django_db
+def test_turning_the_alert_off_meanwhile_tells_nobody(world):
+    acme = world.acme
+    set_delay(acme.tenant, 1)
+    create_order(acme.tenant, external_id="WEB-1")
+    set_delay(acme.tenant, 0)
+    run_jobs_after(1.1)
+    assert told(acme.tenant) == []
+
+
+@pytest.mark.django_db(transaction=True)
+async def test_a_board_open_on_the_store_tells_nobody_and_the_same_store_id_elsewhere_is_told(open_socket, world):
+    """The presence of a real dashboard socket (written by its worker's
+    batch), not a row made by hand. Globex's store 1 has nobody on it."""
+    acme, globex = world.acme, world.globex
+    for tenant in (acme.tenant, globex.tenant):
+        await sync_to_async(set_delay)(tenant, 1)
+    board = await open_socket("/ws/stores/1/orders/", cookie=await login_cookie(acme.tenant, acme.staff1))
+    while (await board.receive(timeout=3))["type"] != "presence":
+        pass  # the list comes once the batch with staff1's row is committed
+
+    await sync_to_async(create_order)(acme.tenant, external_id="WEB-1")
+    theirs = await sync_to_async(create_order)(globex.tenant, external_id="WEB-1")
+    await sync_to_async(run_jobs_after)(1.1)
+
+    assert await sync_to_async(told)(acme.tenant) == []
+    assert await sync_to_async(told)(globex.tenant) == [("admin", f"/stores/1/#order-{theirs.pk}")]
+
+
+@pytest.mark.django_db
+def test_finished_checks_are_pruned_and_pending_ones_kept(world):
+    acme = world.acme
+    set_delay(acme.tenant, 1)
+    done = create_order(acme.tenant, external_id="WEB-1")
+    pending = create_order(acme.tenant, external_id="WEB-2")
+    Job.objects.filter(object_id=done.pk).update(done_at=timezone.now() - timedelta(days=8))
+    call_command("prune_jobs", stdout=io.StringIO())
+    assert list(Job.objects.values_list("object_id", flat=True)) == [pending.pk]

@@ -1,0 +1,175 @@
+"""Every page, as the people who see it, at a desk and on a phone: axe-core
+finds no serious or critical violation, and nothing scrolls sideways.
+
+`PAGES` is the table: one row per (role, page, state). A page added to the
+product gets a row here. A row whose page is known to fail carries
+`xfail(strict=True)` with the reason, so it turns into a failure the day
+it is fixed and the mark must go.
+
+Set PREGON_SCREENSHOTS=<folder> to keep a PNG of every page at both sizes.
+"""
+
+import os
+import secrets
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pytest
+from django.contrib.auth.tokens import default_token_generator
+from django.db import connections
+from django.utils.encoding import force_bytes
+from django.utils.http import urlsafe_base64_encode
+from django_tenants.utils import tenant_context
+
+from tests.browser import assert_accessible, browser, sign_in
+from tests.factories import PASSWORD, World, create_order, notify
+from tests.servers import uvicorn_server
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+VIEWPORTS = {"desk": {"width": 1366, "height": 900}, "phone": {"width": 390, "height": 844}}
+OWNED_BY_BOARD = pytest.mark.xfail(strict=True, reason="owned by board/admin helper")
+
+
+@dataclass(frozen=True)
+class Page:
+    """A page as `role` (a username of the cast, or None: signed out) sees it
+    on `host`. `path` may be a function of the world (a link with a token);
+    `prepare` writes what the state needs before the visit; `ready` is a
+    selector the page shows once its scripts have filled it in."""
+
+    name: str
+    role: str | None
+    path: str | Callable[[World], str]
+    host: str = "acme.localhost"
+    status: int = 200
+    prepare: Callable[[World], None] | None = None
+    ready: str | None = None
+    deployed: bool = False  # served with DEBUG off (Django's own 404 page otherwise)
+    marks: tuple = field(default=())
+
+
+def reset_link(world: World) -> str:
+    user = world.acme.customer
+    with tenant_context(world.acme.tenant):
+        token = default_token_generator.make_token(user)
+    return f"/accounts/reset/{urlsafe_base64_encode(force_bytes(user.pk))}/{token}/"
+
+
+def some_notifications(world: World) -> None:
+    read = notify(world.acme.tenant, world.acme.customer, "Your order is ready", body="Pick it up at the counter.")
+    notify(world.acme.tenant, world.acme.customer, "Order WEB-7 is now Accepted")
+    with tenant_context(world.acme.tenant):
+        type(read).objects.filter(pk=read.pk).update(read_at=read.created_at)
+
+
+def some_orders(world: World) -> None:
+    create_order(
+        world.acme.tenant,
+        external_id="WEB-1",
+        customer=world.acme.customer,
+        line_items=[{"name": "Menú del día", "quantity": 1, "unit_price": "12.50"}],
+    )
+    create_order(world.acme.tenant, external_id="WEB-2", total="7.25")
+
+
+PAGES = [
+    # Signed out.
+    Page("sign in", None, "/accounts/login/"),
+    Page("forgot password", None, "/accounts/password_reset/"),
+    Page("reset mail sent", None, "/accounts/password_reset/done/"),
+    Page("choose a password", None, reset_link),
+    Page("choose a password, stale link", None, "/accounts/reset/MQ/set-password/"),
+    Page("password set", None, "/accounts/reset/done/"),
+    Page("api docs", None, "/api/docs", ready="#api .op"),
+    Page("not found", None, "/no-such-page/", status=404, deployed=True),
+    Page("operators' home", None, "/", host="localhost"),
+    Page("operators' sign in", None, "/accounts/login/", host="localhost"),
+    Page("operators' home, signed in", "operator", "/", host="localhost"),
+    # A customer.
+    Page("home", "customer", "/"),
+    Page("inbox, empty", "customer", "/notifications/", ready="#preferences .kinds input"),
+    Page("inbox", "customer", "/notifications/", prepare=some_notifications, ready="#inbox li"),
+    Page("no store access", "customer", "/stores/1/", status=403, ready="#bell"),
+    Page("admins only", "customer", "/integrations/", status=403, ready="#bell"),
+    Page("not found, signed in", "customer", "/no-such-page/", status=404, deployed=True, ready="#bell"),
+    Page("change password", "customer", "/accounts/password_change/"),
+    # Store staff.
+    Page("home, staff", "staff1", "/"),
+    Page("store list", "staff1", "/stores/"),
+    Page(
+        "dashboard, empty",
+        "staff1",
+        "/stores/1/",
+        ready="#connection[data-state=live]",
+        marks=(OWNED_BY_BOARD,),
+    ),
+    Page(
+        "dashboard",
+        "staff1",
+        "/stores/1/",
+        prepare=some_orders,
+        ready="#board article",
+        marks=(OWNED_BY_BOARD,),
+    ),
+    # A tenant admin.
+    Page("home, admin", "admin", "/"),
+    Page("integrations", "admin", "/integrations/", ready="#list"),
+    Page("announcements", "admin", "/announcements/", ready="#compose", marks=(OWNED_BY_BOARD,)),
+]
+
+
+def _params():
+    return [pytest.param(page, id=page.name, marks=page.marks) for page in PAGES]
+
+
+@pytest.mark.parametrize("page_row", _params())
+def test_every_page_is_accessible_and_fits_a_phone(world, page_row: Page):
+    row = page_row
+    if row.prepare:
+        row.prepare(world)
+    path = row.path(world) if callable(row.path) else row.path
+    connections.close_all()  # the server process must see what was written: committed, nothing held
+    with _server(deployed=row.deployed) as server, browser() as chromium:
+        base = f"http://{row.host}:{server.port}"
+        context = chromium.new_context(viewport=VIEWPORTS["desk"])
+        page = sign_in(context, base, row.role, PASSWORD) if row.role else context.new_page()
+        for size, viewport in VIEWPORTS.items():
+            page.set_viewport_size(viewport)
+            response = page.goto(f"{base}{path}")
+            assert response.status == row.status, (path, response.status)
+            if row.ready:
+                page.wait_for_selector(row.ready, state="attached", timeout=10_000)
+            _screenshot(page, row, size)
+            assert_accessible(page, label=f"{row.name} ({size})")
+            overflow = page.evaluate("document.documentElement.scrollWidth - window.innerWidth")
+            assert overflow <= 0, f"{row.name} ({size}) scrolls sideways by {overflow}px"
+    connections.close_all()
+
+
+def _server(*, deployed: bool):
+    if not deployed:
+        return uvicorn_server()
+    # config.settings as deployed (DEBUG off) on plain http, with the test
+    # database and hosts: the error pages are the product's, not Django's
+    # debug pages.
+    return uvicorn_server(
+        extra_env={
+            "DEBUG": "false",
+            "SECRET_KEY": secrets.token_urlsafe(50),
+            "ALLOWED_HOSTS": "localhost,.localhost",
+            "SECURE_SSL_REDIRECT": "false",
+            "SECURE_COOKIES": "false",
+            "SECURE_HSTS_SECONDS": "0",
+        }
+    )
+
+
+def _screenshot(page, row: Page, size: str) -> None:
+    folder = os.environ.get("PREGON_SCREENSHOTS")
+    if not folder:
+        return
+    Path(folder).mkdir(parents=True, exist_ok=True)
+    name = "".join(c if c.isalnum() else "-" for c in f"{row.name} {row.role or 'anonymous'} {size}")
+    page.screenshot(path=str(Path(folder) / f"{name}.png"), full_page=True)
