@@ -72,6 +72,15 @@ class StreamBatch:
             )
             self.last_seq = dict(cursor.fetchall())
         self.first_seq = dict(self.last_seq)
+        self._seen: set = set()
+
+    def once(self, key) -> bool:
+        """True the first time `key` is asked about in this batch: for work
+        that a batch needs once per store (arming a check), not per event."""
+        if key in self._seen:
+            return False
+        self._seen.add(key)
+        return True
 
     def holds(self, store_id: int) -> bool:
         """Whether this batch holds the store's row lock."""
@@ -96,6 +105,11 @@ class StreamBatch:
                 " FROM unnest(%s::bigint[], %s::bigint[]) AS v(id, seq) WHERE s.id = v.id",
                 [[store_id for store_id, _ in moved], [seq for _, seq in moved]],
             )
+
+
+def current_batch() -> StreamBatch | None:
+    """This thread's stream batch, if one is open."""
+    return getattr(_batches, "current", None)
 
 
 def holds_store_lock(store_id: int) -> bool:

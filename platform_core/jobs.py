@@ -49,6 +49,32 @@ def schedule(*, kind: str, object_id: int, due_at) -> None:
     transaction.on_commit(runner.wake)
 
 
+def arm(*, kind: str, object_id: int, start, delay_column: tuple[str, str]) -> bool:
+    """Queue a job for the current tenant, due `start` plus the seconds in
+    `delay_column` (table, column) of the tenant's row `object_id`, unless
+    that delay is 0 or a job of this kind and object is pending and due
+    later; True if queued. One statement, inside the change's transaction.
+
+    A pending job already due (perhaps running now) does not count: it may
+    have read what it works on before this transaction committed.
+    """
+    table, column = delay_column
+    jobs = f'"{get_public_schema_name()}".{Job._meta.db_table}'
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"""INSERT INTO {jobs} (tenant_id, kind, object_id, due_at, attempts, last_error)
+                SELECT %(tenant)s, %(kind)s, r.id, %(start)s + make_interval(secs => r.{column}), 0, ''
+                FROM {table} r
+                WHERE r.id = %(object)s AND r.{column} > 0 AND NOT EXISTS (
+                    SELECT 1 FROM {jobs} j
+                    WHERE j.tenant_id = %(tenant)s AND j.kind = %(kind)s AND j.object_id = r.id
+                      AND j.done_at IS NULL AND j.due_at > now())
+                RETURNING id""",
+            {"tenant": connection.tenant.pk, "kind": kind, "object": object_id, "start": start},
+        )
+        return cursor.fetchone() is not None
+
+
 def run_due(*, limit: int = 10) -> int:
     """Claim and run up to `limit` due jobs; return how many were claimed."""
     jobs = _claim(limit)

@@ -15,7 +15,7 @@ from django.utils import timezone
 from django_tenants.utils import tenant_context
 
 from alerts.models import Notification
-from orders.unattended import unattended_check
+from orders.unattended import CHECK, unattended_check
 from platform_core import jobs
 from stores.models import PresenceSession, Store
 from tenants.models import Job
@@ -73,7 +73,7 @@ def test_nobody_on_the_board_tells_each_admin_of_that_tenant_once_per_order(worl
 
     # A job that runs again (a lease that ran out) tells nobody twice.
     with tenant_context(acme.tenant):
-        unattended_check(first.pk)
+        unattended_check(acme.store1.pk)
     jobs.run_due()
     assert len(told(acme.tenant)) == 4
 
@@ -95,7 +95,7 @@ def test_a_store_with_the_alert_off_schedules_nothing(world):
     acme = world.acme
     set_delay(acme.tenant, 0)
     create_order(acme.tenant, external_id="WEB-1")
-    assert not Job.objects.filter(kind="order.unattended").exists()
+    assert not Job.objects.filter(kind=CHECK).exists()
 
 
 @pytest.mark.django_db
@@ -104,7 +104,7 @@ def test_a_rolled_back_order_schedules_nothing(world):
     with pytest.raises(RuntimeError), tenant_context(acme.tenant), transaction.atomic():
         create_order(acme.tenant, external_id="WEB-1")
         raise RuntimeError("the request failed after the order was written")
-    assert not Job.objects.filter(kind="order.unattended").exists()
+    assert not Job.objects.filter(kind=CHECK).exists()
 
 
 @pytest.mark.django_db
@@ -140,8 +140,39 @@ async def test_a_board_open_on_the_store_tells_nobody_and_the_same_store_id_else
 def test_finished_checks_are_pruned_and_pending_ones_kept(world):
     acme = world.acme
     set_delay(acme.tenant, 1)
-    done = create_order(acme.tenant, external_id="WEB-1")
-    pending = create_order(acme.tenant, external_id="WEB-2")
-    Job.objects.filter(object_id=done.pk).update(done_at=timezone.now() - timedelta(days=8))
+    create_order(acme.tenant, external_id="WEB-1")
+    Job.objects.filter(kind=CHECK).update(done_at=timezone.now() - timedelta(days=8))
+    create_order(acme.tenant, external_id="WEB-2")  # the finished check arms nothing: a new one
     call_command("prune_jobs", stdout=io.StringIO())
-    assert list(Job.objects.values_list("object_id", flat=True)) == [pending.pk]
+    assert list(Job.objects.filter(kind=CHECK).values_list("object_id", "done_at")) == [(acme.store1.pk, None)]
+
+
+@pytest.mark.django_db
+def test_many_new_orders_arm_one_check_per_store_and_each_order_is_told(world):
+    # One pending check per store, not a job per order (a job per order
+    # doubled the statements of every webhook, issue 15).
+    acme = world.acme
+    set_delay(acme.tenant, 1)
+    set_delay(acme.tenant, 1, store_id=acme.store2.pk)
+    orders = [create_order(acme.tenant, external_id=f"WEB-{n}") for n in range(5)]
+    orders.append(create_order(acme.tenant, external_id="OTHER", store_id=acme.store2.pk))
+    assert sorted(Job.objects.filter(kind=CHECK).values_list("object_id", flat=True)) == [
+        acme.store1.pk,
+        acme.store2.pk,
+    ]
+
+    run_jobs_after(1.1)
+    assert told(acme.tenant) == sorted(("admin", f"/stores/{o.store_id}/#order-{o.pk}") for o in orders)
+
+
+@pytest.mark.django_db
+def test_an_order_placed_after_the_check_ran_is_checked_too(world):
+    acme = world.acme
+    set_delay(acme.tenant, 1)
+    first = create_order(acme.tenant, external_id="WEB-1")
+    time.sleep(0.6)
+    second = create_order(acme.tenant, external_id="WEB-2")  # a check is armed: it arms nothing
+    run_jobs_after(0.5)  # the check for WEB-1 runs, and arms one for WEB-2
+    assert told(acme.tenant) == [("admin", f"/stores/1/#order-{first.pk}")]
+    run_jobs_after(0.7)
+    assert told(acme.tenant) == sorted(("admin", f"/stores/1/#order-{o.pk}") for o in (first, second))
