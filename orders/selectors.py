@@ -62,3 +62,8 @@ def stream_after(*, store_id: int, after: int, upto: int | None = None, limit: i
     if upto is not None:
         events_ = events_.filter(seq__lte=upto)
     return list(events_.order_by("seq").values_list("seq", "frame")[:limit])
+
+
+def stores_existing(store_ids) -> set[int]:
+    """Which of `store_ids` are stores of the active tenant."""
+    return set(Store.objects.filter(pk__in=store_ids).values_list("pk", flat=True))

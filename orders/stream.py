@@ -32,7 +32,7 @@ def stream_append(
     if not connection.in_atomic_block:
         raise RuntimeError("store stream events must be written inside the transaction of the change")
     batch = getattr(_batches, "current", None)
-    if batch is not None and store_id in batch.last_seq:
+    if batch is not None and batch.covers(store_id):
         return batch.append(store_id, frame_type, data)
     seq = _next_seq(store_id)
     frame = frame_type(seq=seq, store_id=store_id, data=data)
@@ -47,9 +47,9 @@ class StreamBatch:
     """Many events on a few stores in one transaction, for three round trips
     in all instead of two per event (the webhook batcher's fast path):
 
-    - on entering, the stores' rows are locked in id order (as `_next_seq`
-      would lock them one by one, so two writers still cannot deadlock) and
-      their `last_seq` read;
+    - on entering (or only on leaving, `lock_now=False`), the stores' rows
+      are locked in id order (as `_next_seq` would lock them one by one, so
+      two writers still cannot deadlock) and their `last_seq` read;
     - each `stream_append` on these stores takes the next seq here and keeps
       its event;
     - on leaving normally, the events are written in one INSERT and each
@@ -62,17 +62,24 @@ class StreamBatch:
     seqs handed out would leave a gap).
     """
 
-    def __init__(self, store_ids):
+    def __init__(self, store_ids, *, lock_now: bool = True):
+        self.store_ids = frozenset(store_ids)
         self.last_seq: dict[int, int] = {}
+        self.first_seq: dict[int, int] = {}
         self.events: list[StoreEvent] = []
+        self.pending: list[tuple] = []  # (store_id, frame_type, data) waiting for a seq
+        self._seen: set = set()
+        if lock_now:
+            self._lock()
+
+    def _lock(self) -> None:
         with connection.cursor() as cursor:
             cursor.execute(
                 f"SELECT id, last_seq FROM {Store._meta.db_table} WHERE id = ANY(%s::bigint[]) ORDER BY id FOR UPDATE",
-                [sorted(store_ids)],
+                [sorted(self.store_ids)],
             )
             self.last_seq = dict(cursor.fetchall())
         self.first_seq = dict(self.last_seq)
-        self._seen: set = set()
 
     def once(self, key) -> bool:
         """True the first time `key` is asked about in this batch: for work
@@ -82,11 +89,20 @@ class StreamBatch:
         self._seen.add(key)
         return True
 
+    def covers(self, store_id: int) -> bool:
+        """Whether this batch hands out the store's seqs."""
+        return store_id in self.store_ids
+
     def holds(self, store_id: int) -> bool:
         """Whether this batch holds the store's row lock."""
         return store_id in self.last_seq
 
     def append(self, store_id, frame_type, data) -> StoreEvent:
+        """The event, with its seq if the stores are locked; otherwise it
+        waits (unsaved, no seq yet) for `write`."""
+        if not self.holds(store_id):
+            self.pending.append((store_id, frame_type, data))
+            return StoreEvent(store_id=store_id, type=frame_type.type)
         seq = self.last_seq[store_id] = self.last_seq[store_id] + 1
         frame = frame_type(seq=seq, store_id=store_id, data=data)
         text = publish_to_store(store_id, frame, seq=seq)
@@ -95,6 +111,14 @@ class StreamBatch:
         return event
 
     def write(self) -> None:
+        if self.pending:
+            # Locked only now, for the few statements left before the
+            # commit: another worker's batch on these stores waits that
+            # long, not for this whole batch.
+            self._lock()
+            pending, self.pending = self.pending, []
+            for store_id, frame_type, data in pending:
+                self.append(store_id, frame_type, data)
         if not self.events:
             return
         StoreEvent.objects.bulk_create(self.events)
@@ -119,8 +143,12 @@ def holds_store_lock(store_id: int) -> bool:
 
 
 @contextlib.contextmanager
-def stream_batch(store_ids):
+def stream_batch(store_ids, *, lock_now: bool = True):
     """Hand out the seqs of `store_ids` for the block (see StreamBatch).
+    `lock_now=False`: the stores are locked only on leaving, and their
+    events get their seqs then; for a block that does not rely on those
+    locks meanwhile (new orders only, which the unique (store, external_id)
+    guards).
 
     Precondition: inside a transaction that the caller rolls back whole if
     the block raises; not nested.
@@ -129,7 +157,7 @@ def stream_batch(store_ids):
         raise RuntimeError("a stream batch must run inside the transaction of its changes")
     if getattr(_batches, "current", None) is not None:
         raise RuntimeError("stream batches do not nest")
-    batch = _batches.current = StreamBatch(store_ids)
+    batch = _batches.current = StreamBatch(store_ids, lock_now=lock_now)
     try:
         yield batch
         batch.write()

@@ -211,20 +211,25 @@ def _apply_all_at_once(requests: list[WebhookRequest], verified: list[tuple[int,
     with no savepoint, in about two round trips per new order (StreamBatch,
     `webhook_create_new`) instead of ten. Raises on the first request that
     is refused or fails; the caller then rolls back everything of it."""
-    with stream_batch({_store_of(requests[n]) for n, _, _ in verified}) as stream:
-        stores = set(stream.last_seq)
-        new = services.orders_absent(
-            {
-                (requests[n].event.store_id, requests[n].event.external_id)
-                for n, _, _ in verified
-                if requests[n].event and requests[n].event.type == "order.created"
-            }
-        )
+    for n, _, _ in verified:
+        if requests[n].parse_error is not None:
+            raise requests[n].parse_error
+    events = [requests[n].event for n, _, _ in verified]
+    created = {(e.store_id, e.external_id) for e in events if e.type == "order.created"}
+    # Only new orders, each once: the stores need no lock until their
+    # events take their seqs, at the end (a concurrent creation of the same
+    # order fails on the unique (store, external_id), and the batch goes
+    # again one request at a time). Otherwise they are locked first, and
+    # what exists is read under the locks.
+    only_new = len(created) == len(events) and services.orders_absent(created) == created
+    with stream_batch({e.store_id for e in events}, lock_now=not only_new) as stream:
+        if only_new:
+            stores, new = selectors.stores_existing({e.store_id for e in events}), set(created)
+        else:
+            stores, new = set(stream.last_seq), services.orders_absent(created)
         answers = []
         for n, integration, webhook_id in verified:
             request = requests[n]
-            if request.parse_error is not None:
-                raise request.parse_error
             key = (request.event.store_id, request.event.external_id)
             if request.event.type == "order.created" and key in new:
                 new.discard(key)  # a second copy in this batch finds the first's order
