@@ -168,7 +168,9 @@ function card(order) {
   },
     el("header", {},
       el("h3", { id: titleId }, `#${order.external_id}`),
-      open ? el("time", { class: "age", datetime: order.created_at, "data-created-at": order.created_at }) : ""),
+      open
+        ? el("time", { class: "age", datetime: order.created_at, "data-created-at": order.created_at })
+        : el("span", { class: "final", "data-status": order.status }, board.labels[order.status])),
     el("p", { class: "meta" },
       el("span", { class: "customer" }, customer),
       el("span", { class: "total" }, `${order.total} ${order.currency}`)),
@@ -311,13 +313,15 @@ function updateSound() {
   const running = audio && audio.state === "running";
   const unlocked = running && root.dataset.sound !== "on";
   root.dataset.sound = running ? "on" : "blocked";
-  soundButton.hidden = running;
+  soundButton.dataset.sound = root.dataset.sound;
   // Sound just became possible while orders wait: let them be heard now.
   if (unlocked && root.dataset.alerting === "true") chime();
 }
 
-// Any click or key on the page counts as the gesture the browser asks for.
-function unlockAudio() {
+// Any click or key on the page counts as the gesture the browser asks for
+// (the sound button's own click decides for itself: unlock, or test).
+function unlockAudio(event) {
+  if (event && event.target instanceof Node && soundButton?.contains(event.target)) return;
   const context = audioContext();
   if (context && context.state !== "running") context.resume().catch(() => {}).finally(updateSound);
 }
@@ -472,7 +476,7 @@ setInterval(() => {
 }, 1000);
 
 if (settings.sound_enabled) {
-  soundButton.addEventListener("click", unlockAudio);
+  soundButton.addEventListener("click", () => (audio && audio.state === "running" ? chime() : unlockAudio()));
   document.addEventListener("pointerdown", unlockAudio);
   document.addEventListener("keydown", unlockAudio);
   audioContext();
