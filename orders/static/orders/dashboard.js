@@ -160,6 +160,7 @@ function card(order) {
   const open = !FINAL.has(order.status);
   const customer = order.customer_name || order.customer || "";
   return el("article", {
+    id: `order-${order.id}`,
     class: "order" + (order.status === NEW ? " alerting" : ""),
     "data-order-id": order.id,
     "data-external-id": order.external_id,
@@ -488,4 +489,14 @@ if (settings.sound_enabled) {
 }
 updateDesktopButton();
 render();
+// A link to one order (`/stores/1/#order-42`, as in the unattended-board
+// alert): the cards are drawn by this script, after the browser looked for it.
+const linked = location.hash.match(/^#order-(\d+)$/);
+if (linked) {
+  const id = Number(linked[1]);
+  const status = orders.get(id)?.status;
+  if (FINAL.has(status)) recall(id);
+  else document.querySelector(`.column-switch [data-show="${status}"]`)?.click(); // a phone shows one column
+  document.getElementById(`order-${id}`)?.scrollIntoView({ block: "center" });
+}
 stream.start();
