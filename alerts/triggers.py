@@ -19,13 +19,15 @@ MENTION = re.compile(r"(?<![\w@])@([\w.+-]+)")
 
 
 def notify_status_changed(*, order) -> None:
-    """The order's customer hears that its status changed."""
+    """The order's customer hears that its status changed, and why it was
+    cancelled when staff gave a reason."""
     if order.customer_id is None:
         return
     notification_create(
         recipient=order.customer,
         kind=Notification.Kind.ORDER_STATUS,
         title=_("Order %(ref)s is now %(status)s") % {"ref": order.external_id, "status": order.get_status_display()},
+        body=_("Reason: %(reason)s") % {"reason": order.cancel_reason} if order.cancel_reason else "",
         url=f"/notifications/#order-{order.pk}",
     )
 

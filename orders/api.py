@@ -40,6 +40,10 @@ def store_orders(request, store_id: int):
     # in neither.
     latest = selectors.latest_seq(store_id=store_id)
     page = paginate(request, _filtered(request, selectors.store_orders(store_id=store_id)), _order_json)
+    # What a board shows on each card, so a reload keeps the conversation.
+    comments = selectors.recent_comments(order_ids=[o["id"] for o in page["results"]], limit=selectors.BOARD_COMMENTS)
+    for order in page["results"]:
+        order["comments"] = [asdict(c) for c in comments.get(order["id"], [])]
     return JsonResponse({**page, "latest_seq": latest})
 
 
@@ -73,8 +77,8 @@ def order_detail(request, order_id: int):
 @api_view("POST")
 def order_status(request, order_id: int):
     order = _order_for_staff(request, order_id)
-    body = read_json(request, required={"status"})
-    order = services.order_change_status(order_id=order.pk, status=body["status"])
+    body = read_json(request, required={"status"}, optional={"reason"})
+    order = services.order_change_status(order_id=order.pk, status=body["status"], reason=body.get("reason", ""))
     return JsonResponse(_order_json(order))
 
 

@@ -39,6 +39,11 @@ class Order(models.Model):
     currency = models.CharField(max_length=3, default="EUR")
     line_items = models.JSONField(default=list, blank=True)
     notes = models.TextField(blank=True)
+    # The customer's name as the shop system sent it ("Ana Díaz"): the
+    # account attached by email may be older, nameless, or none at all.
+    customer_name = models.CharField(max_length=150, blank=True)
+    # Why staff cancelled it (optional); the customer's notification says it.
+    cancel_reason = models.CharField(max_length=500, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 

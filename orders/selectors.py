@@ -1,11 +1,14 @@
 """Reads of orders and of store streams. The tenant's schema must be active."""
 
-from django.db.models import Q, QuerySet
+from django.db.models import Count, F, Q, QuerySet, Window
+from django.db.models.functions import RowNumber
 
 from orders.models import Order, OrderComment, StoreEvent
 from stores.models import Store
 from stores.selectors import staff_store_ids
 from ws import events
+
+BOARD_COMMENTS = 20  # per order, the latest: what a board's card shows
 
 
 def order_data(order: Order) -> events.OrderData:
@@ -17,8 +20,10 @@ def order_data(order: Order) -> events.OrderData:
         total=str(order.total),
         currency=order.currency,
         customer=order.customer.get_username() if order.customer_id else None,
+        customer_name=order.customer_name or (order.customer.get_full_name() if order.customer_id else ""),
         line_items=order.line_items,
         notes=order.notes,
+        cancel_reason=order.cancel_reason,
         created_at=order.created_at.isoformat(),
         updated_at=order.updated_at.isoformat(),
     )
@@ -34,6 +39,23 @@ def comment_data(comment: OrderComment) -> events.CommentData:
     )
 
 
+def recent_comments(*, order_ids, limit: int) -> dict[int, list[events.CommentData]]:
+    """The latest `limit` comments of each of these orders, oldest first, in
+    one query (what a board shows on each card)."""
+    latest_first = Window(RowNumber(), partition_by=F("order_id"), order_by=F("id").desc())
+    rows = (
+        OrderComment.objects.filter(order_id__in=list(order_ids))
+        .select_related("author")
+        .annotate(rank=latest_first)
+        .filter(rank__lte=limit)
+        .order_by("order_id", "id")
+    )
+    found: dict[int, list[events.CommentData]] = {}
+    for comment in rows:
+        found.setdefault(comment.order_id, []).append(comment_data(comment))
+    return found
+
+
 def orders_visible_to(*, user) -> QuerySet[Order]:
     """A customer's own orders and the orders of the stores a user is staff of."""
     if not user.is_authenticated:
@@ -45,6 +67,22 @@ def orders_visible_to(*, user) -> QuerySet[Order]:
 
 def store_orders(*, store_id: int) -> QuerySet[Order]:
     return Order.objects.filter(store_id=store_id).select_related("customer")
+
+
+def board_orders(*, store_id: int, open_limit: int, finished_limit: int) -> list[Order]:
+    """What a store's board opens with: its open orders (oldest first would
+    be a kitchen's order, but the board sorts; newest first here) and the
+    latest finished ones (completed or cancelled), which it shows as counts
+    that can be recalled."""
+    final = [Order.Status.COMPLETED, Order.Status.CANCELLED]
+    orders = store_orders(store_id=store_id)
+    return [*orders.exclude(status__in=final)[:open_limit], *orders.filter(status__in=final)[:finished_limit]]
+
+
+def new_order_counts(*, store_ids) -> dict[int, int]:
+    """How many orders wait to be accepted in each of these stores (absent: none)."""
+    rows = Order.objects.filter(store_id__in=list(store_ids), status=Order.Status.NEW).values("store_id")
+    return dict(rows.annotate(n=Count("id")).values_list("store_id", "n"))
 
 
 def latest_seq(*, store_id: int) -> int:

@@ -18,8 +18,11 @@ from orders.models import Order, OrderComment
 from orders.selectors import orders_visible_to
 from orders.unattended import unattended_watch
 from platform_core.errors import ApplicationError
+from platform_core.parsing import unstorable
 
 MAX_TEXT = 2000
+MAX_CUSTOMER_NAME = 150
+MAX_CANCEL_REASON = 500
 AMOUNT_TEXT = re.compile(r"[0-9]{1,12}(\.[0-9]{1,12})?")
 
 
@@ -31,6 +34,29 @@ def check_status(status) -> str:
     return status
 
 
+def check_cancel_reason(reason, *, status: str) -> str:
+    """An optional reason, for a cancellation only (stripped; "" for none)."""
+    if reason is None or reason == "":
+        return ""
+    if status != Order.Status.CANCELLED:
+        raise ApplicationError("invalid", "only a cancellation has a reason", fields={"reason": "only with cancelled"})
+    if not isinstance(reason, str) or len(reason) > MAX_CANCEL_REASON or unstorable(reason):
+        raise ApplicationError(
+            "invalid", "invalid reason", fields={"reason": f"a string of at most {MAX_CANCEL_REASON} characters"}
+        )
+    return reason.strip()
+
+
+def check_customer_name(name) -> str:
+    if not isinstance(name, str) or len(name) > MAX_CUSTOMER_NAME or unstorable(name):
+        raise ApplicationError(
+            "invalid",
+            "invalid customer name",
+            fields={"customer.name": f"must be a string of at most {MAX_CUSTOMER_NAME} characters"},
+        )
+    return name.strip()
+
+
 def check_comment_body(body) -> str:
     if not isinstance(body, str) or not body.strip():
         raise ApplicationError("invalid", "a comment needs a body", fields={"body": "must be a non-empty string"})
@@ -39,7 +65,7 @@ def check_comment_body(body) -> str:
     return body.strip()
 
 
-def check_order_fields(*, external_id, total, currency, line_items, notes) -> dict:
+def check_order_fields(*, external_id, total, currency, line_items, notes, customer_name="") -> dict:
     """The fields of an order as stored, or an ApplicationError naming each bad
     one. Line items follow orders.line_items (JSON primitives only)."""
     errors: dict[str, str] = {}
@@ -61,8 +87,12 @@ def check_order_fields(*, external_id, total, currency, line_items, notes) -> di
         line_items = [item.as_json() for item in parse_line_items(line_items)]
     except ApplicationError as error:
         errors.update(error.fields)
-    if not isinstance(notes, str) or len(notes) > MAX_TEXT:
+    if not isinstance(notes, str) or len(notes) > MAX_TEXT or unstorable(notes):
         errors["notes"] = f"must be a string of at most {MAX_TEXT} characters"
+    try:
+        customer_name = check_customer_name(customer_name)
+    except ApplicationError as error:
+        errors.update(error.fields)
     if errors:
         raise ApplicationError("invalid", "invalid order", fields=errors)
     return {
@@ -73,6 +103,7 @@ def check_order_fields(*, external_id, total, currency, line_items, notes) -> di
         "currency": currency,
         "line_items": line_items,
         "notes": notes,
+        "customer_name": customer_name,
     }
 
 
@@ -84,6 +115,7 @@ def order_create(
     total,
     currency: str = "EUR",
     customer=None,
+    customer_name: str = "",
     line_items=None,
     notes: str = "",
     known_new: bool = False,
@@ -92,7 +124,12 @@ def order_create(
     holding the store's row lock (the webhook batcher), so it is not looked
     up again."""
     fields = check_order_fields(
-        external_id=external_id, total=total, currency=currency, line_items=line_items or [], notes=notes
+        external_id=external_id,
+        total=total,
+        currency=currency,
+        line_items=line_items or [],
+        notes=notes,
+        customer_name=customer_name,
     )
     if not known_new and Order.objects.filter(store_id=store_id, external_id=fields["external_id"]).exists():
         raise ApplicationError("conflict", "order exists", fields={"external_id": "already used in this store"})
@@ -102,9 +139,12 @@ def order_create(
 
 
 @transaction.atomic
-def order_change_status(*, order_id: int, status: str) -> Order:
-    """Move an order along the status machine; refuses what the machine forbids."""
+def order_change_status(*, order_id: int, status: str, reason: str = "") -> Order:
+    """Move an order along the status machine; refuses what the machine forbids.
+    `reason`: why it is cancelled (cancellation only; optional); stored, in
+    the stream event, and in the customer's notification."""
     check_status(status)
+    reason = check_cancel_reason(reason, status=status)
     # Locked so two staff clicking at once cannot both pass the check.
     order = Order.objects.select_for_update(of=("self",)).select_related("customer").get(pk=order_id)
     if not order.can_become(status):
@@ -116,7 +156,8 @@ def order_change_status(*, order_id: int, status: str) -> Order:
             },
         )
     order.status = status
-    order.save(update_fields=["status", "updated_at"])
+    order.cancel_reason = reason
+    order.save(update_fields=["status", "cancel_reason", "updated_at"])
     notify_status_changed(order=order)
     return order
 

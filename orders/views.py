@@ -6,18 +6,71 @@ from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
 from django.http import Http404
 from django.shortcuts import render
+from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from orders import selectors
 from orders.models import Order
 from stores.models import Store
 from stores.selectors import Access, store_access, stores_for_staff
 
-BOARD_SIZE = 200
+BOARD_OPEN_ORDERS = 500
+BOARD_FINISHED_ORDERS = 50
+FINAL = (Order.Status.COMPLETED, Order.Status.CANCELLED)
 
 
 @login_required
 def store_list(request):
-    return render(request, "orders/store_list.html", {"stores": stores_for_staff(user=request.user)})
+    stores = list(stores_for_staff(user=request.user))
+    waiting = selectors.new_order_counts(store_ids=[store.pk for store in stores])
+    return render(
+        request,
+        "orders/store_list.html",
+        {"stores": [(store, waiting.get(store.pk, 0)) for store in stores]},
+    )
+
+
+def board_text() -> dict:
+    """Every string the board's script shows, translated here (the script
+    holds no English). `{name}` marks what the script fills in."""
+    return {
+        "actions": {
+            Order.Status.ACCEPTED: _("Accept"),
+            Order.Status.PREPARING: _("Start"),
+            Order.Status.READY: _("Ready"),
+            Order.Status.COMPLETED: _("Complete"),
+            Order.Status.CANCELLED: _("Cancel"),
+        },
+        "state": {
+            "connecting": _("Connecting…"),
+            "live": _("Live"),
+            "offline": _("Offline"),
+            "refused": _("Not allowed"),
+            "closed": _("Closed"),
+        },
+        "retry_in": _("Reconnecting in {seconds} s"),
+        "retrying": _("Reconnecting…"),
+        "last_event": _("Last event {time}"),
+        "no_event": _("No event yet"),
+        "comment": _("Comment"),
+        "comment_placeholder": _("Comment…"),
+        "send": _("Send"),
+        "no_orders": _("No orders"),
+        "recall": _("Recall"),
+        "hide": _("Hide"),
+        "recalled": _("Recalled"),
+        "age": _("Waiting for {age}"),
+        "announce_new": _("New order {ref}"),
+        "announce_new_for": _("New order {ref} for {customer}"),
+        "notification_title": _("New order {ref}"),
+        "notification_body": _("{count} items · {total}"),
+        "title_count": "({count}) {title}",
+        "reason": _("Reason: {reason}"),
+        "nobody": _("Nobody else"),
+        "desktop_on": _("Desktop alerts on"),
+        "desktop_blocked": _("Desktop alerts blocked in the browser"),
+        "error": _("Could not save: {detail}"),
+    }
 
 
 @login_required
@@ -27,21 +80,40 @@ def dashboard(request, store_id: int):
         raise Http404
     if access is Access.FORBIDDEN:
         raise PermissionDenied
+    store = Store.objects.get(pk=store_id)
     latest = selectors.latest_seq(store_id=store_id)  # before the list: see orders.api.store_orders
-    orders = [asdict(selectors.order_data(o)) for o in selectors.store_orders(store_id=store_id)[:BOARD_SIZE]]
+    orders = selectors.board_orders(
+        store_id=store_id, open_limit=BOARD_OPEN_ORDERS, finished_limit=BOARD_FINISHED_ORDERS
+    )
+    comments = selectors.recent_comments(order_ids=[o.pk for o in orders], limit=selectors.BOARD_COMMENTS)
     return render(
         request,
         "orders/dashboard.html",
         {
-            "store": Store.objects.get(pk=store_id),
+            "store": store,
+            "columns": [(status, label) for status, label in Order.Status.choices if status not in FINAL],
             "board": {
                 "store_id": store_id,
+                "store_name": store.name,
                 "latest_seq": latest,
-                "orders": orders,
+                # The client's clock may be off: ages are counted from the server's.
+                "server_now": timezone.now().isoformat(),
+                "orders": [
+                    {**asdict(selectors.order_data(o)), "comments": [asdict(c) for c in comments.get(o.pk, [])]}
+                    for o in orders
+                ],
                 "statuses": Order.Status.values,
                 "labels": dict(Order.Status.choices),
                 # Forward first, cancel last: in the order of the statuses.
                 "transitions": {k: sorted(v, key=Order.Status.values.index) for k, v in Order.TRANSITIONS.items()},
+                "settings": {
+                    "sound_enabled": store.sound_enabled,
+                    "sound_repeat_seconds": store.sound_repeat_seconds,
+                    "sla_warn_minutes": store.sla_warn_minutes,
+                    "sla_late_minutes": store.sla_late_minutes,
+                },
+                "user": request.user.get_username(),
+                "text": board_text(),
             },
         },
     )

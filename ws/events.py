@@ -124,11 +124,15 @@ class OrderData:
     total: str  # a decimal as a string ("12.50"): exact, and msgpack-safe
     currency: str
     customer: str | None  # the customer's username
+    # The name to show: as the shop system sent it, else the account's full
+    # name; "" when neither is known.
+    customer_name: str
     # orders.line_items.LineItem.as_json() each (amounts as decimal strings,
     # free-form values as JSON primitives); orders saved before that schema
     # carry their items as sent, which were JSON too.
     line_items: list[dict]
     notes: str
+    cancel_reason: str  # "" unless cancelled with a reason
     created_at: str
     updated_at: str
 

@@ -16,7 +16,13 @@ from django.utils import timezone
 
 from orders.integrations.webhooks import SECRET_PREFIX, OrderEvent
 from orders.models import Integration, IntegrationSecret, Order, WebhookDelivery
-from orders.services import check_order_fields, order_change_status, order_comment_add, order_create
+from orders.services import (
+    check_customer_name,
+    check_order_fields,
+    order_change_status,
+    order_comment_add,
+    order_create,
+)
 from orders.stream import holds_store_lock
 from platform_core.errors import ApplicationError
 from stores.models import Store
@@ -75,8 +81,10 @@ def order_upsert(*, store_id: int, external_id: str, fields: dict) -> Order:
     if not holds_store_lock(store_id):
         Store.objects.select_for_update().filter(pk=store_id).exists()
     order = Order.objects.filter(store_id=store_id, external_id=external_id).first()
-    customer = fields.get("customer")
-    customer = customer_for_email(email=customer["email"], name=customer.get("name", "")) if customer else None
+    sent_customer = fields.get("customer")
+    # Checked before an account is made with it.
+    customer_name = check_customer_name(sent_customer.get("name", "")) if sent_customer else ""
+    customer = customer_for_email(email=sent_customer["email"], name=customer_name) if sent_customer else None
     if order is None:
         if "total" not in fields:
             raise ApplicationError(
@@ -88,6 +96,7 @@ def order_upsert(*, store_id: int, external_id: str, fields: dict) -> Order:
             total=fields["total"],
             currency=fields.get("currency", "EUR"),
             customer=customer,
+            customer_name=customer_name,
             line_items=fields.get("line_items"),
             notes=fields.get("notes", ""),
         )
@@ -97,6 +106,7 @@ def order_upsert(*, store_id: int, external_id: str, fields: dict) -> Order:
         currency=fields.get("currency", order.currency),
         line_items=fields.get("line_items", []),
         notes=fields.get("notes", order.notes),
+        customer_name=customer_name if sent_customer else order.customer_name,
     )
     # Only what the event carries: line items stored before their schema
     # existed are not read again (nor refused) by an update that omits them.
@@ -105,6 +115,8 @@ def order_upsert(*, store_id: int, external_id: str, fields: dict) -> Order:
         for key in ("total", "currency", "line_items", "notes")
         if key in fields and merged[key] != getattr(order, key)
     }
+    if sent_customer and merged["customer_name"] != order.customer_name:
+        changes["customer_name"] = merged["customer_name"]
     if customer and customer.pk != order.customer_id:
         changes["customer"] = customer
     if changes:
@@ -235,12 +247,15 @@ def webhook_create_new(
             "invalid", "a new order needs a total", fields={"data.total": "required to create the order"}
         )
     customer = fields.get("customer")
+    # Checked before an account is made with it.
+    customer_name = check_customer_name(customer.get("name", "")) if customer else ""
     order = order_create(
         store_id=event.store_id,
         external_id=event.external_id,
         total=fields["total"],
         currency=fields.get("currency", "EUR"),
-        customer=customer_for_email(email=customer["email"], name=customer.get("name", "")) if customer else None,
+        customer=customer_for_email(email=customer["email"], name=customer_name) if customer else None,
+        customer_name=customer_name,
         line_items=fields.get("line_items"),
         notes=fields.get("notes", ""),
         known_new=True,

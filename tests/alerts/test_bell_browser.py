@@ -26,7 +26,7 @@ def test_a_status_change_by_staff_toasts_the_customer_and_mark_all_read_clears_e
 
         staff = sign_in(chromium.new_context(), base, "staff1", PASSWORD)
         staff.goto(f"{base}/stores/1/")
-        staff.locator('article[data-external-id="WEB-2"]').get_by_role("button", name="Accepted").click()
+        staff.locator('article[data-external-id="WEB-2"]').get_by_role("button", name="Accept", exact=True).click()
 
         # Both tabs: a toast and a badge of 1, without reload.
         for tab in (home, inbox):

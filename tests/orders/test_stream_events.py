@@ -64,7 +64,9 @@ async def test_each_save_writes_exactly_one_event_in_order(world, published):
         "currency": "EUR",
         "customer": "customer",
         "line_items": [{"name": "", "sku": "x", "quantity": "2", "unit_price": None, "options": None, "extra": {}}],
+        "customer_name": "",
         "notes": "",
+        "cancel_reason": "",
         "created_at": created["data"]["order"]["created_at"],
         "updated_at": created["data"]["order"]["updated_at"],
     }

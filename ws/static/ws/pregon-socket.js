@@ -25,6 +25,8 @@ export class ReconnectingSocket {
     this.attempt = 0;
     this.stopped = false;
     this.ws = null;
+    this.retryTimer = null;
+    this.retryAt = null; // when the next attempt starts (ms since the epoch), while waiting
   }
 
   start() {
@@ -34,7 +36,23 @@ export class ReconnectingSocket {
 
   stop() {
     this.stopped = true;
+    this.cancelRetry();
     if (this.ws) this.ws.close(1000);
+  }
+
+  // Skip the rest of the backoff wait (a person pressed "Retry now"). The
+  // backoff keeps growing: a server that is down is not hammered by a tab.
+  retryNow() {
+    if (this.stopped || this.retryTimer === null) return false;
+    this.cancelRetry();
+    this.open();
+    return true;
+  }
+
+  cancelRetry() {
+    clearTimeout(this.retryTimer);
+    this.retryTimer = null;
+    this.retryAt = null;
   }
 
   send(message) {
@@ -68,8 +86,13 @@ export class ReconnectingSocket {
       if (this.stopped) return this.onState("closed");
       if (PERMANENT_CLOSE.has(event.code)) return this.onState("refused", event.code);
       const delay = backoffDelay(this.attempt++);
+      this.retryAt = Date.now() + delay;
+      this.retryTimer = setTimeout(() => {
+        this.retryTimer = null;
+        this.retryAt = null;
+        this.open();
+      }, delay);
       this.onState("offline", delay);
-      setTimeout(() => this.open(), delay);
     };
   }
 }
@@ -80,7 +103,15 @@ export function socketUrl(path) {
 }
 
 export class StoreStream {
-  constructor({ storeId, lastSeq = 0, onEvent, onPresence = () => {}, onReset = () => {}, onState = () => {} }) {
+  constructor({
+    storeId,
+    lastSeq = 0,
+    onEvent,
+    onPresence = () => {},
+    onReset = () => {},
+    onState = () => {},
+    onFrame = () => {},
+  }) {
     this.storeId = storeId;
     this.lastSeq = lastSeq;
     this.onEvent = onEvent;
@@ -89,7 +120,13 @@ export class StoreStream {
     this.resumeAsked = null; // the `after` of a resume still unanswered
     this.socket = new ReconnectingSocket(
       () => socketUrl(`/ws/stores/${this.storeId}/orders/?after=${this.lastSeq}`),
-      { onFrame: (frame) => this.handle(frame), onState }
+      {
+        onFrame: (frame) => {
+          onFrame(frame); // any frame: the server is there (the board shows when it last heard)
+          this.handle(frame);
+        },
+        onState,
+      }
     );
   }
 
@@ -99,6 +136,15 @@ export class StoreStream {
 
   stop() {
     this.socket.stop();
+  }
+
+  retryNow() {
+    return this.socket.retryNow();
+  }
+
+  // When the next reconnect attempt starts (ms since the epoch), or null.
+  get retryAt() {
+    return this.socket.retryAt;
   }
 
   // After a reload over HTTP (e.g. on `reset`): continue from that position.
