@@ -9,16 +9,12 @@ a template reads `nav_links` (a lazy list), and then once per request.
 
 from dataclasses import dataclass
 
-from django.urls import NoReverseMatch, Resolver404, resolve, reverse
+from django.urls import NoReverseMatch, reverse
 from django.utils.functional import SimpleLazyObject
 from django.utils.translation import gettext_lazy as _
 from django_tenants.utils import get_public_schema_name
 
 from stores.selectors import staff_store_ids
-
-# The tenant admins' pages (issue 16). The link appears once the path is
-# routed, so no build shows a link that leads nowhere.
-MANAGE_PATH = "/manage/"
 
 
 @dataclass(frozen=True)
@@ -46,19 +42,18 @@ def links_for(request) -> list[Link]:
         )
     if user.is_tenant_admin:
         links += [
-            _link(request, None, _("Manage"), "sliders", _("Stores, staff and settings."), path=MANAGE_PATH),
+            _link(request, "manage", _("Manage"), "sliders", _("Stores, staff and settings.")),
             _link(request, "announcements", _("Announcements"), "megaphone", _("Tell everyone, staff or customers.")),
             _link(request, "integrations", _("Integrations"), "plug", _("Shop systems that send orders by webhook.")),
         ]
     return [link for link in links if link is not None]
 
 
-def _link(request, name, label, icon, description, *, path=None) -> Link | None:
+def _link(request, name, label, icon, description) -> Link | None:
     try:
-        if path is None:
-            path = reverse(name)
-        else:
-            resolve(path)
-    except (NoReverseMatch, Resolver404):
+        path = reverse(name)
+    except NoReverseMatch:  # a urlconf without the page (the operators' host)
         return None
-    return Link(url=path, label=label, icon=icon, description=description, current=request.path.startswith(path))
+    # "Manage" holds the other admin places: it is current on its own pages only.
+    current = request.path == path if name == "manage" else request.path.startswith(path)
+    return Link(url=path, label=label, icon=icon, description=description, current=current)

@@ -29,7 +29,6 @@ from tests.servers import uvicorn_server
 pytestmark = pytest.mark.django_db(transaction=True)
 
 VIEWPORTS = {"desk": {"width": 1366, "height": 900}, "phone": {"width": 390, "height": 844}}
-OWNED_BY_BOARD = pytest.mark.xfail(strict=True, reason="owned by board/admin helper")
 
 
 @dataclass(frozen=True)
@@ -92,7 +91,7 @@ PAGES = [
     Page("inbox, empty", "customer", "/notifications/", ready="#preferences .kinds input"),
     Page("inbox", "customer", "/notifications/", prepare=some_notifications, ready="#inbox li"),
     Page("no store access", "customer", "/stores/1/", status=403, ready="#bell"),
-    Page("admins only", "customer", "/integrations/", status=403, ready="#bell"),
+    Page("admins only", "customer", "/manage/integrations/", status=403, ready="#bell"),
     Page("not found, signed in", "customer", "/no-such-page/", status=404, deployed=True, ready="#bell"),
     Page("change password", "customer", "/accounts/password_change/"),
     # Store staff.
@@ -103,7 +102,6 @@ PAGES = [
         "staff1",
         "/stores/1/",
         ready="#connection[data-state=live]",
-        marks=(OWNED_BY_BOARD,),
     ),
     Page(
         "dashboard",
@@ -111,12 +109,14 @@ PAGES = [
         "/stores/1/",
         prepare=some_orders,
         ready="#board article",
-        marks=(OWNED_BY_BOARD,),
     ),
     # A tenant admin.
     Page("home, admin", "admin", "/"),
-    Page("integrations", "admin", "/integrations/", ready="#list"),
-    Page("announcements", "admin", "/announcements/", ready="#compose", marks=(OWNED_BY_BOARD,)),
+    Page("manage", "admin", "/manage/"),
+    Page("manage stores", "admin", "/manage/stores/"),
+    Page("manage a store", "admin", "/manage/stores/1/"),
+    Page("integrations", "admin", "/manage/integrations/", ready="#list"),
+    Page("announcements", "admin", "/manage/announcements/", ready="#compose"),
 ]
 
 
