@@ -53,31 +53,24 @@ def unattended_watch(*, order: Order) -> None:
 
 @jobs.handler(CHECK)
 def unattended_check(store_id: int) -> None:
-    """Tell the tenant admins about the store's due orders, then arm the
-    next check. Idempotent (a job may run twice): each order's row is
-    locked, as a status change locks it, so an Accept committing meanwhile
-    is seen, and admins already told are not told again."""
-    store = Store.objects.filter(pk=store_id).first()
-    if store is None or not store.unattended_alert_seconds:
-        return
-    delay = timedelta(seconds=store.unattended_alert_seconds)
-    now = timezone.now()
-    waiting = Order.objects.filter(store_id=store_id, status=Order.Status.NEW)
-    due = list(
-        waiting.filter(created_at__lte=now - delay, created_at__gt=now - delay - LOOK_BACK).values_list("pk", flat=True)
-    )
-    if due and not board_watched(store_id=store_id):
-        for order_id in due:
-            _tell(order_id, store)
-    upcoming = waiting.filter(created_at__gt=now - delay).order_by("created_at").values_list("created_at", flat=True)
-    if (next_created := upcoming.first()) is not None:
-        jobs.schedule(kind=CHECK, object_id=store_id, due_at=next_created + delay)
-
-
-def _tell(order_id: int, store: Store) -> None:
+    """Tell the tenant admins about the store's due orders (one notification
+    for all of them), then arm the next check. Idempotent (a job may run
+    twice): the store's row is locked for the check, and an admin told
+    about the store recently is not told again (alerts.triggers)."""
     with transaction.atomic():
-        order = Order.objects.select_for_update().filter(pk=order_id, status=Order.Status.NEW).first()
-        if order is None:
+        store = Store.objects.select_for_update().filter(pk=store_id).first()
+        if store is None or not store.unattended_alert_seconds:
             return
-        waited = int((timezone.now() - order.created_at).total_seconds())
-        notify_board_unattended(order=order, store_name=store.name, waited_seconds=waited)
+        delay = timedelta(seconds=store.unattended_alert_seconds)
+        now = timezone.now()
+        waiting = Order.objects.filter(store_id=store_id, status=Order.Status.NEW)
+        due = list(
+            waiting.filter(created_at__lte=now - delay, created_at__gt=now - delay - LOOK_BACK).order_by("created_at")
+        )
+        if due and not board_watched(store_id=store_id):
+            notify_board_unattended(store_id=store_id, store_name=store.name, orders=due, now=now)
+        upcoming = (
+            waiting.filter(created_at__gt=now - delay).order_by("created_at").values_list("created_at", flat=True)
+        )
+        if (next_created := upcoming.first()) is not None:
+            jobs.schedule(kind=CHECK, object_id=store_id, due_at=next_created + delay)

@@ -52,8 +52,9 @@ def schedule(*, kind: str, object_id: int, due_at) -> None:
 def arm(*, kind: str, object_id: int, start, delay_column: tuple[str, str]) -> bool:
     """Queue a job for the current tenant, due `start` plus the seconds in
     `delay_column` (table, column) of the tenant's row `object_id`, unless
-    that delay is 0 or a job of this kind and object is pending and due
-    later; True if queued. One statement, inside the change's transaction.
+    that delay is 0 or a pending job of this kind and object will run by
+    then (it arms the next one itself); True if queued. One statement,
+    inside the change's transaction.
 
     A pending job already due (perhaps running now) does not count: it may
     have read what it works on before this transaction committed.
@@ -68,7 +69,8 @@ def arm(*, kind: str, object_id: int, start, delay_column: tuple[str, str]) -> b
                 WHERE r.id = %(object)s AND r.{column} > 0 AND NOT EXISTS (
                     SELECT 1 FROM {jobs} j
                     WHERE j.tenant_id = %(tenant)s AND j.kind = %(kind)s AND j.object_id = r.id
-                      AND j.done_at IS NULL AND j.due_at > now())
+                      AND j.done_at IS NULL AND j.due_at > now()
+                      AND j.due_at <= %(start)s + make_interval(secs => r.{column}))
                 RETURNING id""",
             {"tenant": connection.tenant.pk, "kind": kind, "object": object_id, "start": start},
         )
