@@ -73,6 +73,17 @@ def some_orders(world: World) -> None:
     create_order(world.acme.tenant, external_id="WEB-2", total="7.25")
 
 
+def long_names(world: World) -> None:
+    """Unbroken words far wider than a phone (an outside test found them
+    scrolling sideways): a store name and a notification naming it."""
+    from stores.models import Store
+
+    name = "W" * 120
+    with tenant_context(world.acme.tenant):
+        Store.objects.filter(pk=1).update(name=name)
+    notify(world.acme.tenant, world.acme.admin, f"Nobody is on the board of {name}", body=name)
+
+
 PAGES = [
     # Signed out.
     Page("sign in", None, "/accounts/login/"),
@@ -114,6 +125,8 @@ PAGES = [
     Page("home, admin", "admin", "/"),
     Page("manage", "admin", "/manage/"),
     Page("manage stores", "admin", "/manage/stores/"),
+    Page("manage stores, long names", "admin", "/manage/stores/", prepare=long_names),
+    Page("inbox, long names", "admin", "/notifications/", prepare=long_names, ready="#inbox li"),
     Page("manage a store", "admin", "/manage/stores/1/"),
     Page("integrations", "admin", "/manage/integrations/", ready="#list"),
     Page("announcements", "admin", "/manage/announcements/", ready="#compose"),
