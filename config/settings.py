@@ -308,7 +308,7 @@ WEBHOOK_BATCH_SIZE = env.int("WEBHOOK_BATCH_SIZE", default=32)
 WEBHOOK_BATCH_WAIT_MS = env.float("WEBHOOK_BATCH_WAIT_MS", default=1)
 # Batches run side by side in this many lanes per worker (a store always in
 # the same lane), each with its own thread and database connection.
-WEBHOOK_BATCH_LANES = env.int("WEBHOOK_BATCH_LANES", default=4)
+WEBHOOK_BATCH_LANES = env.int("WEBHOOK_BATCH_LANES", default=1)
 WEBHOOK_MAX_BODY_BYTES = env.int("WEBHOOK_MAX_BODY_BYTES", default=1024 * 1024)
 FORM_MAX_BODY_BYTES = env.int("FORM_MAX_BODY_BYTES", default=1024 * 1024)  # /accounts/, /admin/
 DEFAULT_MAX_BODY_BYTES = env.int("DEFAULT_MAX_BODY_BYTES", default=16384)  # any other path
