@@ -10,22 +10,18 @@ commits, when mail is configured; otherwise the caller shows it to the
 admin, who passes it on (a deployment that sends no mail can still invite).
 """
 
-import logging
 from dataclasses import dataclass
 from functools import partial
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.core.exceptions import ValidationError
-from django.core.mail import send_mail
 from django.core.validators import validate_email
 from django.db import IntegrityError, transaction
-from django.template.loader import render_to_string
 
 from platform_core.errors import ApplicationError
+from platform_core.mail import send_rendered
 from platform_core.provisioning import sign_in_path
-
-logger = logging.getLogger(__name__)
 
 EMAIL_RULE = "an email address such as ana@example.com (ASCII letters, digits and @.+-_ only, at most 150 characters)"
 
@@ -111,10 +107,11 @@ def invitation_send_on_commit(*, email: str, link: str, tenant_name: str, where:
 
 
 def _send(*, email: str, link: str, tenant_name: str, where: str) -> None:
-    context = {"tenant_name": tenant_name, "where": where, "link": link, "username": email}
-    subject = "".join(render_to_string("registration/invitation_subject.txt", context).splitlines())
-    try:
-        send_mail(subject, render_to_string("registration/invitation_email.txt", context), None, [email])
-    except Exception:
-        # The membership exists and the admin can send a new link: a lost mail is a log line, not a failure.
-        logger.exception("could not email an invitation to %s's staff", tenant_name)
+    # The membership exists and the admin can send a new link.
+    send_rendered(
+        subject_template="registration/invitation_subject.txt",
+        body_template="registration/invitation_email.txt",
+        context={"tenant_name": tenant_name, "where": where, "link": link, "username": email},
+        to=email,
+        failure=f"could not email an invitation to {tenant_name}'s staff",
+    )

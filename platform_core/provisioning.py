@@ -6,7 +6,6 @@ the operators' admin call it. It lives here, not in `tenants/`, because it
 creates a user (platform_core) and `tenants` imports nothing above it.
 """
 
-import logging
 import re
 from dataclasses import dataclass
 from functools import partial
@@ -15,21 +14,18 @@ from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.contrib.auth.tokens import default_token_generator
 from django.core.exceptions import ValidationError
-from django.core.mail import send_mail
 from django.core.validators import validate_email
 from django.db import transaction
 from django.http.request import validate_host
-from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils.encoding import force_bytes
 from django.utils.http import urlsafe_base64_encode
 from django_tenants.utils import get_public_schema_name, schema_context, schema_exists, tenant_context
 
 from platform_core.errors import ApplicationError
+from platform_core.mail import send_rendered
 from platform_core.models import User
 from tenants.models import Domain, Tenant
-
-logger = logging.getLogger(__name__)
 
 # Lowercase only, so the name needs no quoting and cannot collide with
 # another in case alone; PostgreSQL keeps 63 bytes and reserves "pg_".
@@ -169,10 +165,11 @@ def tenant_provision_check(*, schema: str, name: str, domain: str, admin_email: 
 
 
 def _email_sign_in_link(*, email: str, tenant_name: str, domain: str, link: str) -> None:
-    context = {"tenant_name": tenant_name, "domain": domain, "link": link, "username": email}
-    subject = "".join(render_to_string("registration/first_admin_subject.txt", context).splitlines())
-    try:
-        send_mail(subject, render_to_string("registration/first_admin_email.txt", context), None, [email])
-    except Exception:
-        # The tenant exists and the caller has the link: a lost mail is worth a log line, not a failure.
-        logger.exception("could not email the sign-in link of tenant %s's first admin", domain)
+    # The tenant exists and the caller has the link.
+    send_rendered(
+        subject_template="registration/first_admin_subject.txt",
+        body_template="registration/first_admin_email.txt",
+        context={"tenant_name": tenant_name, "domain": domain, "link": link, "username": email},
+        to=email,
+        failure=f"could not email the sign-in link of tenant {domain}'s first admin",
+    )

@@ -231,28 +231,27 @@ def _apply_all_at_once(requests: list[WebhookRequest], verified: list[tuple[int,
         for n, integration, webhook_id in verified:
             request = requests[n]
             key = (request.event.store_id, request.event.external_id)
-            if request.event.type == "order.created" and key in new:
+            fresh = request.event.type == "order.created" and key in new
+            if fresh:
                 new.discard(key)  # a second copy in this batch finds the first's order
-                applied, order = (
-                    True,
-                    services.webhook_create_new(
-                        integration=integration,
-                        webhook_id=webhook_id,
-                        body_digest=request.digest,
-                        event=request.event,
-                        stores=stores,
-                    ),
-                )
-            else:
-                applied, order = services.webhook_receive(
-                    integration=integration,
-                    webhook_id=webhook_id,
-                    body_digest=request.digest,
-                    event=request.event,
-                    stores=stores,
-                )
+            applied, order = _receive(request, integration, webhook_id, stores, new_order=fresh)
             answers.append((n, Answer(200, _applied_body(applied, webhook_id, order))))
     return answers
+
+
+def _receive(request: WebhookRequest, integration: Integration, webhook_id: str, stores: set[int], *, new_order=False):
+    """(applied, order) of one verified request: `webhook_create_new` for an
+    order known not to exist (the fast path's), else `webhook_receive`."""
+    received = {
+        "integration": integration,
+        "webhook_id": webhook_id,
+        "body_digest": request.digest,
+        "event": request.event,
+        "stores": stores,
+    }
+    if new_order:
+        return True, services.webhook_create_new(**received)
+    return services.webhook_receive(**received)
 
 
 def _applied_body(applied: bool, webhook_id: str, order) -> dict:
@@ -340,13 +339,7 @@ def _apply_one(request: WebhookRequest, integration: Integration, webhook_id: st
         if request.parse_error is not None:
             raise request.parse_error
         with transaction.atomic():  # the savepoint: a refusal rolls back this request only
-            applied, order = services.webhook_receive(
-                integration=integration,
-                webhook_id=webhook_id,
-                body_digest=request.digest,
-                event=request.event,
-                stores=stores,
-            )
+            applied, order = _receive(request, integration, webhook_id, stores)
             body = _applied_body(applied, webhook_id, order)
     except ApplicationError as error:
         answer = _error(error)

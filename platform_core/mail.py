@@ -1,0 +1,21 @@
+"""One way to send a mail made from two templates (a subject, a text body)."""
+
+import logging
+
+from django.core.mail import send_mail
+from django.template.loader import render_to_string
+
+logger = logging.getLogger(__name__)
+
+
+def send_rendered(*, subject_template: str, body_template: str, context: dict, to: str, failure: str) -> bool:
+    """Send it; on failure log `failure` and return False. Callers send
+    links that the person asking also has (a first admin's, an invitation):
+    a lost mail is worth a log line, not a failed request."""
+    subject = "".join(render_to_string(subject_template, context).splitlines())
+    try:
+        send_mail(subject, render_to_string(body_template, context), None, [to])
+    except Exception:
+        logger.exception(failure)
+        return False
+    return True
