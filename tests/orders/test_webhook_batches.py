@@ -7,6 +7,7 @@ committed, and dashboards still get every event in seq order."""
 import asyncio
 import http.client
 import json
+import threading
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
@@ -18,6 +19,7 @@ from django_tenants.utils import tenant_context
 from orders.integrations import batch
 from orders.integrations.services import integration_create, integration_secret_add
 from orders.models import Integration, Order, OrderComment, StoreEvent, WebhookDelivery
+from orders.stream import StreamBatch
 from stores.models import Store
 from tests.factories import login_cookie
 from tests.orders.webhook_client import payload, sign
@@ -333,3 +335,50 @@ async def test_a_dashboard_gets_every_batched_order_once_in_seq_order(world, int
                 names.add(frame["data"]["order"]["external_id"])
     assert seqs == list(range(1, 51)), "gap-free, in order, once each"
     assert names == {f"I-{n}" for n in range(50)}
+
+
+def test_two_workers_batches_of_new_orders_on_the_same_stores_neither_deadlock_nor_leave_gaps(
+    world, integration, caplog, monkeypatch
+):
+    # Late locking (StreamBatch, lock_now=False): both batches insert their
+    # orders, and only then lock the stores for their seqs, held here until
+    # both have inserted. The second waits for the first's commit; neither
+    # deadlocks (Django's foreign keys are DEFERRABLE, so their KEY SHARE
+    # locks on the stores come at the commit, after the seq lock) and the
+    # seqs stay gap-free and in commit order.
+    integ, secret = integration
+    both_inserted = threading.Barrier(2)
+    held = set()
+    lock = StreamBatch._lock
+
+    def lock_when_both_have_inserted(self):
+        if threading.current_thread().name not in held:
+            held.add(threading.current_thread().name)
+            both_inserted.wait(timeout=10)
+        return lock(self)
+
+    monkeypatch.setattr(StreamBatch, "_lock", lock_when_both_have_inserted)
+    answers = []
+
+    def worker(name):
+        requests = [
+            signed(integ.pk, secret, payload(external_id=f"{name}{n}", total="1", store_id=1 + n % 2)) for n in range(8)
+        ]
+        try:
+            answers.extend(a.status for a in batch.apply_batch([("acme.localhost", r) for r in requests]))
+        finally:
+            connections.close_all()
+
+    with caplog.at_level("WARNING"):
+        threads = [threading.Thread(target=worker, args=(name,), name=name) for name in ("A", "B")]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(timeout=60)
+
+    assert answers == [200] * 16
+    assert "deadlocked" not in caplog.text
+    _, _, events, _, last_seq = written(world.acme.tenant)
+    for store_id in (1, 2):
+        assert [seq for store, seq, _ in events if store == store_id] == list(range(1, 9))
+    assert last_seq[:2] == [(1, 8), (2, 8)]
