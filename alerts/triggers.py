@@ -80,9 +80,10 @@ def unattended_store_url(store_id: int) -> str:
     return f"/manage/stores/{store_id}/"
 
 
-def notify_board_unattended(*, store_id: int, store_name: str, orders: list, now) -> int:
-    """Every active tenant admin hears that `orders` (oldest first, still
-    new) wait with nobody on the store's board; returns how many were told.
+def notify_board_unattended(*, store_id: int, store_name: str, waiting: int, oldest, now) -> int:
+    """Every active tenant admin hears that `waiting` orders (`oldest` the
+    first of them, still new) wait with nobody on the store's board;
+    returns how many were told.
 
     One notification per admin for all of them, and none to an admin told
     about this store within UNATTENDED_REPEAT. The caller holds the store's
@@ -95,9 +96,8 @@ def notify_board_unattended(*, store_id: int, store_name: str, orders: list, now
     admins = list(
         get_user_model().objects.filter(is_tenant_admin=True, is_active=True).exclude(pk__in=told).order_by("pk")
     )
-    oldest = orders[0]
     values = {
-        "count": len(orders),
+        "count": waiting,
         "ref": oldest.external_id,
         "seconds": int((now - oldest.created_at).total_seconds()),
     }
@@ -108,7 +108,7 @@ def notify_board_unattended(*, store_id: int, store_name: str, orders: list, now
         body=ngettext(
             "Order %(ref)s came in %(seconds)s seconds ago and is still waiting: no staff has the board open.",
             "%(count)s orders are waiting, the oldest (%(ref)s) for %(seconds)s seconds: no staff has the board open.",
-            len(orders),
+            waiting,
         )
         % values,
         url=url,

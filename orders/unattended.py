@@ -64,11 +64,13 @@ def unattended_check(store_id: int) -> None:
         delay = timedelta(seconds=store.unattended_alert_seconds)
         now = timezone.now()
         waiting = Order.objects.filter(store_id=store_id, status=Order.Status.NEW)
-        due = list(
-            waiting.filter(created_at__lte=now - delay, created_at__gt=now - delay - LOOK_BACK).order_by("created_at")
-        )
-        if due and not board_watched(store_id=store_id):
-            notify_board_unattended(store_id=store_id, store_name=store.name, orders=due, now=now)
+        # A count and the oldest, not the rows: a rush can leave thousands.
+        due = waiting.filter(created_at__lte=now - delay, created_at__gt=now - delay - LOOK_BACK)
+        oldest = due.order_by("created_at").only("external_id", "created_at").first()
+        if oldest is not None and not board_watched(store_id=store_id):
+            notify_board_unattended(
+                store_id=store_id, store_name=store.name, waiting=due.count(), oldest=oldest, now=now
+            )
         upcoming = (
             waiting.filter(created_at__gt=now - delay).order_by("created_at").values_list("created_at", flat=True)
         )
