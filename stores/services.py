@@ -93,16 +93,20 @@ class MembershipAdded:
     sign_in_link: str | None  # for the admin to pass on when no mail was sent
 
 
+def _check_role(role) -> None:
+    if role not in StaffMembership.Role.values:
+        raise ApplicationError(
+            "invalid", "invalid role", fields={"role": f"one of: {', '.join(StaffMembership.Role.values)}"}
+        )
+
+
 @transaction.atomic
 def membership_add(*, store_id: int, email: str, role: str, site: str, tenant_name: str) -> MembershipAdded:
     """Make the person with this email staff of the store: their account
     of this tenant, or a new one (platform_core.invitations). Someone who
     has no password yet gets a one-time sign-in link; `site` is where the
     link points (scheme://host[:port] of the tenant)."""
-    if role not in StaffMembership.Role.values:
-        raise ApplicationError(
-            "invalid", "invalid role", fields={"role": f"one of: {', '.join(StaffMembership.Role.values)}"}
-        )
+    _check_role(role)
     store = Store.objects.filter(pk=store_id).first()
     if store is None:
         raise ApplicationError("not_found", "no such store")
@@ -121,10 +125,7 @@ def membership_add(*, store_id: int, email: str, role: str, site: str, tenant_na
 
 @transaction.atomic
 def membership_change_role(*, store_id: int, membership_id: int, role: str) -> StaffMembership:
-    if role not in StaffMembership.Role.values:
-        raise ApplicationError(
-            "invalid", "invalid role", fields={"role": f"one of: {', '.join(StaffMembership.Role.values)}"}
-        )
+    _check_role(role)
     membership = StaffMembership.objects.select_for_update().filter(pk=membership_id, store_id=store_id).first()
     if membership is None:
         raise ApplicationError("not_found", "no such staff member of this store")
