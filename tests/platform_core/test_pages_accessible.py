@@ -9,6 +9,7 @@ it is fixed and the mark must go.
 Set PREGON_SCREENSHOTS=<folder> to keep a PNG of every page at both sizes.
 """
 
+import contextlib
 import os
 import secrets
 from collections.abc import Callable
@@ -137,14 +138,31 @@ def _params():
     return [pytest.param(page, id=page.name, marks=page.marks) for page in PAGES]
 
 
+@pytest.fixture(scope="module")
+def servers(django_db_setup):
+    """One server per configuration for the whole table: starting one per
+    row cost minutes. Tenants are made again by every test with new ids, so
+    these servers trust no tenant they looked up before (no cache)."""
+    with contextlib.ExitStack() as stack:
+        started = {}
+
+        def server(*, deployed: bool):
+            if deployed not in started:
+                started[deployed] = stack.enter_context(_server(deployed=deployed))
+            return started[deployed]
+
+        yield server
+
+
 @pytest.mark.parametrize("page_row", _params())
-def test_every_page_is_accessible_and_fits_a_phone(world, page_row: Page):
+def test_every_page_is_accessible_and_fits_a_phone(world, servers, page_row: Page):
     row = page_row
     if row.prepare:
         row.prepare(world)
     path = row.path(world) if callable(row.path) else row.path
     connections.close_all()  # the server process must see what was written: committed, nothing held
-    with _server(deployed=row.deployed) as server, browser() as chromium:
+    server = servers(deployed=row.deployed)
+    with browser() as chromium:
         base = f"http://{row.host}:{server.port}"
         context = chromium.new_context(viewport=VIEWPORTS["desk"])
         page = sign_in(context, base, row.role, PASSWORD) if row.role else context.new_page()
@@ -163,7 +181,7 @@ def test_every_page_is_accessible_and_fits_a_phone(world, page_row: Page):
 
 def _server(*, deployed: bool):
     if not deployed:
-        return uvicorn_server()
+        return uvicorn_server(extra_env={"TENANT_CACHE_SECONDS": "0"})
     # config.settings as deployed (DEBUG off) on plain http, with the test
     # database and hosts: the error pages are the product's, not Django's
     # debug pages.
@@ -175,6 +193,7 @@ def _server(*, deployed: bool):
             "SECURE_SSL_REDIRECT": "false",
             "SECURE_COOKIES": "false",
             "SECURE_HSTS_SECONDS": "0",
+            "TENANT_CACHE_SECONDS": "0",
         }
     )
 
