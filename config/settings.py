@@ -117,6 +117,8 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    # The user's language, else the tenant's, else the browser's; the tenant's time zone.
+    "platform_core.i18n.LanguageMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
 ]
@@ -130,6 +132,8 @@ TEMPLATES = [
             "context_processors": [
                 "django.template.context_processors.request",
                 "django.contrib.auth.context_processors.auth",
+                "django.template.context_processors.i18n",
+                "django.template.context_processors.tz",
                 "django.contrib.messages.context_processors.messages",
                 "config.navigation.navigation",
             ],
@@ -430,7 +434,12 @@ CONTENT_SECURITY_POLICY = {
 }
 
 # --- I18n / static ----------------------------------------------------------
+# Spanish first for people (a tenant's default, a user's choice, the
+# browser's); English when a client states no preference at all (API
+# integrators, curl). platform_core/i18n.py chooses per request.
 LANGUAGE_CODE = "en"
+LANGUAGES = [("es", "Español"), ("en", "English")]
+LOCALE_PATHS = [BASE_DIR / "locale"]
 TIME_ZONE = "UTC"
 USE_I18N = True
 USE_TZ = True

@@ -1,6 +1,7 @@
 """URLs served on a tenant's host (acme.example.com)."""
 
 from django.urls import include, path
+from django.views.i18n import JavaScriptCatalog
 
 from alerts.urls import api_urlpatterns as alert_api
 from alerts.urls import page_urlpatterns as alert_pages
@@ -20,6 +21,8 @@ urlpatterns = [
     path("api/ws-tickets", account_api.ws_tickets, name="api-ws-tickets"),
     path("api/tokens", account_api.tokens, name="api-tokens"),
     path("api/tokens/<int:token_id>", account_api.token, name="api-token"),
+    # The Spanish (or English) words of the pages' scripts: gettext() in JS.
+    path("jsi18n/", JavaScriptCatalog.as_view(), name="javascript-catalog"),
     path("api/openapi.json", openapi.openapi_json, name="openapi"),
     path("api/docs", openapi.api_docs, name="api-docs"),
     path("accounts/login/", views.SignInView.as_view(), name="login"),

@@ -1,3 +1,4 @@
+from django.conf import settings
 from django.contrib.auth.models import AbstractUser
 from django.db import models
 from django.utils.translation import gettext_lazy as _
@@ -13,6 +14,8 @@ class User(AbstractUser):
     # Tenant admins manage stores, staff and integrations, and broadcast
     # announcements. Django's is_staff/is_superuser only govern /admin/.
     is_tenant_admin = models.BooleanField(_("tenant admin"), default=False)
+    # "" follows the tenant's default, then the browser (platform_core/i18n.py).
+    language = models.CharField(_("language"), max_length=8, blank=True, default="", choices=settings.LANGUAGES)
 
 
 class ApiToken(models.Model):

@@ -1,5 +1,15 @@
+import zoneinfo
+
+from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.db import models
+from django.utils.translation import gettext_lazy as _
 from django_tenants.models import DomainMixin, TenantMixin
+
+
+def validate_time_zone(name: str) -> None:
+    if name and name not in zoneinfo.available_timezones():
+        raise ValidationError(_("“%(name)s” is not a time zone (e.g. Europe/Madrid)."), params={"name": name})
 
 
 class Tenant(TenantMixin):
@@ -7,6 +17,10 @@ class Tenant(TenantMixin):
 
     name = models.CharField(max_length=100)
     created_at = models.DateTimeField(auto_now_add=True)
+    # Its people's default language ("": each browser's own), and the time
+    # zone its times are shown in (platform_core/i18n.py).
+    language = models.CharField(max_length=8, blank=True, default="", choices=settings.LANGUAGES)
+    time_zone = models.CharField(max_length=64, default="UTC", validators=[validate_time_zone])
 
     auto_create_schema = True
 

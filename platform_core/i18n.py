@@ -1,0 +1,89 @@
+"""Which language and time zone a person reads in.
+
+The order (PRODUCT.md): the user's own choice (`User.language`), then the
+tenant's default (`Tenant.language`), then the browser's
+`Accept-Language`, then `settings.LANGUAGE_CODE` for clients that state no
+preference at all (API integrators, mostly). Times are shown in the
+tenant's time zone (`Tenant.time_zone`), UTC on the public host.
+
+`LanguageMiddleware` applies both to every page and API request;
+`language_for` is the same choice for code that has no request (a socket
+that renders, a mail that is sent).
+"""
+
+import zoneinfo
+from functools import lru_cache
+
+from django.conf import settings
+from django.utils import timezone, translation
+
+
+def supported(code: str | None) -> str | None:
+    """`code` if it is one of settings.LANGUAGES (or a variant of one,
+    "es-MX" → "es"), else None."""
+    if not code:
+        return None
+    try:
+        return translation.get_supported_language_variant(code)
+    except LookupError:
+        return None
+
+
+def language_for(*, user=None, tenant=None, accept_language: str | None = None) -> str:
+    """The language `user` of `tenant` reads in; `accept_language` is the
+    browser's header when there is one."""
+    for choice in (getattr(user, "language", ""), getattr(tenant, "language", "")):
+        code = supported(choice)
+        if code:
+            return code
+    if accept_language:
+        for code, _quality in translation.trans_real.parse_accept_lang_header(accept_language):
+            if code == "*":
+                break
+            found = supported(code)
+            if found:
+                return found
+    return settings.LANGUAGE_CODE
+
+
+@lru_cache(maxsize=256)
+def _zone(name: str) -> zoneinfo.ZoneInfo:
+    return zoneinfo.ZoneInfo(name)
+
+
+def time_zone_for(tenant) -> zoneinfo.ZoneInfo:
+    name = getattr(tenant, "time_zone", "") or settings.TIME_ZONE
+    try:
+        return _zone(name)
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+        return _zone(settings.TIME_ZONE)
+
+
+class LanguageMiddleware:
+    """After authentication: activate the reader's language and the
+    tenant's time zone for this request (Django's LocaleMiddleware reads a
+    cookie and the URL, not the user or the tenant)."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        tenant = getattr(request, "tenant", None)
+        user = getattr(request, "user", None)
+        language = language_for(
+            user=user if user is not None and user.is_authenticated else None,
+            tenant=tenant,
+            accept_language=request.headers.get("Accept-Language"),
+        )
+        translation.activate(language)
+        request.LANGUAGE_CODE = language
+        timezone.activate(time_zone_for(tenant))
+        try:
+            response = self.get_response(request)
+        finally:
+            timezone.deactivate()
+        response.headers.setdefault("Content-Language", language)
+        if "Accept-Language" not in response.headers.get("Vary", ""):
+            vary = response.headers.get("Vary")
+            response.headers["Vary"] = f"{vary}, Accept-Language" if vary else "Accept-Language"
+        return response
