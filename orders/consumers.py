@@ -23,7 +23,7 @@ from platform_core.availability import is_outage
 from platform_core.errors import ApplicationError
 from platform_core.parsing import parse_client_int
 from stores.presence import presence_enter, presence_leave
-from stores.selectors import Access, store_access, store_access_many
+from stores.selectors import Access, store_access_and_seq, store_access_many
 from ws import close_codes, events
 from ws.consumers import JsonSocket
 from ws.db import in_tenant
@@ -67,8 +67,12 @@ class StoreOrdersSocket(JsonSocket):
             return refusal, None
         return None, self._open_state(after)
 
+    authorized_seq: int | None = None  # the store's latest seq, read with its last access check
+
     def authorize_now(self):
-        access = store_access(user=self.user, store_id=self.store_id)
+        # With the store's latest seq, in the same statement: the connect's
+        # open state needs it (`_open_state`).
+        access, self.authorized_seq = store_access_and_seq(user=self.user, store_id=self.store_id)
         return {Access.ALLOWED: None, Access.FORBIDDEN: close_codes.FORBIDDEN}.get(access, close_codes.NOT_FOUND)
 
     suspended = 0  # access checks under way (ws/access.py): park live frames meanwhile
@@ -292,8 +296,9 @@ class StoreOrdersSocket(JsonSocket):
             logger.warning("heartbeat of store %s failed", self.store_id, exc_info=True)
 
     def _open_state(self, after: int | None):
-        """The connect's reads, in one go. Runs on the DB thread, in the tenant."""
-        latest = selectors.latest_seq(store_id=self.store_id)
+        """The connect's reads, in one go, after `admit_now` allowed it (which
+        read the latest seq). Runs on the DB thread, in the tenant."""
+        latest = self.authorized_seq
         batch = []
         if after is not None and after <= latest:
             batch = selectors.stream_after(store_id=self.store_id, after=after, limit=settings.STREAM_REPLAY_BATCH)
