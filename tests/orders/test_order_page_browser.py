@@ -205,3 +205,40 @@ def test_staff_on_the_order_page_follow_it_on_the_store_stream_and_are_not_on_th
         expect(staff.locator("#timeline li")).to_have_count(2)
         board.wait_for_timeout(1000)
         expect(board.locator("#presence li")).to_have_text(["staff1"])
+
+
+def spanish_in_madrid(world):
+    from django.contrib.auth import get_user_model
+    from django_tenants.utils import tenant_context
+
+    from tenants.models import Tenant
+
+    Tenant.objects.filter(pk=world.acme.tenant.pk).update(time_zone="Europe/Madrid")
+    with tenant_context(world.acme.tenant):
+        get_user_model().objects.filter(pk=world.acme.customer.pk).update(language="es")
+
+
+def test_a_spanish_customer_reads_amounts_and_times_as_in_spain(server, world):
+    """Intl formats in the page's language and the tenant's time zone. (The
+    page's own words are Spanish once the catalog has them: the last check.)"""
+    in_other_session(spanish_in_madrid, world)
+    order = in_other_session(
+        create_order, world.acme.tenant, external_id="WEB-5", customer=world.acme.customer, total="1234.50"
+    )
+    base = f"http://acme.localhost:{server.port}"
+    with browser() as chromium:
+        page = open_order(chromium.new_context(viewport=PHONE), base, "customer", order.pk)
+        assert page.evaluate("document.documentElement.lang") == "es"
+        assert page.evaluate("document.documentElement.dataset.timeZone") == "Europe/Madrid"
+        expect(page.locator("#total")).to_have_text("1234,50\u00a0€")
+        shown = page.locator("#timeline time").first.text_content()
+        expected = page.evaluate(
+            """(iso) => new Intl.DateTimeFormat("es", {dateStyle: "medium", timeStyle: "short",
+                                                       timeZone: "Europe/Madrid"}).format(new Date(iso))""",
+            order.created_at.isoformat(),
+        )
+        assert shown == expected
+        assert_accessible(page, label="order page, Spanish")
+        screenshot(page, "order-page-customer-es-phone")
+        # Needs the Spanish catalog (the coordinator's makemessages): fails until then.
+        expect(page.locator("#timeline li").first).not_to_contain_text("Order placed")

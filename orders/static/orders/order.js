@@ -156,7 +156,9 @@ function render() {
   const reason = document.getElementById("cancel-reason");
   reason.textContent = order.cancel_reason ? interpolate(gettext("Reason: %s"), [order.cancel_reason]) : "";
   reason.hidden = !(order.status === "cancelled" && order.cancel_reason);
-  document.getElementById("items").replaceChildren(...(order.line_items || []).map(itemLine));
+  const items = order.line_items || [];
+  document.getElementById("items").replaceChildren(
+    ...(items.length ? items.map(itemLine) : [el("li", { class: "none muted" }, gettext("The shop sent no items."))]));
   const notes = document.getElementById("notes");
   notes.textContent = order.notes || "";
   notes.hidden = !order.notes;
