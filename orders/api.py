@@ -69,9 +69,7 @@ def _order_for_staff(request, order_id: int) -> Order:
 
 @api_view("GET")
 def order_detail(request, order_id: int):
-    order = _visible_order(request, order_id)
-    comments = [asdict(selectors.comment_data(c)) for c in order.comments.select_related("author")]
-    return JsonResponse({**_order_json(order), "comments": comments})
+    return JsonResponse(selectors.order_detail_json(_visible_order(request, order_id)))
 
 
 @api_view("POST")

@@ -1,4 +1,5 @@
-"""`/ws/stores/<store_id>/orders/[?after=<seq>]`: a store's live dashboard.
+"""`/ws/stores/<store_id>/orders/[?after=<seq>][&presence=off]`: a store's
+live dashboard (or, with `presence=off`, an order page's view of its stream).
 
 The socket connects, authorizes (staff of the store) and forwards; the
 stream protocol — the socket's position, duplicates, holes, the seam
@@ -13,6 +14,7 @@ import asyncio
 import contextlib
 import logging
 from collections import defaultdict
+from urllib.parse import parse_qs
 
 from django.conf import settings
 
@@ -52,6 +54,10 @@ class StoreOrdersSocket(JsonSocket):
         # live, and everything before it comes from the database.
         await self.join_store_stream(self.store_id)
         self.after, self.after_error = self.position_in_query("after")
+        # An order's page (`?presence=off`) follows the stream for one order:
+        # its staff reader is not on the board, so is not listed as present
+        # there, nor counted as watching it (orders/unattended.py).
+        self.present = parse_qs(self.scope.get("query_string", b"").decode("latin1")).get("presence") != ["off"]
         # The connect's one trip to the database thread (each costs a
         # thread hop, and a schema switch when the thread's last call was
         # another tenant's): the user, access to the store, the stream
@@ -101,9 +107,10 @@ class StoreOrdersSocket(JsonSocket):
                 await self.send_error("invalid_message", self.after_error)
             # Presence is counted in memory (no database trip); the list comes
             # now, or after the worker's next presence batch.
-            presence = presence_enter(tenant=self.tenant, store_id=self.store_id, user=self.user, socket=self)
-            if presence is not None:
-                await self.send(text_data=presence)
+            if self.present:
+                presence = presence_enter(tenant=self.tenant, store_id=self.store_id, user=self.user, socket=self)
+                if presence is not None:
+                    await self.send(text_data=presence)
             start = self.cursor.start(after=after, latest=latest)
             if start is Start.RESET:
                 await self._reset(after, latest)
@@ -127,7 +134,7 @@ class StoreOrdersSocket(JsonSocket):
                 with contextlib.suppress(asyncio.CancelledError, Exception):
                     await task
         await self.leave_store_stream()
-        if hasattr(self, "stream_lock"):
+        if hasattr(self, "stream_lock") and self.present:
             await presence_leave(tenant=self.tenant, store_id=self.store_id, user=self.user, socket=self)
         await super().disconnect(code)
 

@@ -105,6 +105,31 @@ class OrderComment(models.Model):
             super().save(*args, **kwargs)
 
 
+class OrderStatusChange(models.Model):
+    """One step of an order's status history: what its page's timeline shows.
+
+    Written by post_save (orders/signals.py) in the same transaction as the
+    change, beside its stream event, so history and stream always agree.
+    An order's creation is not a row: the timeline starts at the order's own
+    `created_at` (a new order costs no extra INSERT on the webhook path).
+    `changed_at` is the order's `updated_at` of that save, as the stream
+    event's `data.order.updated_at` says.
+    """
+
+    order = models.ForeignKey(Order, on_delete=models.CASCADE, related_name="status_changes")
+    status = models.CharField(max_length=16, choices=Order.Status.choices)
+    previous_status = models.CharField(max_length=16, choices=Order.Status.choices)
+    reason = models.CharField(max_length=500, blank=True)  # the cancel reason, if any
+    changed_at = models.DateTimeField()
+
+    class Meta:
+        ordering = ["id"]
+        indexes = [models.Index(fields=["order", "id"], name="status_change_order_idx")]
+
+    def __str__(self):
+        return f"{self.order_id}: {self.previous_status} → {self.status}"
+
+
 class StoreEvent(models.Model):
     """One entry of a store's stream: what staff sockets receive, kept forever.
 

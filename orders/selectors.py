@@ -1,9 +1,11 @@
 """Reads of orders and of store streams. The tenant's schema must be active."""
 
+from dataclasses import asdict
+
 from django.db.models import Count, F, Q, QuerySet, Window
 from django.db.models.functions import RowNumber
 
-from orders.models import Order, OrderComment, StoreEvent
+from orders.models import Order, OrderComment, OrderStatusChange, StoreEvent
 from stores.models import Store
 from stores.selectors import staff_store_ids
 from ws import events
@@ -37,6 +39,42 @@ def comment_data(comment: OrderComment) -> events.CommentData:
         body=comment.body,
         created_at=comment.created_at.isoformat(),
     )
+
+
+def created_entry(order: Order) -> events.TimelineEntry:
+    """The first step of every order's timeline (not a row: see OrderStatusChange)."""
+    return events.TimelineEntry(
+        status=Order.Status.NEW, previous_status=None, at=order.created_at.isoformat(), reason=""
+    )
+
+
+def status_entry(change: OrderStatusChange) -> events.TimelineEntry:
+    return events.TimelineEntry(
+        status=change.status,
+        previous_status=change.previous_status,
+        at=change.changed_at.isoformat(),
+        reason=change.reason,
+    )
+
+
+def order_timeline(order: Order) -> list[events.TimelineEntry]:
+    """The order's status changes, oldest first, starting with its creation."""
+    return [created_entry(order), *(status_entry(c) for c in order.status_changes.order_by("id"))]
+
+
+def order_comments(order: Order) -> list[events.CommentData]:
+    """Every comment of the order, oldest first."""
+    return [comment_data(c) for c in order.comments.select_related("author").order_by("id")]
+
+
+def order_detail_json(order: Order) -> dict:
+    """The order with every comment and its status timeline, oldest first:
+    GET /api/orders/<id>, and what the order's page opens with."""
+    return {
+        **asdict(order_data(order)),
+        "comments": [asdict(c) for c in order_comments(order)],
+        "timeline": [asdict(e) for e in order_timeline(order)],
+    }
 
 
 def recent_comments(*, order_ids, limit: int) -> dict[int, list[events.CommentData]]:

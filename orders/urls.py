@@ -1,9 +1,25 @@
-from django.urls import path
+from django.urls import path, register_converter
 from django.views.generic import RedirectView
 
 from orders import api, views
 from orders.integrations import api as integrations_api
 from orders.integrations import views as integrations_views
+
+
+class CanonicalId:
+    """An id as the product writes it: ASCII digits, no leading zero, within
+    a bigint. `01`, `١` or 30 digits are no page (404), never a 500."""
+
+    regex = "[1-9][0-9]{0,17}"
+
+    def to_python(self, value: str) -> int:
+        return int(value)
+
+    def to_url(self, value) -> str:
+        return str(value)
+
+
+register_converter(CanonicalId, "canonical_id")
 
 api_urlpatterns = [
     path("stores/<int:store_id>/orders", api.store_orders, name="api-store-orders"),
@@ -38,6 +54,7 @@ api_urlpatterns = [
 page_urlpatterns = [
     path("stores/", views.store_list, name="store-list"),
     path("stores/<int:store_id>/", views.dashboard, name="dashboard"),
+    path("orders/<canonical_id:order_id>/", views.order_page, name="order"),
     path("manage/integrations/", integrations_views.integrations, name="integrations"),
     path("integrations/", RedirectView.as_view(pattern_name="integrations", permanent=False)),  # its old address
 ]

@@ -1,4 +1,4 @@
-"""Pages: the list of a user's stores and a store's live dashboard."""
+"""Pages: the list of a user's stores, a store's live dashboard, and an order's page."""
 
 from dataclasses import asdict
 
@@ -114,6 +114,41 @@ def dashboard(request, store_id: int):
                 },
                 "user": request.user.get_username(),
                 "text": board_text(),
+            },
+        },
+    )
+
+
+@login_required
+def order_page(request, order_id: int):
+    """`/orders/<id>/`: the order's customer and the staff of its store (tenant
+    admins too, when they are its staff, as on the board); anyone else gets
+    the 404 page, as if there were no such order.
+
+    Staff follow the store's stream (filtered to this order) from the
+    position read here, before the order itself: a change committed in
+    between is both shown and replayed (applied once: the page merges by
+    comment id and by status). The customer's page follows `order.changed`
+    on their notifications socket and reloads the order at every connect.
+    """
+    found = selectors.orders_visible_to(user=request.user).filter(pk=order_id).values_list("store_id", flat=True)
+    store_id = found.first()
+    if store_id is None:
+        raise Http404
+    staff = store_access(user=request.user, store_id=store_id) is Access.ALLOWED
+    latest = selectors.latest_seq(store_id=store_id) if staff else None
+    order = selectors.orders_visible_to(user=request.user).select_related("store").get(pk=order_id)
+    return render(
+        request,
+        "orders/order.html",
+        {
+            "order": order,
+            "page": {
+                "order": selectors.order_detail_json(order),
+                "store_name": order.store.name,
+                "viewer": "staff" if staff else "customer",
+                "latest_seq": latest,
+                "labels": dict(Order.Status.choices),
             },
         },
     )

@@ -163,6 +163,15 @@ SCHEMAS = {
         ["id", "order_id", "body"],
         {"id": INT, "order_id": INT, "author": NULLABLE_STR, "body": STR, "created_at": TIME},
     ),
+    "TimelineEntry": _obj(
+        ["status", "previous_status", "at", "reason"],
+        {
+            "status": STR,
+            "previous_status": {"type": ["string", "null"], "description": "null for the order's creation"},
+            "at": TIME,
+            "reason": {"type": "string", "description": "why it was cancelled; empty otherwise"},
+        },
+    ),
     "Notification": _obj(
         ["id", "kind", "title", "read"],
         {
@@ -291,12 +300,18 @@ PATHS = {
     },
     "/api/orders/{order_id}": {
         "get": _op(
-            "One order with its comments",
+            "One order with its comments and its status timeline (oldest first, from its creation)",
             _json(
                 {
                     "allOf": [
                         _ref("Order"),
-                        {"type": "object", "properties": {"comments": {"type": "array", "items": _ref("Comment")}}},
+                        {
+                            "type": "object",
+                            "properties": {
+                                "comments": {"type": "array", "items": _ref("Comment")},
+                                "timeline": {"type": "array", "items": _ref("TimelineEntry")},
+                            },
+                        },
                     ]
                 }
             ),

@@ -182,6 +182,40 @@ class OrderCommentAdded(StoreStreamFrame):
     type: ClassVar[str] = "order.comment_added"
 
 
+# --- An order's page ------------------------------------------------------------------
+@dataclass(frozen=True, slots=True)
+class TimelineEntry:
+    """A step of an order's status timeline: `previous_status` is None for
+    its creation (the first entry, at the order's `created_at`)."""
+
+    status: str
+    previous_status: str | None
+    at: str  # ISO-8601, UTC
+    reason: str  # the cancel reason, "" if none
+
+
+@dataclass(frozen=True, slots=True)
+class OrderChange:
+    """What changed: `kind` "status" (with `entry`, the timeline's new last
+    entry), "comment" (with `comment`) or "updated" (another field: the
+    order itself says what it is now)."""
+
+    kind: str
+    entry: TimelineEntry | None = None
+    comment: CommentData | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class OrderChanged(Frame):
+    """To the order's customer's sockets (`/ws/notifications/`), after commit:
+    their order as it is now (the keys of GET /api/orders/<id> but its
+    lists, `comments` and `timeline`) and the change to apply."""
+
+    type: ClassVar[str] = "order.changed"
+    order: OrderData
+    change: OrderChange
+
+
 @dataclass(frozen=True, slots=True)
 class StreamLive(Frame):
     """Replay (if any) is over; what follows is live. `latest_seq` is where the socket stands."""

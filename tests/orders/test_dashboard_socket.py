@@ -286,6 +286,26 @@ async def test_presence_lists_who_is_on_the_dashboard(open_socket, world):
     assert [u["username"] for u in (await until(staff, "presence"))["users"]] == ["staff1"]
 
 
+async def test_an_order_pages_socket_gets_the_stream_but_is_not_present(open_socket, world):
+    staff = await dashboard(open_socket, world.acme)
+    assert [u["username"] for u in (await until(staff, "presence"))["users"]] == ["staff1"]
+    reader = await open_socket(
+        PATH + "?after=0&presence=off", cookie=await login_cookie(world.acme.tenant, world.acme.manager1)
+    )
+    assert (await until(reader, "stream.live"))["latest_seq"] == 0
+    order = await acreate_order(world.acme.tenant)
+    assert (await stream_frames(reader, 1))[0]["data"]["order"]["id"] == order.pk
+    assert await nothing_but(staff, "heartbeat", "order.created"), "manager1 was listed on the board"
+
+    def present():
+        with tenant_context(world.acme.tenant):
+            return sorted(PresenceSession.objects.values_list("user__username", flat=True))
+
+    assert await sync_to_async(present)() == ["staff1"]
+    await reader.communicator.disconnect()
+    assert await nothing_but(staff, "heartbeat")
+
+
 async def test_presence_never_crosses_tenants_or_stores(open_socket, world):
     acme_staff = await dashboard(open_socket, world.acme)
     await until(acme_staff, "presence")

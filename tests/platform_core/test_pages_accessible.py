@@ -24,7 +24,7 @@ from django.utils.http import urlsafe_base64_encode
 from django_tenants.utils import tenant_context
 
 from tests.browser import assert_accessible, browser, sign_in
-from tests.factories import PASSWORD, World, create_order, notify
+from tests.factories import PASSWORD, World, add_comment, change_status, create_order, notify
 from tests.servers import uvicorn_server
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -74,6 +74,33 @@ def some_orders(world: World) -> None:
     create_order(world.acme.tenant, external_id="WEB-2", total="7.25")
 
 
+def an_order_under_way(world: World) -> None:
+    """Order 1: the customer's, accepted, then cancelled with a reason, with a comment."""
+    order = create_order(
+        world.acme.tenant,
+        external_id="WEB-1",
+        customer=world.acme.customer,
+        customer_name="Ana Díaz",
+        total="31.00",
+        notes="Ring twice",
+        line_items=[
+            {
+                "name": "Menú del día",
+                "quantity": 1,
+                "unit_price": "12.50",
+                "options": [{"name": "primero", "value": "Gazpacho"}],
+            },
+            {"name": "Pizza", "quantity": 1, "unit_price": "18.50", "notes": "sin cebolla"},
+        ],
+    )
+    change_status(world.acme.tenant, order, "accepted")
+    add_comment(world.acme.tenant, order, world.acme.staff1, "Ten minutes, the oven is full")
+    with tenant_context(world.acme.tenant):
+        from orders.services import order_change_status
+
+        order_change_status(order_id=order.pk, status="cancelled", reason="Out of dough, sorry")
+
+
 def long_names(world: World) -> None:
     """Unbroken words far wider than a phone (an outside test found them
     scrolling sideways): a store name and a notification naming it."""
@@ -106,9 +133,12 @@ PAGES = [
     Page("admins only", "customer", "/manage/integrations/", status=403, ready="#bell"),
     Page("not found, signed in", "customer", "/no-such-page/", status=404, deployed=True, ready="#bell"),
     Page("change password", "customer", "/accounts/password_change/"),
+    Page("order page", "customer", "/orders/1/", prepare=an_order_under_way, ready="#order[data-live=true]"),
+    Page("order page, not theirs", "customer", "/orders/99/", status=404, deployed=True, ready="#bell"),
     # Store staff.
     Page("home, staff", "staff1", "/"),
     Page("store list", "staff1", "/stores/"),
+    Page("order page, staff", "staff1", "/orders/1/", prepare=an_order_under_way, ready="#order[data-live=true]"),
     Page(
         "dashboard, empty",
         "staff1",

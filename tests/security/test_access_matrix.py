@@ -96,6 +96,10 @@ HTTP = [
     ("GET", "/stores/1/", None, expect(403, anon=302, other_admin=302, staff1=200)),
     ("GET", "/stores/3/", None, expect(404, anon=302, other_admin=302)),
     ("GET", "/notifications/", None, PAGE_SIGNED_IN),
+    # An order's page: who may see the order; anyone else the 404 page (order 3 is nobody's in either tenant).
+    ("GET", "/orders/1/", None, expect(404, anon=302, other_admin=302, customer=200, staff1=200)),
+    ("GET", "/orders/2/", None, expect(404, anon=302, other_admin=302, staff2=200)),
+    ("GET", "/orders/3/", None, expect(404, anon=302, other_admin=302)),
     ("GET", "/announcements/", None, expect(302)),  # moved to /manage/announcements/
     ("GET", "/integrations/", None, expect(302)),
     ("GET", "/manage/", None, PAGE_ADMIN),
@@ -120,6 +124,7 @@ OPEN = "open"
 SOCKETS = [
     ("/ws/stores/1/orders/", expect(4403, anon=4401, other_admin=4401, staff1=OPEN)),
     ("/ws/stores/2/orders/", expect(4403, anon=4401, other_admin=4401, staff2=OPEN)),
+    ("/ws/stores/1/orders/?after=0&presence=off", expect(4403, anon=4401, other_admin=4401, staff1=OPEN)),
     ("/ws/stores/3/orders/", expect(4404, anon=4401, other_admin=4401)),
     ("/ws/notifications/", expect(OPEN, anon=4401, other_admin=4401)),
     ("/ws/nowhere/", expect(4404)),

@@ -330,6 +330,8 @@ def test_no_host_header_gives_a_500(world, host):
         "/api/stores/1/orders?status=%00",
         "/api/orders?page=1&x%00=1",
         "/stores/%00/",
+        "/orders/%00/",
+        "/orders/1/?x=%00",
     ],
 )
 def test_a_nul_in_the_address_is_a_400_never_a_500(world, path):

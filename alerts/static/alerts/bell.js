@@ -9,7 +9,9 @@
 // sends it in the snapshot and in `missed`; the server joins before it
 // reads, so a live push can repeat the snapshot): listeners deduplicate by
 // id. The bell's memory of ids only keeps it from toasting twice; it never
-// decides what a listener shows.
+// decides what a listener shows. `pregon:socket` tells the socket's state
+// (connecting, live, offline…); `pregon:order-changed`, an order's change
+// for the order's page.
 import { api } from "/static/ws/pregon-api.js";
 import { ReconnectingSocket, socketUrl } from "/static/ws/pregon-socket.js";
 
@@ -86,6 +88,9 @@ const socket = new ReconnectingSocket(
           setBadge(frame.unread_count);
           emit("pregon:removed", frame);
           break;
+        case "order.changed":
+          emit("pregon:order-changed", frame); // the order's page applies it (orders/order.js)
+          break;
         case "error":
           console.warn("pregon notifications:", frame.code, frame.detail);
           break;
@@ -93,6 +98,7 @@ const socket = new ReconnectingSocket(
     },
     onState(state) {
       bell.dataset.state = state;
+      emit("pregon:socket", { state });
     },
   }
 );

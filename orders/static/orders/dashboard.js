@@ -168,7 +168,7 @@ function card(order) {
     "aria-labelledby": titleId,
   },
     el("header", {},
-      el("h3", { id: titleId }, `#${order.external_id}`),
+      el("h3", { id: titleId }, el("a", { href: `/orders/${order.id}/` }, `#${order.external_id}`)),
       open
         ? el("time", { class: "age", datetime: order.created_at, "data-created-at": order.created_at })
         : el("span", { class: "final", "data-status": order.status }, board.labels[order.status])),

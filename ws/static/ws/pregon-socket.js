@@ -111,6 +111,7 @@ export class StoreStream {
     onReset = () => {},
     onState = () => {},
     onFrame = () => {},
+    presence = true, // false: an order's page, not the board (not listed as present)
   }) {
     this.storeId = storeId;
     this.lastSeq = lastSeq;
@@ -119,7 +120,7 @@ export class StoreStream {
     this.onReset = onReset;
     this.resumeAsked = null; // the `after` of a resume still unanswered
     this.socket = new ReconnectingSocket(
-      () => socketUrl(`/ws/stores/${this.storeId}/orders/?after=${this.lastSeq}`),
+      () => socketUrl(`/ws/stores/${this.storeId}/orders/?after=${this.lastSeq}${presence ? "" : "&presence=off"}`),
       {
         onFrame: (frame) => {
           onFrame(frame); // any frame: the server is there (the board shows when it last heard)
