@@ -13,7 +13,7 @@ export DEBUG ?= true
 # permessage-deflate: it doubled the memory and CPU of a socket (tests/bench/notes.md).
 UVICORN_FLAGS := --lifespan on --ws websockets-sansio --ws-max-size 65536 --ws-ping-interval 20 --ws-ping-timeout 20 --ws-per-message-deflate false
 
-.PHONY: install run workers-need-redis test lint chaos bench migrate seed lock clean
+.PHONY: install run workers-need-redis test lint i18n-check messages chaos bench migrate seed lock clean
 
 install: $(VENV)/.installed
 
@@ -44,6 +44,20 @@ lint: install
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/lint-imports
+	$(MAKE) --no-print-directory i18n-check
+
+# Every string a person reads has its Spanish, and the .mo files are compiled
+# from the .po files (docs/i18n.md). Needs GNU gettext.
+i18n-check: install
+	$(PY) .ci/i18n_check.py
+
+# After adding or changing strings: update the catalogs (then translate the
+# empty msgstr in locale/es/LC_MESSAGES/*.po and run it again to compile).
+MESSAGES_IGNORE := --ignore=.venv --ignore=var --ignore=staticfiles --ignore=tests --ignore=test-results
+messages: install
+	$(PY) manage.py makemessages -l es --no-obsolete $(MESSAGES_IGNORE)
+	$(PY) manage.py makemessages -d djangojs -l es --no-obsolete $(MESSAGES_IGNORE)
+	$(PY) manage.py compilemessages --ignore=.venv
 
 # Only the fault tests (they are part of `make test` too): Redis killed,
 # PostgreSQL restarted, workers killed and stopped, on private servers.

@@ -7,6 +7,7 @@ must be active (the job runner enters it).
 
 from django.db import connection, transaction
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from alerts import selectors
 from alerts.models import Announcement, Notification
@@ -24,14 +25,14 @@ MAX_BODY = 5000
 def check_announcement(*, author, title, body, severity, audience, publish_at, expires_at) -> dict:
     """Validate a tenant admin's announcement; every bad field is named."""
     if not getattr(author, "is_tenant_admin", False):
-        raise ApplicationError("forbidden", "only tenant admins may announce")
+        raise ApplicationError("forbidden", _("only tenant admins may announce"))
     errors: dict[str, str] = {}
     if not isinstance(title, str) or not title.strip() or len(title) > 200:
-        errors["title"] = "a non-empty string of at most 200 characters"
+        errors["title"] = _("a non-empty string of at most %(count)s characters") % {"count": 200}
     if not isinstance(body, str) or len(body) > MAX_BODY:
-        errors["body"] = f"a string of at most {MAX_BODY} characters"
+        errors["body"] = _("a string of at most %(count)s characters") % {"count": MAX_BODY}
     if severity not in Announcement.Severity.values:
-        errors["severity"] = f"one of: {', '.join(Announcement.Severity.values)}"
+        errors["severity"] = _("one of: %(values)s") % {"values": ", ".join(Announcement.Severity.values)}
     try:
         audience = check_audience(audience)
     except ApplicationError as error:
@@ -40,9 +41,9 @@ def check_announcement(*, author, title, body, severity, audience, publish_at, e
     publish_at = _moment(publish_at, "publish_at", errors) or now
     expires_at = _moment(expires_at, "expires_at", errors)
     if expires_at and expires_at <= max(publish_at, now):
-        errors["expires_at"] = "must be later than now and than publish_at"
+        errors["expires_at"] = _("must be later than now and than publish_at")
     if errors:
-        raise ApplicationError("invalid", "invalid announcement", fields=errors)
+        raise ApplicationError("invalid", _("invalid announcement"), fields=errors)
     return {
         "title": title.strip(),
         "body": body,
@@ -64,17 +65,17 @@ def check_audience(audience):
             or not stores
             or not all(isinstance(s, int) and not isinstance(s, bool) and 0 < s < 2**63 for s in stores)
         ):
-            why = '{"stores": [store ids]} with a non-empty list of ids'
+            why = _('{"stores": [store ids]} with a non-empty list of ids')
         else:
             unknown = sorted(set(stores) - set(Store.objects.filter(pk__in=stores).values_list("pk", flat=True)))
             if not unknown:
                 return {"stores": sorted(set(stores))}
-            why = f"unknown stores: {', '.join(map(str, unknown[:20]))}"
+            why = _("unknown stores: %(ids)s") % {"ids": ", ".join(map(str, unknown[:20]))}
     elif isinstance(audience, str) and audience in AUDIENCES:
         return audience
     else:
-        why = 'one of "everyone", "staff", "customers", or {"stores": [ids]}'
-    raise ApplicationError("invalid", "invalid audience", fields={"audience": why})
+        why = _('one of "everyone", "staff", "customers", or {"stores": [ids]}')
+    raise ApplicationError("invalid", _("invalid audience"), fields={"audience": why})
 
 
 def audience_size(audience) -> int:

@@ -3,6 +3,7 @@
 from dataclasses import asdict
 
 from django.http import JsonResponse
+from django.utils.translation import gettext as _
 
 from alerts import selectors, services
 from alerts.announcements import announcement_create, audience_size
@@ -15,7 +16,7 @@ from platform_core.errors import ApplicationError
 def notifications(request):
     flag = request.GET.get("unread", "false")
     if flag not in ("true", "false"):
-        raise ApplicationError("bad_request", "invalid filter", fields={"unread": "true or false"})
+        raise ApplicationError("bad_request", _("invalid filter"), fields={"unread": "true or false"})
     page = paginate(
         request,
         selectors.inbox(user=request.user, unread_only=flag == "true"),
@@ -33,7 +34,7 @@ def mark_read(request):
         )
     if "all" in body:
         if body["all"] is not True:
-            raise ApplicationError("invalid", "`all` must be true", fields={"all": "must be true"})
+            raise ApplicationError("invalid", _("`all` must be true"), fields={"all": "must be true"})
         result = services.notifications_mark_all_read(user=request.user)
     else:
         result = services.notifications_mark_read(user=request.user, ids=body["ids"])
@@ -72,7 +73,7 @@ def _announcement_json(announcement) -> dict:
 @api_view("GET", "POST")
 def announcements(request):
     if not request.user.is_tenant_admin:
-        raise ApplicationError("forbidden", "only tenant admins may announce")
+        raise ApplicationError("forbidden", _("only tenant admins may announce"))
     if request.method == "GET":
         return JsonResponse(paginate(request, selectors.announcement_history(), _announcement_json))
     body = read_json(request, required={"title", "audience"}, optional={"body", "severity", "publish_at", "expires_at"})
@@ -92,6 +93,6 @@ def announcements(request):
 def announcement_audience(request):
     """How many people an audience reaches now: the page asks before sending."""
     if not request.user.is_tenant_admin:
-        raise ApplicationError("forbidden", "only tenant admins may announce")
+        raise ApplicationError("forbidden", _("only tenant admins may announce"))
     audience = read_json(request, required={"audience"})["audience"]
     return JsonResponse({"audience": audience, "recipients": audience_size(audience)})

@@ -19,6 +19,7 @@ urlpatterns = [
     path("api/", include(order_api)),
     path("api/", include(alert_api)),
     path("api/ws-tickets", account_api.ws_tickets, name="api-ws-tickets"),
+    path("api/account/language", account_api.language, name="api-account-language"),
     path("api/tokens", account_api.tokens, name="api-tokens"),
     path("api/tokens/<int:token_id>", account_api.token, name="api-token"),
     # The Spanish (or English) words of the pages' scripts: gettext() in JS.

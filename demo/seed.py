@@ -18,7 +18,12 @@ from tenants.models import Domain, Tenant
 
 PASSWORD = "demo-pass-123"
 PUBLIC_DOMAINS = ["localhost", "127.0.0.1"]
-TENANTS = [("acme", "Acme", "acme.localhost"), ("globex", "Globex", "globex.localhost")]
+# (schema, name, domain, default language, time zone): acme reads Spanish
+# in Madrid, globex English in New York (docs/i18n.md).
+TENANTS = [
+    ("acme", "Acme", "acme.localhost", "es", "Europe/Madrid"),
+    ("globex", "Globex", "globex.localhost", "en", "America/New_York"),
+]
 # username → (is tenant admin)
 USERS = {"admin": True, "staff1": False, "staff2": False, "customer": False}
 STORES = {1: "Centro", 2: "Norte"}
@@ -29,11 +34,14 @@ ORDERS = [("DEMO-1001", "18.50", Order.Status.NEW), ("DEMO-1002", "7.25", Order.
 
 def seed(*, log=print) -> None:
     with schema_context(get_public_schema_name()):
-        _tenant(get_public_schema_name(), "Pregón operators", PUBLIC_DOMAINS)
+        _tenant(get_public_schema_name(), "Pregón operators", PUBLIC_DOMAINS, language="", time_zone="UTC")
         # Operators sign in to the public admin with the same demo account.
         _user("admin", operator=True)
         log(f"public schema: {', '.join(PUBLIC_DOMAINS)}")
-        tenants = [_tenant(schema, name, [domain]) for schema, name, domain in TENANTS]
+        tenants = [
+            _tenant(schema, name, [domain], language=language, time_zone=zone)
+            for schema, name, domain, language, zone in TENANTS
+        ]
     for tenant in tenants:
         with tenant_context(tenant):
             users = {username: _user(username, tenant_admin=is_admin) for username, is_admin in USERS.items()}
@@ -46,12 +54,16 @@ def seed(*, log=print) -> None:
         log(f"tenant {tenant.schema_name}: {tenant.domains.get(is_primary=True).domain} users {', '.join(USERS)}")
 
 
-def _tenant(schema: str, name: str, domains: list[str]) -> Tenant:
+def _tenant(schema: str, name: str, domains: list[str], *, language: str, time_zone: str) -> Tenant:
     tenant = Tenant.objects.filter(schema_name=schema).first()
     if tenant is None:
         # Creating a tenant creates and migrates its schema.
-        tenant = Tenant(schema_name=schema, name=name)
+        tenant = Tenant(schema_name=schema, name=name, language=language, time_zone=time_zone)
         tenant.save()
+    elif (tenant.language, tenant.time_zone) != (language, time_zone):
+        # A demo database seeded before languages existed catches up.
+        tenant.language, tenant.time_zone = language, time_zone
+        tenant.save(update_fields=["language", "time_zone"])
     for index, domain in enumerate(domains):
         Domain.objects.get_or_create(domain=domain, defaults={"tenant": tenant, "is_primary": index == 0})
     return tenant

@@ -8,6 +8,7 @@ order a customer may see but not act on answers 403.
 from dataclasses import asdict
 
 from django.http import JsonResponse
+from django.utils.translation import gettext as _
 
 from orders import selectors, services
 from orders.models import Order
@@ -32,9 +33,9 @@ def _filtered(request, orders):
 def store_orders(request, store_id: int):
     access = store_access(user=request.user, store_id=store_id)
     if access is Access.NOT_FOUND:
-        raise ApplicationError("not_found", "no such store")
+        raise ApplicationError("not_found", _("no such store"))
     if access is Access.FORBIDDEN:
-        raise ApplicationError("forbidden", "only this store's staff may list its orders")
+        raise ApplicationError("forbidden", _("only this store's staff may list its orders"))
     # Read the position first: an order committed in between is both in the
     # list and replayed after it (a duplicate the client merges by id), never
     # in neither.
@@ -56,14 +57,14 @@ def my_orders(request):
 def _visible_order(request, order_id: int) -> Order:
     order = selectors.orders_visible_to(user=request.user).filter(pk=order_id).first()
     if order is None:
-        raise ApplicationError("not_found", "no such order")
+        raise ApplicationError("not_found", _("no such order"))
     return order
 
 
 def _order_for_staff(request, order_id: int) -> Order:
     order = _visible_order(request, order_id)
     if store_access(user=request.user, store_id=order.store_id) is not Access.ALLOWED:
-        raise ApplicationError("forbidden", "only the store's staff may change this order")
+        raise ApplicationError("forbidden", _("only the store's staff may change this order"))
     return order
 
 

@@ -11,6 +11,7 @@ import re
 from decimal import Decimal, InvalidOperation
 
 from django.db import transaction
+from django.utils.translation import gettext as _
 
 from alerts.triggers import notify_comment_added, notify_status_changed
 from orders.line_items import parse_line_items
@@ -29,7 +30,9 @@ AMOUNT_TEXT = re.compile(r"[0-9]{1,12}(\.[0-9]{1,12})?")
 def check_status(status) -> str:
     if not isinstance(status, str) or status not in Order.Status.values:
         raise ApplicationError(
-            "invalid", "unknown status", fields={"status": f"must be one of: {', '.join(Order.Status.values)}"}
+            "invalid",
+            _("unknown status"),
+            fields={"status": _("must be one of: %(statuses)s") % {"statuses": ", ".join(Order.Status.values)}},
         )
     return status
 
@@ -39,10 +42,14 @@ def check_cancel_reason(reason, *, status: str) -> str:
     if reason is None or reason == "":
         return ""
     if status != Order.Status.CANCELLED:
-        raise ApplicationError("invalid", "only a cancellation has a reason", fields={"reason": "only with cancelled"})
+        raise ApplicationError(
+            "invalid", _("only a cancellation has a reason"), fields={"reason": _("only with cancelled")}
+        )
     if not isinstance(reason, str) or len(reason) > MAX_CANCEL_REASON or unstorable(reason):
         raise ApplicationError(
-            "invalid", "invalid reason", fields={"reason": f"a string of at most {MAX_CANCEL_REASON} characters"}
+            "invalid",
+            _("invalid reason"),
+            fields={"reason": _("a string of at most %(count)s characters") % {"count": MAX_CANCEL_REASON}},
         )
     return reason.strip()
 
@@ -51,17 +58,19 @@ def check_customer_name(name) -> str:
     if not isinstance(name, str) or len(name) > MAX_CUSTOMER_NAME or unstorable(name):
         raise ApplicationError(
             "invalid",
-            "invalid customer name",
-            fields={"customer.name": f"must be a string of at most {MAX_CUSTOMER_NAME} characters"},
+            _("invalid customer name"),
+            fields={"customer.name": _("a string of at most %(count)s characters") % {"count": MAX_CUSTOMER_NAME}},
         )
     return name.strip()
 
 
 def check_comment_body(body) -> str:
     if not isinstance(body, str) or not body.strip():
-        raise ApplicationError("invalid", "a comment needs a body", fields={"body": "must be a non-empty string"})
+        raise ApplicationError("invalid", _("a comment needs a body"), fields={"body": _("must be a non-empty string")})
     if len(body) > MAX_TEXT:
-        raise ApplicationError("invalid", "comment too long", fields={"body": f"at most {MAX_TEXT} characters"})
+        raise ApplicationError(
+            "invalid", _("comment too long"), fields={"body": _("at most %(count)s characters") % {"count": MAX_TEXT}}
+        )
     return body.strip()
 
 
@@ -94,7 +103,7 @@ def check_order_fields(*, external_id, total, currency, line_items, notes, custo
     except ApplicationError as error:
         errors.update(error.fields)
     if errors:
-        raise ApplicationError("invalid", "invalid order", fields=errors)
+        raise ApplicationError("invalid", _("invalid order"), fields=errors)
     return {
         "external_id": external_id.strip(),
         # As the column keeps it: the frame, built from the saved instance,
@@ -132,7 +141,7 @@ def order_create(
         customer_name=customer_name,
     )
     if not known_new and Order.objects.filter(store_id=store_id, external_id=fields["external_id"]).exists():
-        raise ApplicationError("conflict", "order exists", fields={"external_id": "already used in this store"})
+        raise ApplicationError("conflict", _("order exists"), fields={"external_id": _("already used in this store")})
     order = Order.objects.create(store_id=store_id, customer=customer, **fields)
     unattended_watch(order=order)
     return order
@@ -150,9 +159,14 @@ def order_change_status(*, order_id: int, status: str, reason: str = "") -> Orde
     if not order.can_become(status):
         raise ApplicationError(
             "invalid_transition",
-            f"an order that is {order.status} cannot become {status}",
+            _("an order that is %(status)s cannot become %(to)s")
+            % {"status": Order.Status(order.status).label, "to": Order.Status(status).label},
             fields={
-                "status": f"allowed from {order.status}: {', '.join(sorted(order.TRANSITIONS[order.status])) or 'none'}"
+                "status": _("allowed from %(status)s: %(allowed)s")
+                % {
+                    "status": order.status,
+                    "allowed": ", ".join(sorted(order.TRANSITIONS[order.status])) or _("none"),
+                }
             },
         )
     order.status = status

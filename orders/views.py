@@ -63,7 +63,6 @@ def board_text() -> dict:
         "announce_new": _("New order {ref}"),
         "announce_new_for": _("New order {ref} for {customer}"),
         "notification_title": _("New order {ref}"),
-        "notification_body": _("{count} items · {total}"),
         "title_count": "({count}) {title}",
         "reason": _("Reason: {reason}"),
         "nobody": _("Nobody else"),

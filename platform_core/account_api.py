@@ -1,10 +1,12 @@
-"""A user's own credentials for other clients: API tokens and socket tickets."""
+"""A user's own settings and credentials: their language, API tokens and
+socket tickets."""
 
 from django.conf import settings
 from django.http import JsonResponse
 
 from platform_core.access import Credential
 from platform_core.api import api_view, read_json, session_only
+from platform_core.i18n import language_for, user_language_set
 from platform_core.models import ApiToken
 from platform_core.tokens import api_token_create, api_token_revoke, ws_ticket_issue
 
@@ -55,3 +57,16 @@ def tokens(request):
 def token(request, token_id: int):
     api_token_revoke(user=request.user, token_id=token_id)
     return JsonResponse({"revoked": token_id})
+
+
+@api_view("GET", "PUT")
+def language(request):
+    """The user's own language: `{"language": "es"|"en"|""}` ("" follows the
+    tenant's default, then the browser's). `effective` is the one pages
+    are shown in now."""
+    if request.method == "PUT":
+        body = read_json(request, required={"language"})
+        user_language_set(user=request.user, language=body["language"])
+    tenant = getattr(request, "tenant", None)
+    effective = language_for(user=request.user, tenant=tenant, accept_language=request.headers.get("Accept-Language"))
+    return JsonResponse({"language": request.user.language, "effective": effective})

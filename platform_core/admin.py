@@ -63,7 +63,7 @@ class TenantProvisionForm(forms.ModelForm):
 
     class Meta:
         model = Tenant
-        fields = ("name", "schema_name")
+        fields = ("name", "schema_name", "language", "time_zone")
 
     FIELD_OF = {"schema": "schema_name"}  # tenant_provision's names → this form's
 
@@ -75,6 +75,8 @@ class TenantProvisionForm(forms.ModelForm):
                 name=data.get("name", ""),
                 domain=data.get("domain", ""),
                 admin_email=data.get("admin_email", ""),
+                language=data.get("language", ""),
+                time_zone=data.get("time_zone", ""),
             )
         except ApplicationError as error:
             for field, message in error.fields.items():
@@ -86,11 +88,11 @@ class TenantProvisionForm(forms.ModelForm):
 
 @admin.register(Tenant, site=operator_site)
 class TenantAdmin(admin.ModelAdmin):
-    list_display = ("name", "schema_name", "created_at")
+    list_display = ("name", "schema_name", "language", "time_zone", "created_at")
     search_fields = ("name", "schema_name")
     inlines = [DomainInline]
     add_form = TenantProvisionForm
-    add_fieldsets = ((None, {"fields": ("name", "schema_name", "domain", "admin_email")}),)
+    add_fieldsets = ((None, {"fields": ("name", "schema_name", "domain", "admin_email", "language", "time_zone")}),)
 
     def get_form(self, request, obj=None, **kwargs):
         if obj is None:
@@ -108,7 +110,12 @@ class TenantAdmin(admin.ModelAdmin):
             return super().save_model(request, obj, form, change)
         data = form.cleaned_data
         provisioned = tenant_provision(
-            schema=data["schema_name"], name=data["name"], domain=data["domain"], admin_email=data["admin_email"]
+            schema=data["schema_name"],
+            name=data["name"],
+            domain=data["domain"],
+            admin_email=data["admin_email"],
+            language=data["language"],
+            time_zone=data["time_zone"],
         )
         # The admin goes on with the row tenant_provision made.
         obj.pk, obj.created_at, obj._state.adding = provisioned.tenant.pk, provisioned.tenant.created_at, False

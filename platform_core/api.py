@@ -12,6 +12,7 @@ from django.conf import settings
 from django.core.exceptions import RequestDataTooBig
 from django.http import JsonResponse
 from django.middleware.csrf import CsrfViewMiddleware
+from django.utils.translation import gettext as _
 from django.views.decorators.csrf import csrf_exempt
 
 from platform_core.errors import ApplicationError
@@ -64,17 +65,17 @@ def api_view(*methods: str):
             authorization = request.headers.get("Authorization", "")
             request.api_token = None
             if authorization:
-                scheme, _, credential = authorization.partition(" ")
+                scheme, _space, credential = authorization.partition(" ")
                 token = token_for_plaintext(credential.strip()) if scheme.lower() == "bearer" else None
                 if token is None:
                     response = error_response(
-                        ApplicationError("not_authenticated", "invalid, expired or revoked API token")
+                        ApplicationError("not_authenticated", _("invalid, expired or revoked API token"))
                     )
                     response["WWW-Authenticate"] = "Bearer"
                     return response
                 request.user, request.api_token = token.user, token
             elif not request.user.is_authenticated:
-                return error_response(ApplicationError("not_authenticated", "sign in first"))
+                return error_response(ApplicationError("not_authenticated", _("sign in first")))
             elif request.method not in ("GET", "HEAD", "OPTIONS"):
                 rejected = _CSRF.process_view(request, None, (), {})
                 if rejected is not None:
@@ -98,34 +99,40 @@ def session_only(request, what: str) -> None:
     (tokens, integration secrets) are minted from a signed-in browser
     session only, so revoking a leaked token ends everything it could do."""
     if request.api_token is not None:
-        raise ApplicationError("forbidden", f"{what} from a signed-in browser session, not with an API token")
+        raise ApplicationError(
+            "forbidden", _("%(what)s from a signed-in browser session, not with an API token") % {"what": what}
+        )
 
 
 def read_json(request, *, required: set[str] = frozenset(), optional: set[str] = frozenset()) -> dict:
     """The request body as a JSON object with exactly the `required` keys
     (and any `optional` ones), or an ApplicationError naming each bad field."""
     if declared_length(request) > settings.API_MAX_BODY_BYTES:
-        raise ApplicationError("too_large", f"bodies are limited to {settings.API_MAX_BODY_BYTES} bytes")
+        raise ApplicationError("too_large", _too_large())
     content_type = request.content_type or ""
     if content_type != "application/json":
-        raise ApplicationError("unsupported_media_type", "send Content-Type: application/json")
+        raise ApplicationError("unsupported_media_type", _("send Content-Type: application/json"))
     try:
         body = request.body
     except RequestDataTooBig:  # a chunked body with no Content-Length, past Django's own cap
-        raise ApplicationError("too_large", f"bodies are limited to {settings.API_MAX_BODY_BYTES} bytes") from None
+        raise ApplicationError("too_large", _too_large()) from None
     if len(body) > settings.API_MAX_BODY_BYTES:
-        raise ApplicationError("too_large", f"bodies are limited to {settings.API_MAX_BODY_BYTES} bytes")
+        raise ApplicationError("too_large", _too_large())
     try:
         data = parse_json(body)
     except ValueError as error:
-        raise ApplicationError("invalid_json", f"the body is not valid JSON: {error}") from None
+        raise ApplicationError("invalid_json", _("the body is not valid JSON: %(error)s") % {"error": error}) from None
     if not isinstance(data, dict):
-        raise ApplicationError("invalid_json", "the body must be a JSON object")
-    fields = {key: "unexpected field" for key in set(data) - required - optional}
-    fields.update({key: "required" for key in required - set(data)})
+        raise ApplicationError("invalid_json", _("the body must be a JSON object"))
+    fields = {key: _("unexpected field") for key in set(data) - required - optional}
+    fields.update({key: _("required") for key in required - set(data)})
     if fields:
-        raise ApplicationError("invalid", "wrong fields", fields=fields)
+        raise ApplicationError("invalid", _("wrong fields"), fields=fields)
     return data
+
+
+def _too_large() -> str:
+    return _("bodies are limited to %(count)s bytes") % {"count": settings.API_MAX_BODY_BYTES}
 
 
 def declared_length(request) -> int:
@@ -143,7 +150,7 @@ def paginate(request, queryset, serialize) -> dict:
     try:
         page = parse_client_int(request.GET.get("page", "1"), "page", minimum=1, maximum=10**9)
     except ApplicationError:
-        errors["page"] = "must be a positive integer"
+        errors["page"] = _("must be a positive integer")
     try:
         page_size = parse_client_int(
             request.GET.get("page_size", str(settings.API_PAGE_SIZE)),
@@ -152,9 +159,9 @@ def paginate(request, queryset, serialize) -> dict:
             maximum=settings.API_MAX_PAGE_SIZE,
         )
     except ApplicationError:
-        errors["page_size"] = f"must be an integer from 1 to {settings.API_MAX_PAGE_SIZE}"
+        errors["page_size"] = _("must be an integer from 1 to %(max)s") % {"max": settings.API_MAX_PAGE_SIZE}
     if errors:
-        raise ApplicationError("bad_request", "invalid paging", fields=errors)
+        raise ApplicationError("bad_request", _("invalid paging"), fields=errors)
     count = queryset.count()
     pages = max(1, math.ceil(count / page_size))
     rows = queryset[(page - 1) * page_size : page * page_size]
@@ -172,7 +179,7 @@ def paginate(request, queryset, serialize) -> dict:
 def csrf_failure(request, reason=""):
     """JSON for API calls that fail Django's CSRF check; the usual page elsewhere."""
     if request.path.startswith("/api/"):
-        return error_response(ApplicationError("csrf_failed", f"CSRF check failed: {reason}"))
+        return error_response(ApplicationError("csrf_failed", _("CSRF check failed: %(reason)s") % {"reason": reason}))
     from django.views.csrf import csrf_failure as default
 
     return default(request, reason)

@@ -16,6 +16,9 @@ from functools import lru_cache
 
 from django.conf import settings
 from django.utils import timezone, translation
+from django.utils.translation import gettext
+
+from platform_core.errors import ApplicationError
 
 
 def supported(code: str | None) -> str | None:
@@ -87,3 +90,27 @@ class LanguageMiddleware:
             vary = response.headers.get("Vary")
             response.headers["Vary"] = f"{vary}, Accept-Language" if vary else "Accept-Language"
         return response
+
+
+def language_choice(value) -> str:
+    """A language a person may choose: one of settings.LANGUAGES' codes, or
+    "" for their tenant's default. ApplicationError("invalid") naming
+    `language` for anything else (a number, null, "ES", "es-MX", a list)."""
+    codes = [code for code, _name in settings.LANGUAGES]
+    if not isinstance(value, str) or value not in ("", *codes):
+        raise ApplicationError(
+            "invalid",
+            gettext("unknown language"),
+            fields={"language": gettext("one of %(codes)s, or empty for the default") % {"codes": ", ".join(codes)}},
+        )
+    return value
+
+
+def user_language_set(*, user, language) -> str:
+    """Store `user`'s own language ("" follows the tenant's default). The
+    user's tenant must be active: the row lives in its schema."""
+    language = language_choice(language)
+    if user.language != language:
+        user.language = language
+        user.save(update_fields=["language"])
+    return language

@@ -18,12 +18,16 @@ from django.contrib.auth import get_user_model
 from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
 from django.db import IntegrityError, transaction
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_noop
 
 from platform_core.errors import ApplicationError
 from platform_core.mail import send_rendered
 from platform_core.provisioning import sign_in_path
 
-EMAIL_RULE = "an email address such as ana@example.com (ASCII letters, digits and @.+-_ only, at most 150 characters)"
+EMAIL_RULE = gettext_noop(
+    "an email address such as ana@example.com (ASCII letters, digits and @.+-_ only, at most 150 characters)"
+)
 
 
 @dataclass(frozen=True)
@@ -43,7 +47,7 @@ def normalized_email(email) -> str:
     username of a new account, whose rules are narrower than an address's.
     """
     if not isinstance(email, str):
-        raise ApplicationError("invalid", "invalid email", fields={"email": EMAIL_RULE})
+        raise ApplicationError("invalid", _("invalid email"), fields={"email": _(EMAIL_RULE)})
     email = email.strip().lower()
     username_field = get_user_model()._meta.get_field("username")
     try:
@@ -52,7 +56,7 @@ def normalized_email(email) -> str:
         validate_email(email)
         username_field.run_validators(email)
     except ValidationError:
-        raise ApplicationError("invalid", "invalid email", fields={"email": EMAIL_RULE}) from None
+        raise ApplicationError("invalid", _("invalid email"), fields={"email": _(EMAIL_RULE)}) from None
     return email
 
 
@@ -70,16 +74,18 @@ def person_for_email(*, email: str) -> Invitee:
     active = [user for user in matching if user.is_active]
     if len(active) > 1:
         raise ApplicationError(
-            "conflict", "ambiguous email", fields={"email": "several accounts use this address; ask an operator"}
+            "conflict", _("ambiguous email"), fields={"email": _("several accounts use this address; ask an operator")}
         )
     if active:
         user = active[0]
         return Invitee(user=user, created=False, sign_in_path=None if user.has_usable_password() else _path(user))
     if matching:
-        raise ApplicationError("conflict", "deactivated account", fields={"email": "this account is deactivated"})
+        raise ApplicationError("conflict", _("deactivated account"), fields={"email": _("this account is deactivated")})
     if User.objects.filter(username__iexact=email).exists():
         raise ApplicationError(
-            "conflict", "username taken", fields={"email": "another account already has this address as its username"}
+            "conflict",
+            _("username taken"),
+            fields={"email": _("another account already has this address as its username")},
         )
     try:
         with transaction.atomic():  # a savepoint: a concurrent invitation of the same address wins
@@ -88,7 +94,7 @@ def person_for_email(*, email: str) -> Invitee:
             user.save()
     except IntegrityError:
         raise ApplicationError(
-            "conflict", "just invited", fields={"email": "being invited right now; try again"}
+            "conflict", _("just invited"), fields={"email": _("being invited right now; try again")}
         ) from None
     return Invitee(user=user, created=True, sign_in_path=_path(user))
 
@@ -97,21 +103,24 @@ def _path(user) -> str:
     return sign_in_path(user=user)
 
 
-def invitation_send_on_commit(*, email: str, link: str, tenant_name: str, where: str) -> bool:
+def invitation_send_on_commit(*, email: str, link: str, tenant_name: str, where: str, language: str) -> bool:
     """Mail `link` to `email` once the transaction commits; False when this
     deployment sends no mail (the caller then shows the link instead)."""
     if not settings.EMAIL_CONFIGURED:
         return False
-    transaction.on_commit(partial(_send, email=email, link=link, tenant_name=tenant_name, where=where))
+    transaction.on_commit(
+        partial(_send, email=email, link=link, tenant_name=tenant_name, where=where, language=language)
+    )
     return True
 
 
-def _send(*, email: str, link: str, tenant_name: str, where: str) -> None:
+def _send(*, email: str, link: str, tenant_name: str, where: str, language: str) -> None:
     # The membership exists and the admin can send a new link.
     send_rendered(
         subject_template="registration/invitation_subject.txt",
         body_template="registration/invitation_email.txt",
         context={"tenant_name": tenant_name, "where": where, "link": link, "username": email},
         to=email,
+        language=language,
         failure=f"could not email an invitation to {tenant_name}'s staff",
     )

@@ -2,10 +2,16 @@
 
 `tests/platform_core/test_openapi.py` checks that it is a valid document and
 that every /api/ route and method is described here (and nothing more).
+Summaries and descriptions are translated (gettext_lazy): served in the
+reader's language.
 """
 
+import json
+
+from django.core.serializers.json import DjangoJSONEncoder
 from django.http import JsonResponse
 from django.shortcuts import render
+from django.utils.translation import gettext_lazy as _
 from django.views.decorators.http import require_GET
 
 
@@ -14,7 +20,7 @@ def _ref(name: str) -> dict:
 
 
 def _json(schema: dict, description: str = "") -> dict:
-    return {"description": description or "OK", "content": {"application/json": {"schema": schema}}}
+    return {"description": description or _("OK"), "content": {"application/json": {"schema": schema}}}
 
 
 ERRORS = {
@@ -109,10 +115,17 @@ SCHEMAS = {
                     "fields": {
                         "type": "object",
                         "additionalProperties": STR,
-                        "description": "field name → what is wrong",
+                        "description": _("field name → what is wrong"),
                     },
                 },
             )
+        },
+    ),
+    "AccountLanguage": _obj(
+        ["language", "effective"],
+        {
+            "language": {"type": "string", "enum": ["", "es", "en"]},
+            "effective": {"type": "string", "enum": ["es", "en"]},
         },
     ),
     "OrderStatus": {"type": "string", "enum": ["new", "accepted", "preparing", "ready", "completed", "cancelled"]},
@@ -123,7 +136,7 @@ SCHEMAS = {
             "external_id": STR,
             "store_id": INT,
             "status": _ref("OrderStatus"),
-            "total": {"type": "string", "pattern": r"^\d+\.\d{2}$", "description": "exact decimal"},
+            "total": {"type": "string", "pattern": r"^\d+\.\d{2}$", "description": _("exact decimal")},
             "currency": STR,
             "customer": NULLABLE_STR,
             "line_items": {"type": "array", "items": _ref("LineItem")},
@@ -138,12 +151,16 @@ SCHEMAS = {
         {
             "name": STR,
             "sku": STR,
-            "quantity": {"type": "string", "pattern": r"^\d+(\.\d{1,3})?$", "description": "exact decimal"},
-            "unit_price": {"type": ["string", "null"], "pattern": r"^\d+(\.\d{1,4})?$", "description": "exact decimal"},
-            "options": {"description": "any JSON, as sent (non-integer numbers as strings)"},
+            "quantity": {"type": "string", "pattern": r"^\d+(\.\d{1,3})?$", "description": _("exact decimal")},
+            "unit_price": {
+                "type": ["string", "null"],
+                "pattern": r"^\d+(\.\d{1,4})?$",
+                "description": _("exact decimal"),
+            },
+            "options": {"description": _("any JSON, as sent (non-integer numbers as strings)")},
             "extra": {
                 "type": "object",
-                "description": "the item's other keys, as sent (non-integer numbers as strings)",
+                "description": _("the item's other keys, as sent (non-integer numbers as strings)"),
             },
         },
         closed=False,
@@ -151,11 +168,11 @@ SCHEMAS = {
     "LineItemIn": _obj(
         [],
         {
-            "name": {"type": "string", "maxLength": 200, "description": "a name or a sku is required"},
+            "name": {"type": "string", "maxLength": 200, "description": _("a name or a sku is required")},
             "sku": {"type": "string", "maxLength": 100},
-            "quantity": {"type": ["number", "string"], "description": "default 1; ≥ 0, ≤ 3 decimals; exact"},
-            "unit_price": {"type": ["number", "string", "null"], "description": "≥ 0, ≤ 4 decimals; exact"},
-            "options": {"description": "any JSON (≤ 4096 bytes, ≤ 16 levels deep)"},
+            "quantity": {"type": ["number", "string"], "description": _("default 1; ≥ 0, ≤ 3 decimals; exact")},
+            "unit_price": {"type": ["number", "string", "null"], "description": _("≥ 0, ≤ 4 decimals; exact")},
+            "options": {"description": _("any JSON (≤ 4096 bytes, ≤ 16 levels deep)")},
         },
         closed=False,
     ),
@@ -167,9 +184,9 @@ SCHEMAS = {
         ["status", "previous_status", "at", "reason"],
         {
             "status": STR,
-            "previous_status": {"type": ["string", "null"], "description": "null for the order's creation"},
+            "previous_status": {"type": ["string", "null"], "description": _("null for the order's creation")},
             "at": TIME,
-            "reason": {"type": "string", "description": "why it was cancelled; empty otherwise"},
+            "reason": {"type": "string", "description": _("why it was cancelled; empty otherwise")},
         },
     ),
     "Notification": _obj(
@@ -220,7 +237,7 @@ SCHEMAS = {
                 {
                     "store_id": INT,
                     "external_id": {"type": "string", "maxLength": 100},
-                    "total": {"type": ["string", "integer", "number"], "description": "required by order.created"},
+                    "total": {"type": ["string", "integer", "number"], "description": _("required by order.created")},
                     "currency": {"type": "string", "pattern": "^[A-Z]{3}$"},
                     "line_items": {"type": "array", "items": _ref("LineItemIn"), "maxItems": 500},
                     "notes": STR,
@@ -240,7 +257,7 @@ SCHEMAS = {
             "stores": {"type": "array", "items": INT},
             "created_at": TIME,
             "webhook_url": STR,
-            "secret": {"type": "string", "description": "only in the answer that created it"},
+            "secret": {"type": "string", "description": _("only in the answer that created it")},
             "secrets": {
                 "type": "array",
                 "items": _obj(
@@ -271,7 +288,7 @@ SCHEMAS = {
             "created_at": TIME,
             "last_used_at": {"type": ["string", "null"]},
             "revoked": BOOL,
-            "token": {"type": "string", "description": "only in the answer that created it"},
+            "token": {"type": "string", "description": _("only in the answer that created it")},
         },
     ),
 }
@@ -282,7 +299,7 @@ T_ORDERS, T_ALERTS, T_INTEGRATIONS, T_ACCOUNT = ("Orders",), ("Notifications",),
 PATHS = {
     "/api/stores/{store_id}/orders": {
         "get": _op(
-            "A store's orders, newest first, with the stream position (staff of the store)",
+            _("A store's orders, newest first, with the stream position (staff of the store)"),
             _json(_page("Order", {"latest_seq": INT})),
             errors=("400", "401", "403", "404", "422"),
             params=(STORE_ID, STATUS_FILTER, *PAGING),
@@ -291,7 +308,7 @@ PATHS = {
     },
     "/api/orders": {
         "get": _op(
-            "A customer's own orders; the orders of a staff member's stores",
+            _("A customer's own orders; the orders of a staff member's stores"),
             _json(_page("Order")),
             errors=("400", "401", "422"),
             params=(STATUS_FILTER, *PAGING),
@@ -300,7 +317,7 @@ PATHS = {
     },
     "/api/orders/{order_id}": {
         "get": _op(
-            "One order with its comments and its status timeline (oldest first, from its creation)",
+            _("One order with its comments and its status timeline (oldest first, from its creation)"),
             _json(
                 {
                     "allOf": [
@@ -322,7 +339,7 @@ PATHS = {
     },
     "/api/orders/{order_id}/status": {
         "post": _op(
-            "Move an order along new → accepted → preparing → ready → completed, or cancel it (staff)",
+            _("Move an order along new → accepted → preparing → ready → completed, or cancel it (staff)"),
             _json(_ref("Order")),
             body=_obj(["status"], {"status": _ref("OrderStatus")}),
             errors=("400", "401", "403", "404", "413", "422"),
@@ -332,8 +349,8 @@ PATHS = {
     },
     "/api/orders/{order_id}/comments": {
         "post": _op(
-            "Comment on an order (staff); `@username` alerts a user who may see it",
-            _json(_ref("Comment"), "Created"),
+            _("Comment on an order (staff); `@username` alerts a user who may see it"),
+            _json(_ref("Comment"), _("Created")),
             status="201",
             body=_obj(["body"], {"body": {"type": "string", "minLength": 1, "maxLength": 2000}}),
             errors=("400", "401", "403", "404", "413", "422"),
@@ -343,7 +360,7 @@ PATHS = {
     },
     "/api/notifications": {
         "get": _op(
-            "The inbox (muted kinds included), newest first, with the unread count",
+            _("The inbox (muted kinds included), newest first, with the unread count"),
             _json(_page("Notification", {"unread_count": INT})),
             errors=("400", "401"),
             params=(_query("unread", {"type": "string", "enum": ["true", "false"]}), *PAGING),
@@ -352,7 +369,7 @@ PATHS = {
     },
     "/api/notifications/read": {
         "post": _op(
-            "Mark some or all read; every socket of the user hears it",
+            _("Mark some or all read; every socket of the user hears it"),
             _json(
                 _obj(
                     ["ids", "unknown_ids", "unread_count"],
@@ -375,12 +392,12 @@ PATHS = {
     },
     "/api/notifications/preferences": {
         "get": _op(
-            "Muted kinds",
+            _("Muted kinds"),
             _json(_obj(["muted_kinds"], {"muted_kinds": {"type": "array", "items": STR}, "kinds": {"type": "object"}})),
             tags=T_ALERTS,
         ),
         "put": _op(
-            "Set muted kinds (stored and listed, never pushed nor counted)",
+            _("Set muted kinds (stored and listed, never pushed nor counted)"),
             _json(_obj(["muted_kinds"], {"muted_kinds": {"type": "array", "items": STR}, "kinds": {"type": "object"}})),
             body=_obj(["muted_kinds"], {"muted_kinds": {"type": "array", "items": STR}}),
             errors=("400", "401", "413", "422"),
@@ -389,15 +406,15 @@ PATHS = {
     },
     "/api/announcements": {
         "get": _op(
-            "History with received and read counts (tenant admins)",
+            _("History with received and read counts (tenant admins)"),
             _json(_page("Announcement")),
             errors=("400", "401", "403"),
             params=PAGING,
             tags=T_ALERTS,
         ),
         "post": _op(
-            "Announce to an audience (tenant admins); delivered after the answer, at publish_at",
-            _json(_ref("Announcement"), "Created"),
+            _("Announce to an audience (tenant admins); delivered after the answer, at publish_at"),
+            _json(_ref("Announcement"), _("Created")),
             status="201",
             body=_obj(
                 ["title", "audience"],
@@ -416,7 +433,7 @@ PATHS = {
     },
     "/api/announcements/audience": {
         "post": _op(
-            "How many people an audience reaches now (tenant admins), to confirm before sending",
+            _("How many people an audience reaches now (tenant admins), to confirm before sending"),
             _json(_obj(["audience", "recipients"], {"audience": _ref("Audience"), "recipients": INT})),
             body=_obj(["audience"], {"audience": _ref("Audience")}),
             errors=("400", "401", "403", "413", "422"),
@@ -425,7 +442,7 @@ PATHS = {
     },
     "/api/integrations/{integration_id}/webhook": {
         "post": _op(
-            "Standard Webhooks delivery: create or update orders. 2xx also for a duplicate webhook-id (same body).",
+            _("Standard Webhooks delivery: create or update orders. 2xx also for a duplicate webhook-id (same body)."),
             _json(
                 _obj(
                     ["status", "webhook_id", "order"],
@@ -446,14 +463,14 @@ PATHS = {
                     "in": "header",
                     "required": True,
                     "schema": STR,
-                    "description": "Unix seconds, ±5 minutes",
+                    "description": _("Unix seconds, ±5 minutes"),
                 },
                 {
                     "name": "webhook-signature",
                     "in": "header",
                     "required": True,
                     "schema": STR,
-                    "description": "space-separated `v1,<base64 HMAC-SHA256 of id.timestamp.body>`",
+                    "description": _("space-separated `v1,<base64 HMAC-SHA256 of id.timestamp.body>`"),
                 },
             ),
             security=[],
@@ -462,15 +479,15 @@ PATHS = {
     },
     "/api/integrations": {
         "get": _op(
-            "Integrations (tenant admins)",
+            _("Integrations (tenant admins)"),
             _json(_page("Integration")),
             errors=("400", "401", "403"),
             params=PAGING,
             tags=T_INTEGRATIONS,
         ),
         "post": _op(
-            "Create one; its first secret is in this answer only",
-            _json(_ref("Integration"), "Created"),
+            _("Create one; its first secret is in this answer only"),
+            _json(_ref("Integration"), _("Created")),
             status="201",
             body=_obj(
                 ["name"], {"name": {"type": "string", "maxLength": 100}, "stores": {"type": "array", "items": INT}}
@@ -481,8 +498,8 @@ PATHS = {
     },
     "/api/integrations/{integration_id}/secrets": {
         "post": _op(
-            "Rotate: add a secret (in this answer only); older ones stay valid until revoked",
-            _json(_obj(["secret"], {"secret": STR}), "Created"),
+            _("Rotate: add a secret (in this answer only); older ones stay valid until revoked"),
+            _json(_obj(["secret"], {"secret": STR}), _("Created")),
             status="201",
             errors=("401", "403", "404"),
             params=(INTEGRATION_ID,),
@@ -491,7 +508,7 @@ PATHS = {
     },
     "/api/integrations/{integration_id}/secrets/{secret_id}": {
         "delete": _op(
-            "Revoke a secret",
+            _("Revoke a secret"),
             _json(_obj(["revoked"], {"revoked": INT})),
             errors=("401", "403", "404"),
             params=(INTEGRATION_ID, _path_param("secret_id")),
@@ -500,7 +517,7 @@ PATHS = {
     },
     "/api/integrations/{integration_id}/deliveries": {
         "get": _op(
-            "Recent deliveries, accepted and refused, newest first; filters combine",
+            _("Recent deliveries, accepted and refused, newest first; filters combine"),
             _json(_page("Delivery")),
             errors=("400", "401", "403", "404"),
             params=(
@@ -514,17 +531,19 @@ PATHS = {
                         "enum": ["order.created", "order.updated", "order.status_changed", "order.comment_added"],
                     },
                 ),
-                _query("since", TIME, "received at or after this moment (with a UTC offset)"),
-                _query("after", {"type": "integer", "minimum": 0}, "only deliveries with a larger id (polling)"),
+                _query("since", TIME, _("received at or after this moment (with a UTC offset)")),
+                _query("after", {"type": "integer", "minimum": 0}, _("only deliveries with a larger id (polling)")),
             ),
             tags=T_INTEGRATIONS,
         )
     },
     "/api/integrations/{integration_id}/test-event": {
         "post": _op(
-            "Sign a test order.created with the integration's newest secret and apply it through the webhook's own "
-            "code: a real order on the store's boards and a delivery in the log. `delivered` false when the webhook "
-            "refused it (`status` and `answer` are what the shop would have got).",
+            _(
+                "Sign a test order.created with the integration's newest secret and apply it through the webhook's "
+                "own code: a real order on the store's boards and a delivery in the log. `delivered` false when the "
+                "webhook refused it (`status` and `answer` are what the shop would have got)."
+            ),
             _json(
                 _obj(
                     ["delivered", "status", "webhook_id", "answer"],
@@ -539,21 +558,35 @@ PATHS = {
     },
     "/api/ws-tickets": {
         "post": _op(
-            "A single-use socket ticket (`?ticket=`), valid 30 s, bound to this tenant and user",
-            _json(_obj(["ticket", "expires_in"], {"ticket": STR, "expires_in": INT}), "Created"),
+            _("A single-use socket ticket (`?ticket=`), valid 30 s, bound to this tenant and user"),
+            _json(_obj(["ticket", "expires_in"], {"ticket": STR, "expires_in": INT}), _("Created")),
             status="201",
             tags=T_ACCOUNT,
         )
     },
+    "/api/account/language": {
+        "get": _op(
+            _('My language: `language` as chosen ("" follows the tenant\'s default), `effective` as shown now'),
+            _json(_ref("AccountLanguage")),
+            tags=T_ACCOUNT,
+        ),
+        "put": _op(
+            _("Choose my language: es, en, or \"\" for the tenant's default (then the browser's)"),
+            _json(_ref("AccountLanguage")),
+            body=_obj(["language"], {"language": {"type": "string", "enum": ["", "es", "en"]}}),
+            errors=("400", "401", "403", "413", "422"),
+            tags=T_ACCOUNT,
+        ),
+    },
     "/api/tokens": {
         "get": _op(
-            "My API tokens (never the token itself)",
+            _("My API tokens (never the token itself)"),
             _json(_obj(["results"], {"results": {"type": "array", "items": _ref("ApiToken")}})),
             tags=T_ACCOUNT,
         ),
         "post": _op(
-            "Create an API token; shown in this answer only",
-            _json(_ref("ApiToken"), "Created"),
+            _("Create an API token; shown in this answer only"),
+            _json(_ref("ApiToken"), _("Created")),
             status="201",
             body=_obj(["name"], {"name": {"type": "string", "minLength": 1, "maxLength": 100}}),
             errors=("400", "401", "413", "422"),
@@ -562,7 +595,7 @@ PATHS = {
     },
     "/api/tokens/{token_id}": {
         "delete": _op(
-            "Revoke one of my tokens",
+            _("Revoke one of my tokens"),
             _json(_obj(["revoked"], {"revoked": INT})),
             errors=("401", "404"),
             params=(_path_param("token_id"),),
@@ -576,9 +609,11 @@ DOCUMENT = {
     "info": {
         "title": "Pregón API",
         "version": "1",
-        "description": "JSON over HTTPS on the tenant's host. Browser sessions send Django's CSRF token in "
-        "X-CSRFToken on writes; other clients use `Authorization: Bearer pgn_…`. Errors are always "
-        '`{"error": {"code", "message", "fields"}}`.',
+        "description": _(
+            "JSON over HTTPS on the tenant's host. Browser sessions send Django's CSRF token in "
+            "X-CSRFToken on writes; other clients use `Authorization: Bearer pgn_…`. Errors are always "
+            '`{"error": {"code", "message", "fields"}}`.'
+        ),
     },
     "servers": [{"url": "/"}],
     "security": [{"bearer": []}, {"session": []}],
@@ -586,31 +621,41 @@ DOCUMENT = {
     "components": {
         "schemas": SCHEMAS,
         "securitySchemes": {
-            "bearer": {"type": "http", "scheme": "bearer", "description": "an API token, `pgn_…`"},
+            "bearer": {"type": "http", "scheme": "bearer", "description": _("an API token, `pgn_…`")},
             "session": {"type": "apiKey", "in": "cookie", "name": "sessionid"},
         },
         "responses": {
             name: _json(_ref("Error"), description)
             for name, description in {
-                "BadRequest": "Not a JSON object, or bad paging",
-                "Unauthorized": "Not signed in, or a bad signature/token",
-                "Forbidden": "Not allowed",
-                "NotFound": "Unknown, or not visible to you",
-                "Conflict": "This webhook-id was already applied with a different body; nothing was written",
-                "TooLarge": "Body over the limit",
-                "Invalid": "A field is wrong; `fields` names each",
-                "RateLimited": "Over WEBHOOK_REQUESTS_PER_MINUTE signed requests for this integration, or over "
-                "WEBHOOK_FAILURES_PER_ADDRESS_PER_MINUTE unverified ones from this address; see Retry-After",
-                "Unavailable": "PostgreSQL or Redis is briefly down; nothing was written, retry after Retry-After",
+                "BadRequest": _("Not a JSON object, or bad paging"),
+                "Unauthorized": _("Not signed in, or a bad signature/token"),
+                "Forbidden": _("Not allowed"),
+                "NotFound": _("Unknown, or not visible to you"),
+                "Conflict": _("This webhook-id was already applied with a different body; nothing was written"),
+                "TooLarge": _("Body over the limit"),
+                "Invalid": _("A field is wrong; `fields` names each"),
+                "RateLimited": _(
+                    "Over WEBHOOK_REQUESTS_PER_MINUTE signed requests for this integration, or over "
+                    "WEBHOOK_FAILURES_PER_ADDRESS_PER_MINUTE unverified ones from this address; see Retry-After"
+                ),
+                "Unavailable": _("PostgreSQL or Redis is briefly down; nothing was written, retry after Retry-After"),
             }.items()
         },
     },
 }
 
 
+def document() -> dict:
+    """DOCUMENT in the active language: its summaries and descriptions are
+    lazy translations, made text here (as JSON would)."""
+    return json.loads(json.dumps(DOCUMENT, cls=DjangoJSONEncoder))
+
+
 @require_GET
 def openapi_json(request):
-    return JsonResponse(DOCUMENT, json_dumps_params={"indent": 1})
+    """In the reader's language (LanguageMiddleware); the names, codes and
+    schemas are the same in every language."""
+    return JsonResponse(document(), json_dumps_params={"indent": 1})
 
 
 @require_GET

@@ -23,9 +23,10 @@ from django.utils.http import urlsafe_base64_encode
 from django_tenants.utils import get_public_schema_name, schema_context, schema_exists, tenant_context
 
 from platform_core.errors import ApplicationError
+from platform_core.i18n import language_for
 from platform_core.mail import send_rendered
 from platform_core.models import User
-from tenants.models import Domain, Tenant
+from tenants.models import Domain, Tenant, validate_time_zone
 
 # Lowercase only, so the name needs no quoting and cannot collide with
 # another in case alone; PostgreSQL keeps 63 bytes and reserves "pg_".
@@ -43,7 +44,9 @@ class Provisioned:
     sign_in_link: str
 
 
-def tenant_provision(*, schema: str, name: str, domain: str, admin_email: str) -> Provisioned:
+def tenant_provision(
+    *, schema: str, name: str, domain: str, admin_email: str, language: str = "", time_zone: str = "UTC"
+) -> Provisioned:
     """Create a tenant, its schema (migrated), its primary domain, and its
     first tenant admin, and return a one-time sign-in link for that admin.
 
@@ -64,9 +67,9 @@ def tenant_provision(*, schema: str, name: str, domain: str, admin_email: str) -
     """
     with schema_context(get_public_schema_name()):
         schema, name, domain, admin_email = tenant_provision_check(
-            schema=schema, name=name, domain=domain, admin_email=admin_email
+            schema=schema, name=name, domain=domain, admin_email=admin_email, language=language, time_zone=time_zone
         )
-        tenant = Tenant(schema_name=schema, name=name)
+        tenant = Tenant(schema_name=schema, name=name, language=language, time_zone=time_zone)
         tenant.save(verbosity=0)  # creates and migrates the schema (django-tenants)
         try:
             # A savepoint: should this fail inside a caller's transaction,
@@ -88,7 +91,14 @@ def tenant_provision(*, schema: str, name: str, domain: str, admin_email: str) -
             raise
     if settings.EMAIL_CONFIGURED:
         transaction.on_commit(
-            partial(_email_sign_in_link, email=admin_email, tenant_name=name, domain=domain, link=link)
+            partial(
+                _email_sign_in_link,
+                email=admin_email,
+                tenant_name=name,
+                domain=domain,
+                link=link,
+                language=language_for(user=admin, tenant=tenant),
+            )
         )
     return Provisioned(tenant=tenant, domain=primary, admin=admin, sign_in_link=link)
 
@@ -121,7 +131,9 @@ def sign_in_path(*, user) -> str:
     )
 
 
-def tenant_provision_check(*, schema: str, name: str, domain: str, admin_email: str) -> tuple[str, str, str, str]:
+def tenant_provision_check(
+    *, schema: str, name: str, domain: str, admin_email: str, language: str = "", time_zone: str = "UTC"
+) -> tuple[str, str, str, str]:
     """The input of `tenant_provision`, normalized; ApplicationError naming
     every bad field. The public schema must be active (forms call it to
     show errors before anything is created)."""
@@ -159,17 +171,29 @@ def tenant_provision_check(*, schema: str, name: str, domain: str, admin_email: 
     except ValidationError:
         errors["admin_email"] = "a valid email address (letters, digits and @.+-_ only, at most 150 characters)"
 
+    # Its people's default language ("" = each browser's) and the zone its times are shown in.
+    if language not in {"", *(code for code, _name in settings.LANGUAGES)}:
+        codes = ", ".join(code for code, _name in settings.LANGUAGES)
+        errors["language"] = f"one of {codes}, or empty for each browser's own"
+    try:
+        validate_time_zone(time_zone)
+        if not time_zone:
+            raise ValidationError("empty")
+    except ValidationError:
+        errors["time_zone"] = "an IANA time zone such as Europe/Madrid or America/New_York"
+
     if errors:
         raise ApplicationError("invalid", "cannot create the tenant", fields=errors)
     return schema, name, domain, admin_email
 
 
-def _email_sign_in_link(*, email: str, tenant_name: str, domain: str, link: str) -> None:
+def _email_sign_in_link(*, email: str, tenant_name: str, domain: str, link: str, language: str) -> None:
     # The tenant exists and the caller has the link.
     send_rendered(
         subject_template="registration/first_admin_subject.txt",
         body_template="registration/first_admin_email.txt",
         context={"tenant_name": tenant_name, "domain": domain, "link": link, "username": email},
         to=email,
+        language=language,
         failure=f"could not email the sign-in link of tenant {domain}'s first admin",
     )

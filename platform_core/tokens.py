@@ -13,6 +13,7 @@ from datetime import timedelta
 from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from platform_core.access import Credential, active_tokens, credential_holds
 from platform_core.errors import ApplicationError
@@ -48,7 +49,7 @@ def api_token_create(*, user, name: str, expires_in_days: int | None = None) -> 
     ):
         fields["expires_in_days"] = f"an integer from 1 to {MAX_TOKEN_DAYS}, or null for no expiry"
     if fields:
-        raise ApplicationError("invalid", "invalid token", fields=fields)
+        raise ApplicationError("invalid", _("invalid token"), fields=fields)
     prefix = secrets.token_hex(6)
     plaintext = f"{SCHEME}_{prefix}_{secrets.token_urlsafe(32)}"
     expires_at = timezone.now() + timedelta(days=expires_in_days) if expires_in_days else None
@@ -64,7 +65,7 @@ def api_token_revoke(*, user, token_id: int) -> None:
     (ws/access.py hears the save)."""
     token = ApiToken.objects.select_for_update().filter(pk=token_id, user=user, revoked_at__isnull=True).first()
     if token is None:
-        raise ApplicationError("not_found", "no such active token")
+        raise ApplicationError("not_found", _("no such active token"))
     token.revoked_at = timezone.now()
     token.save(update_fields=["revoked_at"])
 

@@ -18,6 +18,8 @@ urlpatterns = [pattern for pattern in auth_urls.urlpatterns if not pattern.name.
 # sign-in link of a new tenant's first admin (create_tenant), which must
 # work on a deployment that sends no mail.
 urlpatterns += [
+    # The signed-in person's language (docs/i18n.md).
+    path("language/", views.language, name="account-language"),
     path("reset/<uidb64>/<token>/", auth_views.PasswordResetConfirmView.as_view(), name="password_reset_confirm"),
     path("reset/done/", auth_views.PasswordResetCompleteView.as_view(), name="password_reset_complete"),
 ]

@@ -3,17 +3,21 @@ import hashlib
 import logging
 
 from django.conf import settings
+from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.contrib.auth.views import LoginView, PasswordResetView
 from django.core.exceptions import PermissionDenied
 from django.http import HttpResponse, HttpResponseRedirect
-from django.shortcuts import render
+from django.shortcuts import redirect, render
+from django.utils import translation
 from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
 from django.views import defaults
 from django_tenants.utils import tenant_context
 
 from platform_core import limits
+from platform_core.errors import ApplicationError
+from platform_core.i18n import language_for, supported, user_language_set
 from platform_core.middleware import RETRY_AFTER_SECONDS
 from platform_core.sign_in import BUSY_MESSAGE, SignInAttempt, SignInBusy
 
@@ -144,3 +148,45 @@ class PasswordResetRequestView(PasswordResetView):
             logger.info("password reset request over its limit (address %s): nothing sent", address)
             return HttpResponseRedirect(self.get_success_url())
         return super().form_valid(form)
+
+
+@login_required
+def language(request):
+    """The signed-in person's own language: Español, English, or their
+    tenant's default (then their browser's). A form POST, then back here,
+    already in the new language."""
+    tenant = getattr(request, "tenant", None)
+    if request.method == "POST":
+        try:
+            user_language_set(user=request.user, language=request.POST.get("language"))
+        except ApplicationError as error:
+            return render(
+                request, "registration/language.html", _language_context(request, tenant, error.fields), status=422
+            )
+        # Activated for this request, so the message reads in the new language.
+        translation.activate(language_for(user=request.user, tenant=tenant))
+        messages.success(request, _("Saved. Pages are now shown in %(language)s.") % {"language": _current_name()})
+        return redirect("account-language")
+    return render(request, "registration/language.html", _language_context(request, tenant, {}))
+
+
+def _current_name() -> str:
+    code = translation.get_language()
+    return dict(settings.LANGUAGES).get(code, code)
+
+
+def _language_context(request, tenant, errors: dict) -> dict:
+    tenant_language = supported(getattr(tenant, "language", ""))
+    if tenant_language:
+        default = _("The default of %(company)s (%(language)s)") % {
+            "company": tenant.name,
+            "language": dict(settings.LANGUAGES)[tenant_language],
+        }
+    else:
+        default = _("My browser's language")
+    return {
+        # Each language named in itself: a reader lost in the wrong one finds theirs.
+        "choices": [("", default), *((code, name) for code, name in settings.LANGUAGES)],
+        "chosen": request.user.language,
+        "errors": errors,
+    }

@@ -20,8 +20,10 @@ from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
 from django.db import IntegrityError, connection, transaction
 from django.db.models import Q
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from platform_core.errors import ApplicationError
+from platform_core.i18n import language_for
 from platform_core.invitations import Invitee, invitation_send_on_commit, person_for_email
 from stores.models import PresenceSession, StaffMembership, Store
 from stores.selectors import present_users_by_store
@@ -56,7 +58,7 @@ def _checked(store: Store) -> None:
         if NON_FIELD_ERRORS in fields:  # the only table-wide rule: store_sla_late_after_warn
             fields.pop(NON_FIELD_ERRORS)
             fields.setdefault("sla_late_minutes", SLA_ORDER)
-        raise ApplicationError("invalid", "invalid store", fields=fields) from None
+        raise ApplicationError("invalid", _("invalid store"), fields=fields) from None
 
 
 @transaction.atomic
@@ -74,10 +76,12 @@ def store_update(*, store_id: int, **changes) -> Store:
     The boards read them when they load."""
     unknown = set(changes) - set(SETTINGS_FIELDS)
     if unknown:
-        raise ApplicationError("invalid", "unknown settings", fields={name: "unknown setting" for name in unknown})
+        raise ApplicationError(
+            "invalid", _("unknown settings"), fields={name: _("unknown setting") for name in unknown}
+        )
     store = Store.objects.select_for_update().filter(pk=store_id).first()
     if store is None:
-        raise ApplicationError("not_found", "no such store")
+        raise ApplicationError("not_found", _("no such store"))
     for name, value in changes.items():
         setattr(store, name, value.strip() if name == "name" and isinstance(value, str) else value)
     _checked(store)
@@ -96,7 +100,9 @@ class MembershipAdded:
 def _check_role(role) -> None:
     if role not in StaffMembership.Role.values:
         raise ApplicationError(
-            "invalid", "invalid role", fields={"role": f"one of: {', '.join(StaffMembership.Role.values)}"}
+            "invalid",
+            _("invalid role"),
+            fields={"role": _("one of: %(roles)s") % {"roles": ", ".join(StaffMembership.Role.values)}},
         )
 
 
@@ -109,14 +115,19 @@ def membership_add(*, store_id: int, email: str, role: str, site: str, tenant_na
     _check_role(role)
     store = Store.objects.filter(pk=store_id).first()
     if store is None:
-        raise ApplicationError("not_found", "no such store")
+        raise ApplicationError("not_found", _("no such store"))
     invitee = person_for_email(email=email)
     membership, created = StaffMembership.objects.get_or_create(user=invitee.user, store=store, defaults={"role": role})
     if not created:
-        raise ApplicationError("conflict", "already staff", fields={"email": "already staff of this store"})
+        raise ApplicationError("conflict", _("already staff"), fields={"email": _("already staff of this store")})
     link = f"{site}{invitee.sign_in_path}" if invitee.sign_in_path else None
     emailed = bool(link) and invitation_send_on_commit(
-        email=invitee.user.email, link=link, tenant_name=tenant_name, where=store.name
+        email=invitee.user.email,
+        link=link,
+        tenant_name=tenant_name,
+        where=store.name,
+        # The invitee's language (theirs if they have one, else the tenant's), not the admin's.
+        language=language_for(user=invitee.user, tenant=connection.tenant),
     )
     return MembershipAdded(
         membership=membership, invitee=invitee, emailed=emailed, sign_in_link=link if link and not emailed else None
@@ -128,7 +139,7 @@ def membership_change_role(*, store_id: int, membership_id: int, role: str) -> S
     _check_role(role)
     membership = StaffMembership.objects.select_for_update().filter(pk=membership_id, store_id=store_id).first()
     if membership is None:
-        raise ApplicationError("not_found", "no such staff member of this store")
+        raise ApplicationError("not_found", _("no such staff member of this store"))
     if membership.role != role:
         membership.role = role
         membership.save(update_fields=["role"])
@@ -141,7 +152,7 @@ def membership_remove(*, store_id: int, membership_id: int) -> StaffMembership:
     (4403) on every worker once this commits (stores/signals.py)."""
     membership = StaffMembership.objects.select_related("user").filter(pk=membership_id, store_id=store_id).first()
     if membership is None:
-        raise ApplicationError("not_found", "no such staff member of this store")
+        raise ApplicationError("not_found", _("no such staff member of this store"))
     membership.delete()
     return membership
 

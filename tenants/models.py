@@ -19,8 +19,8 @@ class Tenant(TenantMixin):
     created_at = models.DateTimeField(auto_now_add=True)
     # Its people's default language ("": each browser's own), and the time
     # zone its times are shown in (platform_core/i18n.py).
-    language = models.CharField(max_length=8, blank=True, default="", choices=settings.LANGUAGES)
-    time_zone = models.CharField(max_length=64, default="UTC", validators=[validate_time_zone])
+    language = models.CharField(_("language"), max_length=8, blank=True, default="", choices=settings.LANGUAGES)
+    time_zone = models.CharField(_("time zone"), max_length=64, default="UTC", validators=[validate_time_zone])
 
     auto_create_schema = True
 

@@ -2,6 +2,7 @@
 
 from django.conf import settings
 from django.http import JsonResponse
+from django.utils.translation import gettext as _
 from django.views.decorators.csrf import csrf_exempt
 
 from orders.integrations import batch, probe, services
@@ -22,7 +23,7 @@ def webhook(request, integration_id: int):
     (`batch.apply_in_tenant`, a batch of one).
     """
     if request.method != "POST":
-        response = error_response(ApplicationError("method_not_allowed", "use POST"))
+        response = error_response(ApplicationError("method_not_allowed", _("use POST")))
         response["Allow"] = "POST"
         return response
     limit = settings.WEBHOOK_MAX_BODY_BYTES
@@ -47,7 +48,7 @@ def webhook(request, integration_id: int):
 # --- management, for tenant admins ----------------------------------------------------
 def _admin_only(request):
     if not request.user.is_tenant_admin:
-        raise ApplicationError("forbidden", "only tenant admins manage integrations")
+        raise ApplicationError("forbidden", _("only tenant admins manage integrations"))
 
 
 def _integration_json(integration: Integration) -> dict:
@@ -68,7 +69,7 @@ def _integration_json(integration: Integration) -> dict:
 def _integration(integration_id: int) -> Integration:
     integration = Integration.objects.filter(pk=integration_id, revoked_at__isnull=True).first()
     if integration is None:
-        raise ApplicationError("not_found", "no such integration")
+        raise ApplicationError("not_found", _("no such integration"))
     return integration
 
 
@@ -155,7 +156,7 @@ def _delivery_filters(request) -> dict:
         except ApplicationError:
             errors["after"] = "a delivery id (ASCII digits)"
     if errors:
-        raise ApplicationError("bad_request", "invalid filter", fields=errors)
+        raise ApplicationError("bad_request", _("invalid filter"), fields=errors)
     return lookups
 
 
@@ -178,7 +179,7 @@ def integration_test_event(request, integration_id: int):
     body = read_json(request, required={"store_id"})
     store_id = body["store_id"]
     if isinstance(store_id, bool) or not isinstance(store_id, int) or not 0 < store_id < 2**63:
-        raise ApplicationError("invalid", "invalid store", fields={"store_id": "a store id (a positive integer)"})
+        raise ApplicationError("invalid", _("invalid store"), fields={"store_id": "a store id (a positive integer)"})
     webhook_id, answer = probe.send_test_event(
         integration=_integration(integration_id),
         store_id=store_id,

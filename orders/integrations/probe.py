@@ -47,7 +47,7 @@ def send_test_event(*, integration: Integration, store_id: int, address: str) ->
         integration.secrets.filter(revoked_at__isnull=True).order_by("-id").values_list("secret", flat=True).first()
     )
     if secret is None:
-        raise ApplicationError("invalid", "no active secret", fields={"secrets": "add a secret first"})
+        raise ApplicationError("invalid", _("no active secret"), fields={"secrets": "add a secret first"})
     webhook_id = f"test_{secrets.token_hex(12)}"
     stamp = str(int(time.time()))
     body = probe_body(store_id=store_id, external_id=f"TEST-{secrets.token_hex(3).upper()}")

@@ -13,6 +13,7 @@ from django.contrib.auth import get_user_model
 from django.db import connection, transaction
 from django.db.models import Q
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from orders.integrations.webhooks import SECRET_PREFIX, OrderEvent
 from orders.models import Integration, IntegrationSecret, Order, WebhookDelivery
@@ -59,7 +60,7 @@ def customer_for_email(*, email: str, name: str = ""):
     while User.objects.filter(username=username).exists():
         n += 1
         username = f"{base}{n}"
-    first, _, last = name.strip().partition(" ")
+    first, _space, last = name.strip().partition(" ")
     user = User(username=username, email=email, first_name=first[:150], last_name=last[:150])
     user.set_unusable_password()
     user.save()
@@ -296,12 +297,14 @@ def new_secret() -> str:
 def integration_create(*, name: str, store_ids: list[int] | None = None) -> tuple[Integration, str]:
     """A new integration and its first secret (returned once, in plaintext)."""
     if not isinstance(name, str) or not name.strip() or len(name) > 100:
-        raise ApplicationError("invalid", "invalid name", fields={"name": "1 to 100 characters"})
+        raise ApplicationError("invalid", _("invalid name"), fields={"name": _("1 to 100 characters")})
     integration = Integration.objects.create(name=name.strip(), all_stores=store_ids is None)
     if store_ids is not None:
         unknown = sorted(set(store_ids) - set(Store.objects.filter(pk__in=store_ids).values_list("pk", flat=True)))
         if unknown:
-            raise ApplicationError("invalid", "unknown stores", fields={"stores": f"unknown: {unknown}"})
+            raise ApplicationError(
+                "invalid", _("unknown stores"), fields={"stores": _("unknown: %(ids)s") % {"ids": unknown}}
+            )
         integration.stores.set(store_ids)
     return integration, integration_secret_add(integration=integration)
 

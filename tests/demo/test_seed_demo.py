@@ -53,3 +53,18 @@ def test_seed_demo_creates_the_contract_demo_and_is_idempotent(tenants):
         with tenant_context(tenant):
             for username in demo.USERS:
                 assert authenticate(username=username, password=demo.PASSWORD) is not None
+
+
+def test_the_demo_reads_spanish_in_madrid_at_acme_and_english_in_new_york_at_globex(tenants):
+    call_command("seed_demo", stdout=io.StringIO())
+    languages = dict(
+        (schema, (language, zone))
+        for schema, language, zone in Tenant.objects.values_list("schema_name", "language", "time_zone")
+    )
+    assert languages["acme"] == ("es", "Europe/Madrid")
+    assert languages["globex"] == ("en", "America/New_York")
+    # A demo database seeded before languages existed catches up on the next seed.
+    Tenant.objects.filter(schema_name__in=["acme", "globex"]).update(language="", time_zone="UTC")
+    call_command("seed_demo", stdout=io.StringIO())
+    assert Tenant.objects.get(schema_name="acme").language == "es"
+    assert Tenant.objects.get(schema_name="globex").time_zone == "America/New_York"

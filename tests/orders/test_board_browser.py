@@ -167,7 +167,7 @@ def test_a_card_shows_what_to_make_and_its_age_turns_amber_then_red_at_the_store
         page = open_board(chromium.new_context(), base, clock_at=datetime.now(tz=UTC))
         card = page.locator('article[data-external-id="WEB-7"]')
         expect(card.locator(".customer")).to_have_text("Ana Díaz")
-        expect(card).to_contain_text("23.40 EUR")
+        expect(card).to_contain_text("€23.40")  # Intl, English: the currency before the amount
         expect(card.locator(".items li")).to_have_text(
             ["1 × Menú del día (primero: Gazpacho)sin cebolla", "1.5 × Pizza (size: L)", "2 × COLA-33"]
         )

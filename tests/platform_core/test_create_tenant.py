@@ -77,15 +77,23 @@ def test_the_product_command_is_the_one_named_create_tenant():
 def test_create_tenant_makes_a_tenant_its_admin_can_sign_in_to(no_initech, settings, mailoutbox):
     settings.SITE_URL_SCHEME, settings.SITE_URL_PORT = "http", 8000
     printed = create_tenant(
-        "--schema", "initech", "--domain", "Initech.localhost", "--admin-email", "Bill@Initech.example"
-    )
+        "--schema", "initech", "--domain", "Initech.localhost", "--admin-email", "Bill@Initech.example",
+        "--language", "es", "--time-zone", "Europe/Madrid",
+    )  # fmt: skip
 
     link = printed.pop("sign_in_link")
-    assert printed == {"schema": "initech", "domain": "initech.localhost", "admin": "bill@initech.example"}
+    assert printed == {
+        "schema": "initech",
+        "domain": "initech.localhost",
+        "admin": "bill@initech.example",
+        "language": "es",
+        "time_zone": "Europe/Madrid",
+    }
     assert link.startswith("http://initech.localhost:8000/accounts/reset/")
 
     tenant = Tenant.objects.get(schema_name="initech")
     assert tenant.name == "Initech"
+    assert (tenant.language, tenant.time_zone) == ("es", "Europe/Madrid")
     assert tenant.get_primary_domain().domain == "initech.localhost"
     with tenant_context(tenant):
         [admin] = get_user_model().objects.all()
@@ -96,6 +104,9 @@ def test_create_tenant_makes_a_tenant_its_admin_can_sign_in_to(no_initech, setti
 
     [mail] = mailoutbox
     assert mail.to == ["bill@initech.example"] and link in mail.body and "Initech" in mail.subject
+    # In the admin's language: theirs is not chosen yet, so their tenant's (Spanish).
+    assert mail.subject == "Tu cuenta de Pregón para Initech"
+    assert "Elige tu contraseña aquí:" in mail.body
 
     # The sign-in page, before: no way in without the link.
     client = Client(HTTP_HOST="initech.localhost")
@@ -163,6 +174,16 @@ GOOD = {"--schema": "initech", "--domain": "initech.localhost", "--admin-email":
             "admin_email: a valid email",
         ),  # valid email, not a valid username
         ({"--name": " "}, "name: 1 to 100"),
+        ({"--language": "fr"}, "language: one of es, en"),
+        ({"--language": "ES"}, "language: one of es, en"),
+        ({"--language": "es-MX"}, "language: one of es, en"),
+        ({"--language": "١٢"}, "language: one of es, en"),
+        ({"--time-zone": "Mars/Olympus"}, "time_zone: an IANA time zone"),
+        ({"--time-zone": "europe/madrid"}, "time_zone: an IANA time zone"),
+        ({"--time-zone": ""}, "time_zone: an IANA time zone"),
+        ({"--time-zone": "Europe/Madrid\x00"}, "time_zone: an IANA time zone"),
+        ({"--time-zone": "../../etc/passwd"}, "time_zone: an IANA time zone"),
+        ({"--time-zone": "A" * 10_000}, "time_zone: an IANA time zone"),
     ],
 )
 def test_bad_input_is_refused_and_creates_nothing(tenants, bad, field):
@@ -242,6 +263,8 @@ def test_operators_create_a_usable_tenant_from_their_admin(no_initech, world):
         "schema_name": "initech",
         "domain": "initech.localhost",
         "admin_email": "bill@initech.example",
+        "language": "en",
+        "time_zone": "America/New_York",
     }
 
     refused = operator.post("/admin/tenants/tenant/add/", {**form, "domain": "acme.localhost", "admin_email": "x"})
@@ -255,6 +278,7 @@ def test_operators_create_a_usable_tenant_from_their_admin(no_initech, world):
     assert "signs in once with" in page, (response.redirect_chain, page[:3000])
     link = re.search(r"signs in once with: (\S+?)<", page).group(1)
     tenant = Tenant.objects.get(schema_name="initech")
+    assert (tenant.language, tenant.time_zone) == ("en", "America/New_York")
     assert list(tenant.domains.values_list("domain", "is_primary")) == [("initech.localhost", True)]
     with tenant_context(tenant):
         admin = get_user_model().objects.get()

@@ -112,6 +112,20 @@ def long_names(world: World) -> None:
     notify(world.acme.tenant, world.acme.admin, f"Nobody is on the board of {name}", body=name)
 
 
+def in_spanish(*then: Callable[[World], None]) -> Callable[[World], None]:
+    """acme reads Spanish in Madrid (as the demo seeds it), after `then`:
+    long Spanish words must fit a phone too."""
+
+    def prepare(world: World) -> None:
+        from tenants.models import Tenant
+
+        Tenant.objects.filter(pk=world.acme.tenant.pk).update(language="es", time_zone="Europe/Madrid")
+        for step in then:
+            step(world)
+
+    return prepare
+
+
 PAGES = [
     # Signed out.
     Page("sign in", None, "/accounts/login/"),
@@ -135,6 +149,16 @@ PAGES = [
     Page("change password", "customer", "/accounts/password_change/"),
     Page("order page", "customer", "/orders/1/", prepare=an_order_under_way, ready="#order[data-live=true]"),
     Page("order page, not theirs", "customer", "/orders/99/", status=404, deployed=True, ready="#bell"),
+    Page(
+        "order page, Spanish",
+        "customer",
+        "/orders/1/",
+        prepare=in_spanish(an_order_under_way),
+        ready="#order[data-live=true]",
+    ),
+    Page("language", "customer", "/accounts/language/"),
+    Page("language, Spanish", "customer", "/accounts/language/", prepare=in_spanish()),
+    Page("home, Spanish", "customer", "/", prepare=in_spanish()),
     # Store staff.
     Page("home, staff", "staff1", "/"),
     Page("store list", "staff1", "/stores/"),
@@ -161,6 +185,12 @@ PAGES = [
     Page("manage a store", "admin", "/manage/stores/1/"),
     Page("integrations", "admin", "/manage/integrations/", ready="#list"),
     Page("announcements", "admin", "/manage/announcements/", ready="#compose"),
+    # The same in Spanish (longer words).
+    Page("dashboard, Spanish", "staff1", "/stores/1/", prepare=in_spanish(some_orders), ready="#board article"),
+    Page("manage, Spanish", "admin", "/manage/", prepare=in_spanish()),
+    Page("manage a store, Spanish", "admin", "/manage/stores/1/", prepare=in_spanish()),
+    Page("integrations, Spanish", "admin", "/manage/integrations/", prepare=in_spanish(), ready="#list"),
+    Page("announcements, Spanish", "admin", "/manage/announcements/", prepare=in_spanish(), ready="#compose"),
 ]
 
 

@@ -4,6 +4,7 @@
 // without reload. Texts come from the page (json_script).
 import { api } from "/static/ws/pregon-api.js";
 import { confirmDialog } from "/static/stores/manage.js";
+import { dateTime, number } from "/static/platform_core/format.js";
 
 const page = JSON.parse(document.getElementById("announcements-page").textContent);
 const T = page.text;
@@ -70,9 +71,9 @@ async function loadHistory() {
     cells[1].textContent = describe(a.audience);
     cells[2].textContent = T.statuses[a.status] ?? a.status;
     row.dataset.status = a.status;
-    cells[3].textContent = a.status === "delivered" || a.status === "expired" ? a.recipients_count : "—";
-    cells[4].textContent = a.read_count ?? "—";
-    cells[5].textContent = new Date(a.publish_at).toLocaleString();
+    cells[3].textContent = a.status === "delivered" || a.status === "expired" ? number(a.recipients_count) : "—";
+    cells[4].textContent = a.read_count === null || a.read_count === undefined ? "—" : number(a.read_count);
+    cells[5].textContent = dateTime(a.publish_at);
     return row;
   });
   history.replaceChildren(...rows);

@@ -1,7 +1,8 @@
 // The live order board of one store. State comes from the page (the same
 // payloads the stream sends, with each order's latest comments); the stream
 // keeps it current. Every string shown comes from the page (board.text),
-// translated there.
+// translated there, but for one plural (gettext's ngettext, from /jsi18n/);
+// money and times through Intl in the page's language and the tenant's zone.
 //
 // What the DOM exposes (tests and assistive tech read it):
 //   #board[data-alerting]      "true" while any order waits to be accepted
@@ -10,6 +11,7 @@
 //   #board[data-sound]         on | blocked (autoplay: needs a click) | off (store setting) | pending
 import { api } from "/static/ws/pregon-api.js";
 import { StoreStream } from "/static/ws/pregon-socket.js";
+import { dateTime, money, time } from "/static/platform_core/format.js";
 
 const board = JSON.parse(document.getElementById("board-data").textContent);
 const T = board.text;
@@ -170,11 +172,12 @@ function card(order) {
     el("header", {},
       el("h3", { id: titleId }, el("a", { href: `/orders/${order.id}/` }, `#${order.external_id}`)),
       open
-        ? el("time", { class: "age", datetime: order.created_at, "data-created-at": order.created_at })
+        // The age counts up; the title says when it came in (the reader's format, the tenant's zone).
+        ? el("time", { class: "age", datetime: order.created_at, "data-created-at": order.created_at, title: dateTime(order.created_at) })
         : el("span", { class: "final", "data-status": order.status }, board.labels[order.status])),
     el("p", { class: "meta" },
       el("span", { class: "customer" }, customer),
-      el("span", { class: "total" }, `${order.total} ${order.currency}`)),
+      el("span", { class: "total" }, money(order.total, order.currency))),
     (order.line_items || []).length ? el("ul", { class: "items" }, ...order.line_items.map(itemLine)) : "",
     order.notes ? el("p", { class: "notes" }, order.notes) : "",
     order.cancel_reason ? el("p", { class: "reason" }, format(T.reason, { reason: order.cancel_reason })) : "",
@@ -401,12 +404,17 @@ desktopButton.addEventListener("click", async () => {
   updateDesktopButton();
 });
 
+// "3 productos · 18,50 €": the one plural the script words itself (djangojs catalog).
+function itemsAndTotal(order) {
+  const count = (order.line_items || []).length;
+  const text = ngettext("%(count)s item · %(total)s", "%(count)s items · %(total)s", count);
+  return interpolate(text, { count, total: money(order.total, order.currency) }, true);
+}
+
 function tellDesktop(order) {
   if (!desktopEnabled() || (document.visibilityState === "visible" && document.hasFocus())) return;
   const notification = new Notification(format(T.notification_title, { ref: `#${order.external_id}` }), {
-    body: [order.customer_name || order.customer, format(T.notification_body, {
-      count: (order.line_items || []).length, total: `${order.total} ${order.currency}`,
-    })].filter(Boolean).join(" — "),
+    body: [order.customer_name || order.customer, itemsAndTotal(order)].filter(Boolean).join(" — "),
     tag: `order-${order.id}`,
   });
   notification.addEventListener("click", () => window.focus());
@@ -454,7 +462,7 @@ const stream = new StoreStream({
   onEvent: apply,
   onReset: reload,
   onFrame: () => {
-    lastEvent.textContent = format(T.last_event, { time: new Date().toLocaleTimeString() });
+    lastEvent.textContent = format(T.last_event, { time: time(new Date()) });
   },
   onPresence: (users) => presenceList.replaceChildren(...users.map((u) =>
     el("li", { "data-user-id": u.id, class: u.username === board.user ? "me" : undefined }, u.username))),

@@ -4,6 +4,7 @@
 // (json_script), translated there.
 import { api } from "/static/ws/pregon-api.js";
 import { confirmDialog, wireCopyButton } from "/static/stores/manage.js";
+import { dateTime } from "/static/platform_core/format.js";
 
 const page = JSON.parse(document.getElementById("integrations-page").textContent);
 const T = page.text;
@@ -117,7 +118,7 @@ class DeliveryLog {
 
   row(d, isNew) {
     const row = el("tr", undefined, { "data-delivery-id": d.id, class: `${d.accepted ? "accepted" : "refused"}${isNew ? " new" : ""}` });
-    const when = new Date(d.received_at).toLocaleString();
+    const when = dateTime(d.received_at);
     row.append(
       el("td", when),
       el("td", d.event_type || "—"),
@@ -169,7 +170,7 @@ function secretsList(integration, card) {
   const secrets = el("ul", undefined, { class: "secrets" });
   for (const secret of integration.secrets) {
     const item = el("li");
-    item.append(el("code", secret.prefix), " ", el("span", fill(T.created, { when: new Date(secret.created_at).toLocaleString() }), { class: "muted" }));
+    item.append(el("code", secret.prefix), " ", el("span", fill(T.created, { when: dateTime(secret.created_at) }), { class: "muted" }));
     if (secret.active) {
       const revoke = el("button", T.revoke, { type: "button", class: "revoke" });
       revoke.addEventListener("click", async () => {

@@ -22,8 +22,18 @@ class Command(BaseCommand):
         parser.add_argument("--domain", required=True, help="its host name, e.g. initech.example.com")
         parser.add_argument("--admin-email", required=True, help="the first tenant admin's email, also their username")
         parser.add_argument("--name", help="the company's name (default: the schema, title-cased)")
+        parser.add_argument(
+            "--language",
+            default="",
+            help="its people's default language: es or en (default: none, each browser's Accept-Language)",
+        )
+        parser.add_argument(
+            "--time-zone",
+            default="UTC",
+            help="the IANA time zone its times are shown in, e.g. Europe/Madrid (default UTC)",
+        )
 
-    def handle(self, *args, schema, domain, admin_email, name, **options):
+    def handle(self, *args, schema, domain, admin_email, name, language, time_zone, **options):
         # Tenants are rows of the public schema; run through tenant_command,
         # this would start inside a tenant's.
         if connection.schema_name != get_public_schema_name():
@@ -37,6 +47,8 @@ class Command(BaseCommand):
                     name=name or schema.replace("_", " ").title(),
                     domain=domain,
                     admin_email=admin_email,
+                    language=language,
+                    time_zone=time_zone,
                 )
         except ApplicationError as error:
             problems = "; ".join(f"{field}: {problem}" for field, problem in error.fields.items())
@@ -47,6 +59,8 @@ class Command(BaseCommand):
                     "schema": provisioned.tenant.schema_name,
                     "domain": provisioned.domain.domain,
                     "admin": provisioned.admin.get_username(),
+                    "language": provisioned.tenant.language,
+                    "time_zone": provisioned.tenant.time_zone,
                     "sign_in_link": provisioned.sign_in_link,
                 }
             )
