@@ -102,8 +102,18 @@ async def open_socket():
     """
     communicators = []
 
-    async def open_(path: str, *, host: str = "acme.localhost", origin: str | None = "", cookie: str | None = None):
-        communicator = WebsocketCommunicator(application, path, headers=headers_for(host, origin, cookie))
+    async def open_(
+        path: str,
+        *,
+        host: str = "acme.localhost",
+        origin: str | None = "",
+        cookie: str | None = None,
+        accept_language: str | None = None,
+    ):
+        headers = headers_for(host, origin, cookie)
+        if accept_language is not None:
+            headers.append((b"accept-language", accept_language.encode()))
+        communicator = WebsocketCommunicator(application, path, headers=headers)
         communicators.append(communicator)
         connected, _ = await communicator.connect()
         assert connected, "the server always accepts, then closes with a code when it refuses"
