@@ -137,12 +137,13 @@ async function loadPreferences() {
   const data = await (await fetch("/api/notifications/preferences", { credentials: "same-origin" })).json();
   form.querySelector(".kinds").replaceChildren(
     form.querySelector(".kinds legend"),
-    ...Object.entries(data.kinds).map(([kind, label]) => {
+    ...Object.entries(data.kinds).map(([kind, { label, critical }]) => {
       const box = document.createElement("input");
       box.type = "checkbox";
       box.name = "muted";
       box.value = kind;
       box.checked = data.muted_kinds.includes(kind);
+      box.disabled = critical; // the tenant made it critical: it cannot be muted
       const wrapper = document.createElement("label");
       wrapper.append(box, ` ${label}`);
       return wrapper;
@@ -151,7 +152,7 @@ async function loadPreferences() {
 }
 form.addEventListener("submit", async (event) => {
   event.preventDefault();
-  const muted = [...form.querySelectorAll("input[name=muted]:checked")].map((box) => box.value);
+  const muted = [...form.querySelectorAll("input[name=muted]:checked:enabled")].map((box) => box.value);
   await api("PUT", "/api/notifications/preferences", { muted_kinds: muted });
   form.querySelector(".saved").textContent = document.getElementById("saved-text").content.textContent;
 });
