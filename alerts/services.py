@@ -314,7 +314,7 @@ def preferences_update(*, user, kinds_channels=None, muted_kinds=None) -> dict:
     preferences, replace the kinds muted in the app (`muted_kinds`).
     Turning off a kind the tenant made critical is refused (`critical_kind`).
     Returns the preferences as `selectors.preferences` reads them."""
-    preference, _ = NotificationPreference.objects.select_for_update().get_or_create(user=user)
+    preference, _created = NotificationPreference.objects.select_for_update().get_or_create(user=user)
     chosen = {kind: dict(channels) for kind, channels in (preference.channels or {}).items()}
     if muted_kinds is not None:
         if not isinstance(muted_kinds, list) or not all(isinstance(k, str) for k in muted_kinds):
