@@ -146,10 +146,11 @@ function drop(id) {
   showEmpty();
 }
 
+// `fields`: the new fields, or a function of the copy giving them.
 function change(ids, fields) {
   for (const id of ids) {
     const copy = known.get(id);
-    if (copy) place({ ...copy, ...fields });
+    if (copy) place({ ...copy, ...(typeof fields === "function" ? fields(copy) : fields) });
   }
 }
 
@@ -253,10 +254,14 @@ document.addEventListener("pregon:read", (event) => {
   heard(() => change(all ? [...known.keys()].filter((id) => id <= upTo) : ids, { read_at: now, read: true }));
 });
 document.addEventListener("pregon:archived", (event) => {
-  const { ids, unread_count: count } = event.detail;
+  const { all, ids, unread_count: count } = event.detail;
   setUnread(count);
   const now = new Date().toISOString();
-  heard(() => change(ids, { archived_at: now }));
+  // Archived is read too. "Archive all read" covers the read ones of then
+  // (its `ids` may be cut short).
+  const upTo = Math.max(0, ...ids, ...known.keys());
+  const readThen = all ? [...known.values()].filter((n) => n.id <= upTo && isRead(n)).map((n) => n.id) : [];
+  heard(() => change([...ids, ...readThen], (copy) => ({ archived_at: now, read_at: copy.read_at ?? now, read: true })));
   // The Archived tab may not have this tab's copy of them: read its top again.
   if (box === "archived" && ids.some((id) => !known.has(id) && inRange(id))) load();
 });
