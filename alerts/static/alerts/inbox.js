@@ -7,10 +7,10 @@
 // (`next`: the last id of the pages read so far), so what arrives meanwhile
 // never shifts it: an item belongs on the screen when it belongs in the tab
 // and its id is above the cursor; one below it comes with a later page.
-// After a reconnect the first page is read again over HTTP: what was read,
-// archived or removed while the socket was away came in frames this tab
-// never got; socket news heard while that answer is on its way is applied
-// again on top of it.
+// After every connect the first page is read again over HTTP: what was
+// read, archived or removed while the socket was away (or before it first
+// joined) came in frames this tab never got; socket news heard while that
+// answer is on its way is applied again on top of it.
 import { archive, isRead, markAllRead, markRead, markReadLeaving, unarchive } from "/static/alerts/bell.js";
 import { api } from "/static/ws/pregon-api.js";
 import { timeElement } from "/static/alerts/when.js";
@@ -30,7 +30,6 @@ let loaded = false; // the first answer came: an empty list now means "nothing"
 const shown = new Map(); // notification id → its <li>
 const known = new Map(); // notification id → the newest copy this tab has of it
 let heardWhileLoading = null; // what the socket said while a load was in flight
-let connects = 0;
 
 function belongs(notification) {
   if (box === "archived") return Boolean(notification.archived_at);
@@ -239,10 +238,14 @@ tabs.forEach((tab) =>
 );
 window.addEventListener("popstate", () => select(new URLSearchParams(location.search).get("box") ?? "all", { push: false }));
 
+// Every connect (the first too) reads the tab again: the page's first read
+// may have been answered before a change that the socket, not yet joined,
+// never heard (a link clicked on the page before marks its alert read as
+// the next page loads). The socket joins before its first frame, so what
+// changes after this read starts comes as a frame, applied on top of it.
 document.addEventListener("pregon:unread", (event) => {
   setUnread(event.detail.unread_count);
-  connects += 1;
-  if (connects > 1) load();
+  load();
 });
 document.addEventListener("pregon:notification", (event) => heard(() => place(event.detail)));
 document.addEventListener("pregon:read", (event) => {
