@@ -154,8 +154,11 @@ def copies_push(announcement: Announcement, copies: list[tuple[int, int]]) -> in
     )
 
 
-def created_frame(announcement: Announcement, notification_id: int, unread_count: int) -> events.NotificationCreated:
-    """The live frame of one recipient's copy (built without reading the row)."""
+def created_frame(
+    announcement: Announcement, notification_id: int, badge: selectors.Badge
+) -> events.NotificationCreated:
+    """The live frame of one recipient's copy (built without reading the row;
+    an announcement's text is its author's, in no one language)."""
     return events.NotificationCreated(
         notification=events.NotificationData(
             id=notification_id,
@@ -166,7 +169,8 @@ def created_frame(announcement: Announcement, notification_id: int, unread_count
             created_at=announcement.publish_at.isoformat(),
             read=False,
         ),
-        unread_count=unread_count,
+        unread_count=badge.unread,
+        unseen_count=badge.unseen,
     )
 
 
@@ -219,10 +223,18 @@ def announcement_expire(announcement_id: int) -> None:
         announcement.save(update_fields=["read_count_at_expiry", "expired_at"])
         copies.delete()
     removed = copies_online(removed)
-    counts = selectors.unread_counts(user_ids=[uid for _, uid in removed])
+    counts = selectors.badges(user_ids=[uid for _, uid in removed])
     publish_to_users_now(
         [
-            (uid, events.to_json(events.NotificationsRemoved(ids=[nid], unread_count=counts[uid])), None)
+            (
+                uid,
+                events.to_json(
+                    events.NotificationsRemoved(
+                        ids=[nid], unread_count=counts[uid].unread, unseen_count=counts[uid].unseen
+                    )
+                ),
+                None,
+            )
             for nid, uid in removed
         ]
     )

@@ -1,4 +1,5 @@
-"""The inbox over HTTP (JSON): list, mark read, preferences."""
+"""The inbox over HTTP (JSON): pages of its boxes, seen, read, archived,
+preferences; the tenant admins' critical kinds; announcements."""
 
 from dataclasses import asdict
 
@@ -6,13 +7,48 @@ from django.http import JsonResponse
 
 from alerts import selectors, services
 from alerts.announcements import announcement_create, audience_size
-from alerts.models import Notification
 from platform_core.api import api_view, paginate, read_json
 from platform_core.errors import ApplicationError
+
+LEGACY_PARAMETERS = ("page", "page_size", "unread")
+
+
+def _counts(user) -> dict:
+    badge = selectors.counts(user=user)
+    return {"unread_count": badge.unread, "unseen_count": badge.unseen}
 
 
 @api_view("GET")
 def notifications(request):
+    """`?box=all|unread|archived&before=<id>&limit=<1..100>`: a page, newest
+    first, with the cursor of the next one. The older `?page=`,
+    `?page_size=` and `?unread=` (numbered pages of the inbox) still answer
+    as they did, and cannot be mixed with the cursor."""
+    legacy = [name for name in LEGACY_PARAMETERS if name in request.GET]
+    if legacy:
+        if any(name in request.GET for name in ("box", "before", "limit")):
+            raise ApplicationError(
+                "bad_request",
+                "use either the cursor (box, before, limit) or numbered pages (page, page_size, unread)",
+                fields=dict.fromkeys(legacy, "not with box, before or limit"),
+            )
+        return _numbered_page(request)
+    box, before, limit = selectors.check_page(
+        box=request.GET.get("box"), before=request.GET.get("before"), limit=request.GET.get("limit")
+    )
+    rows, next_before = selectors.inbox_page(user=request.user, name=box, before=before, limit=limit)
+    return JsonResponse(
+        {
+            "box": box,
+            "before": before,
+            "results": [asdict(selectors.notification_data(n)) for n in rows],
+            "next": next_before,
+            **_counts(request.user),
+        }
+    )
+
+
+def _numbered_page(request):
     flag = request.GET.get("unread", "false")
     if flag not in ("true", "false"):
         raise ApplicationError("bad_request", "invalid filter", fields={"unread": "true or false"})
@@ -21,34 +57,93 @@ def notifications(request):
         selectors.inbox(user=request.user, unread_only=flag == "true"),
         lambda n: asdict(selectors.notification_data(n)),
     )
-    return JsonResponse({**page, "unread_count": selectors.unread_count(user=request.user)})
+    return JsonResponse({**page, **_counts(request.user)})
+
+
+def ids_or_flag(body: dict, flag: str) -> bool:
+    """True for `{flag: true}`, False for `{"ids": [...]}`; anything else refused."""
+    if ("ids" in body) == (flag in body):
+        raise ApplicationError(
+            "invalid", f"send either ids or {flag}", fields={"ids": "either `ids`", flag: "or `true`"}
+        )
+    if flag in body and body[flag] is not True:
+        raise ApplicationError("invalid", f"`{flag}` must be true", fields={flag: "must be true"})
+    return flag in body
+
+
+def _state_json(result) -> JsonResponse:
+    return JsonResponse(
+        {
+            "ids": result.ids,
+            "unknown_ids": result.unknown_ids,
+            "unread_count": result.unread_count,
+            "unseen_count": result.unseen_count,
+        }
+    )
 
 
 @api_view("POST")
 def mark_read(request):
     body = read_json(request, optional={"ids", "all"})
-    if ("ids" in body) == ("all" in body):
-        raise ApplicationError(
-            "invalid", "send either ids or all", fields={"ids": "either `ids`", "all": "or `all: true`"}
-        )
-    if "all" in body:
-        if body["all"] is not True:
-            raise ApplicationError("invalid", "`all` must be true", fields={"all": "must be true"})
-        result = services.notifications_mark_all_read(user=request.user)
-    else:
-        result = services.notifications_mark_read(user=request.user, ids=body["ids"])
-    return JsonResponse({"ids": result.ids, "unknown_ids": result.unknown_ids, "unread_count": result.unread_count})
+    if ids_or_flag(body, "all"):
+        return _state_json(services.notifications_mark_all_read(user=request.user))
+    return _state_json(services.notifications_mark_read(user=request.user, ids=body["ids"]))
+
+
+@api_view("POST")
+def mark_seen(request):
+    body = read_json(request, optional={"ids", "all"})
+    if ids_or_flag(body, "all"):
+        return _state_json(services.notifications_mark_all_seen(user=request.user))
+    return _state_json(services.notifications_mark_seen(user=request.user, ids=body["ids"]))
+
+
+@api_view("POST")
+def archive(request):
+    body = read_json(request, optional={"ids", "read"})
+    if ids_or_flag(body, "read"):
+        return _state_json(services.notifications_archive_read(user=request.user))
+    return _state_json(services.notifications_archive(user=request.user, ids=body["ids"]))
+
+
+@api_view("POST")
+def unarchive(request):
+    body = read_json(request, required={"ids"})
+    return _state_json(services.notifications_unarchive(user=request.user, ids=body["ids"]))
 
 
 @api_view("GET", "PUT")
 def preferences(request):
+    """`{"kinds": {kind: {label, critical, channels: {in_app, push, email}}}}`;
+    PUT changes some channels of some kinds. `muted_kinds` (the kinds muted
+    in the app) is still answered, and still accepted instead of `kinds`."""
     if request.method == "PUT":
-        muted = services.preferences_update(
-            user=request.user, muted_kinds=read_json(request, required={"muted_kinds"})["muted_kinds"]
+        body = read_json(request, optional={"kinds", "muted_kinds"})
+        if ("kinds" in body) == ("muted_kinds" in body):
+            raise ApplicationError(
+                "invalid", "send kinds", fields={"kinds": "required (or `muted_kinds`, the older form)"}
+            )
+        kinds = services.preferences_update(
+            user=request.user, kinds_channels=body.get("kinds"), muted_kinds=body.get("muted_kinds")
         )
     else:
-        muted = selectors.muted_kinds(user=request.user)
-    return JsonResponse({"muted_kinds": muted, "kinds": dict(Notification.Kind.choices)})
+        kinds = selectors.preferences(user=request.user)
+    muted = sorted(kind for kind, choice in kinds.items() if not choice["channels"]["in_app"])
+    return JsonResponse({"kinds": kinds, "muted_kinds": muted})
+
+
+@api_view("GET", "PUT")
+def notification_kinds(request):
+    """Tenant admins: which kinds are critical (nobody can mute them)."""
+    if not request.user.is_tenant_admin:
+        raise ApplicationError("forbidden", "only tenant admins may manage notification kinds")
+    if request.method == "PUT":
+        kinds = services.kind_policies_update(
+            actor=request.user, policies=read_json(request, required={"kinds"})["kinds"]
+        )
+    else:
+        kinds = selectors.kind_policies()
+    return JsonResponse({"kinds": kinds})
 
 
 def _announcement_json(announcement) -> dict:

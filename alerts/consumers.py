@@ -1,19 +1,48 @@
 import asyncio
+import json
 import logging
 from collections import defaultdict
 from datetime import timedelta
 
 from django.conf import settings
-from django.utils import timezone
+from django.utils import timezone, translation
 
-from alerts import selectors, services
+from alerts import kinds, selectors, services
 from platform_core.errors import ApplicationError
+from ws import events
 from ws.consumers import JsonSocket
 from ws.db import in_tenant
 from ws.loops import per_event_loop
 
 MISSED_LIMIT = 200
 logger = logging.getLogger(__name__)
+
+
+def in_language(language: str, func, /, **kwargs):
+    """`func(**kwargs)` with `language` active (on the DB thread: what it
+    renders is in the socket's language)."""
+    with translation.override(language):
+        return func(**kwargs)
+
+
+def rerender(text: str, params_by_id: dict, language: str) -> str:
+    """A published frame (rendered in its recipient's language) in
+    `language`: the title and body of each notification in it with params
+    rendered again. Only sockets whose language differs pay for it (a user
+    who changed language with a socket open, or one with no language of
+    their own whose browser asks for another)."""
+    frame = json.loads(text)
+    notifications = frame.get("notifications") or []
+    if "notification" in frame:
+        notifications = [frame["notification"], *notifications]
+    with translation.override(language):
+        for notification in notifications:
+            params = params_by_id.get(str(notification.get("id")))
+            if params is not None:
+                notification["title"], notification["body"] = kinds.render(
+                    notification["kind"], params, notification["title"], notification["body"]
+                )
+    return json.dumps(frame, separators=(",", ":"), ensure_ascii=False)
 
 
 class NotificationsSocket(JsonSocket):
@@ -23,6 +52,10 @@ class NotificationsSocket(JsonSocket):
         **JsonSocket.handlers,
         "notifications.mark_read": "on_mark_read",
         "notifications.mark_all_read": "on_mark_all_read",
+        "notifications.mark_seen": "on_mark_seen",
+        "notifications.archive": "on_archive",
+        "notifications.unarchive": "on_unarchive",
+        "notifications.page": "on_page",
     }
 
     async def opened(self):
@@ -35,6 +68,8 @@ class NotificationsSocket(JsonSocket):
         after = await self.query_position("after")
         snapshot, missed, latest, tenant_newest = await in_tenant(
             self.tenant,
+            in_language,
+            self.language,
             selectors.connect_state,
             user=self.user,
             after=after,
@@ -65,6 +100,9 @@ class NotificationsSocket(JsonSocket):
         if self.early is not None:
             self.early.append(message)
             return
+        render = message.get("render")
+        if render and message.get("lang") != self.language:
+            message = {**message, "text": rerender(message["text"], render, self.language)}
         super().deliver(message)
         if "seq" in message:  # a notification.created; its id
             self.last_id = max(self.last_id, message["seq"])
@@ -73,7 +111,13 @@ class NotificationsSocket(JsonSocket):
         """Send what was created after this socket's position (its live push
         was lost), with the unread count as of now."""
         missed = await in_tenant(
-            self.tenant, selectors.missed_since, user=self.user, after=self.last_id, limit=MISSED_LIMIT
+            self.tenant,
+            in_language,
+            self.language,
+            selectors.missed_since,
+            user=self.user,
+            after=self.last_id,
+            limit=MISSED_LIMIT,
         )
         if missed.notifications:
             await self.send_frame(missed)
@@ -93,6 +137,51 @@ class NotificationsSocket(JsonSocket):
         if set(message) - {"type"}:
             raise ApplicationError("invalid", "mark_all_read takes no fields")
         await in_tenant(self.tenant, services.notifications_mark_all_read, user=self.user)
+
+    async def _ids_or_flag(self, message: dict, flag: str | None, one, every) -> None:
+        """`{"ids": [...]}` → `one(user, ids)`, or `{flag: true}` → `every(user)`.
+        Every socket of the user hears the outcome through the group; ids
+        that are not the user's are reported to this socket only."""
+        allowed = {"type", "ids"} | ({flag} if flag else set())
+        name = message["type"]
+        if set(message) - allowed:
+            raise ApplicationError("invalid", f"{name} takes {' or '.join(sorted(allowed - {'type'}))} only")
+        if flag and ("ids" in message) == (flag in message):
+            raise ApplicationError("invalid", f"{name} takes either `ids` or `{flag}: true`")
+        if flag and flag in message:
+            if message[flag] is not True:
+                raise ApplicationError("invalid", f"`{flag}` must be true")
+            await in_tenant(self.tenant, every, user=self.user)
+            return
+        result = await in_tenant(self.tenant, one, user=self.user, ids=message.get("ids"))
+        if result.unknown_ids:
+            shown = ", ".join(map(str, result.unknown_ids[:20]))
+            await self.send_error("invalid_message", f"not your notifications, or no such ids: {shown}")
+
+    async def on_mark_seen(self, message: dict) -> None:
+        await self._ids_or_flag(message, "all", services.notifications_mark_seen, services.notifications_mark_all_seen)
+
+    async def on_archive(self, message: dict) -> None:
+        await self._ids_or_flag(message, "read", services.notifications_archive, services.notifications_archive_read)
+
+    async def on_unarchive(self, message: dict) -> None:
+        await self._ids_or_flag(message, None, services.notifications_unarchive, None)
+
+    async def on_page(self, message: dict) -> None:
+        """A page of a box, to this socket only, as GET /api/notifications gives it."""
+        if set(message) - {"type", "box", "before", "limit"}:
+            raise ApplicationError("invalid", "notifications.page takes box, before and limit only")
+        box, before, limit = selectors.check_page(
+            box=message.get("box"), before=message.get("before"), limit=message.get("limit")
+        )
+        rows, next_before = await in_tenant(
+            self.tenant, in_language, self.language, self._page, box=box, before=before, limit=limit
+        )
+        await self.send_frame(events.NotificationsPage(box=box, before=before, results=rows, next=next_before))
+
+    def _page(self, *, box: str, before: int | None, limit: int):
+        rows, next_before = selectors.inbox_page(user=self.user, name=box, before=before, limit=limit)
+        return [selectors.notification_data(n) for n in rows], next_before
 
 
 class BellWatch:

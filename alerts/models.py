@@ -4,6 +4,8 @@ from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from alerts import kinds
+
 
 class Announcement(models.Model):
     """A tenant admin's message to an audience. Each recipient gets a
@@ -57,11 +59,22 @@ class Notification(models.Model):
 
     recipient = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="notifications")
     kind = models.CharField(max_length=32, choices=Kind.choices)
+    # What the text is made of (alerts/kinds.py renders it in the reader's
+    # language); null for free text and for rows stored before params.
+    params = models.JSONField(null=True, blank=True)
+    # The text as rendered when stored (the tenant's language): shown for
+    # free-text kinds and rows without params.
     title = models.CharField(max_length=200)
     body = models.TextField(blank=True)
     url = models.CharField(max_length=500, blank=True)
+    # The order it is about (orders sit above alerts: a plain id, no key).
+    order_id = models.BigIntegerField(null=True, blank=True)
     created_at = models.DateTimeField(default=timezone.now)
+    # Shown in an opened bell or inbox (the badge counts the unseen).
+    seen_at = models.DateTimeField(null=True, blank=True)
+    # Read implies seen; archiving reads (docs/notifications.md).
     read_at = models.DateTimeField(null=True, blank=True)
+    archived_at = models.DateTimeField(null=True, blank=True)
     announcement = models.ForeignKey(
         Announcement, null=True, blank=True, on_delete=models.CASCADE, related_name="notifications"
     )
@@ -89,6 +102,10 @@ class Notification(models.Model):
                 condition=Q(read_at__isnull=True),
                 name="notification_unread_idx",
             ),
+            # The archived box, newest first (rare rows: a small index).
+            models.Index(
+                fields=["recipient", "-id"], condition=Q(archived_at__isnull=False), name="notification_archived_idx"
+            ),
             # Retention prunes old read rows.
             models.Index(fields=["created_at"], condition=Q(read_at__isnull=False), name="notification_read_age_idx"),
         ]
@@ -100,24 +117,45 @@ class Notification(models.Model):
     def is_read(self) -> bool:
         return self.read_at is not None
 
+    def rendered(self) -> tuple[str, str]:
+        """Title and body in the active language (alerts/kinds.py)."""
+        return kinds.render(self.kind, self.params, self.title, self.body)
+
 
 class NotificationPreference(models.Model):
-    """What a user does not want pushed. Muted kinds are still stored and
-    listed in the inbox, but never pushed live nor counted in the badge."""
+    """How a user wants each kind, per channel: `channels` maps a kind to
+    the channels the user chose ({"order_status": {"in_app": false}});
+    what is not there is alerts.kinds.DEFAULT_CHANNELS. A kind muted in
+    the app is still stored and listed in the inbox, but never pushed live
+    nor counted in the badge; push and e-mail are stored for the next
+    issue's senders. A kind the tenant marks critical (NotificationKindPolicy)
+    is on in every channel whatever is stored here."""
 
     user = models.OneToOneField(
         settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="notification_preference"
     )
-    muted_kinds = models.JSONField(default=list, blank=True)
+    channels = models.JSONField(default=dict, blank=True)
 
     def __str__(self):
-        return f"{self.user}: muted {', '.join(self.muted_kinds) or 'nothing'}"
+        return f"{self.user}: {self.channels}"
+
+
+class NotificationKindPolicy(models.Model):
+    """A tenant admin's rule for one kind: `critical` kinds cannot be muted
+    (the tenant's schema, like everything else of its users)."""
+
+    kind = models.CharField(max_length=32, unique=True)
+    critical = models.BooleanField(default=False)
+
+    def __str__(self):
+        return f"{self.kind}: {'critical' if self.critical else 'normal'}"
 
 
 class UnreadCounter(models.Model):
-    """How many unread notifications of one kind a user has: the badge is
-    the sum over the kinds they did not mute, read from at most five rows
-    instead of counted per notification.
+    """How many unread, and how many unseen, notifications of one kind a
+    user has (archived ones count in neither): the counts are the sums over
+    the kinds they did not mute, read from a few rows instead of counted
+    per notification.
 
     Kept by the database itself, not by the services: statement-level
     triggers on the notification table (migration 0004) add what each
@@ -130,9 +168,10 @@ class UnreadCounter(models.Model):
     user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
     kind = models.CharField(max_length=32)
     unread = models.IntegerField(default=0)
+    unseen = models.IntegerField(default=0)
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["user", "kind"], name="one_counter_per_user_and_kind")]
 
     def __str__(self):
-        return f"{self.user_id} {self.kind}: {self.unread}"
+        return f"{self.user_id} {self.kind}: {self.unread} unread, {self.unseen} unseen"

@@ -1,71 +1,199 @@
 """Reads of the notification inbox. The user's tenant schema must be active."""
 
+from typing import NamedTuple
+
 from django.contrib.auth import get_user_model
 from django.db import connection
-from django.db.models import Count, Max, Q, QuerySet, Sum
+from django.db.models import Count, Max, Q, QuerySet
 
-from alerts.models import Announcement, Notification, NotificationPreference, UnreadCounter
+from alerts import kinds
+from alerts.models import Announcement, Notification, NotificationKindPolicy, NotificationPreference, UnreadCounter
+from platform_core.errors import ApplicationError
+from platform_core.parsing import parse_client_int
 from ws import events
 
+BOXES = ("all", "unread", "archived")
 
-def notification_data(notification: Notification) -> events.NotificationData:
+
+class Badge(NamedTuple):
+    """A user's counts, over the kinds they did not mute in the app."""
+
+    unread: int  # not read, not archived
+    unseen: int  # not seen, not archived: the bell's badge
+
+
+def _iso(moment) -> str | None:
+    return moment.isoformat() if moment is not None else None
+
+
+def notification_data(notification: Notification, *, text: tuple[str, str] | None = None) -> events.NotificationData:
+    """The notification as clients see it, its text in the active language
+    (or `text`, a (title, body) the caller rendered already)."""
+    title, body = text if text is not None else notification.rendered()
     return events.NotificationData(
         id=notification.pk,
         kind=notification.kind,
-        title=notification.title,
-        body=notification.body,
+        title=title,
+        body=body,
         url=notification.url,
         created_at=notification.created_at.isoformat(),
         read=notification.is_read,
+        seen_at=_iso(notification.seen_at),
+        read_at=_iso(notification.read_at),
+        archived_at=_iso(notification.archived_at),
+        order_id=notification.order_id,
+    )
+
+
+def _muted_sql(kind: str) -> str:
+    """SQL: kind `kind` (an SQL expression) is muted in the app by the
+    preference row `p` (null when the user has none), and the tenant has
+    not made it critical."""
+    policy = NotificationKindPolicy._meta.db_table
+    return (
+        f"(COALESCE((p.channels -> {kind} ->> 'in_app')::boolean, true) = false"
+        f" AND NOT EXISTS (SELECT 1 FROM {policy} k WHERE k.kind = {kind} AND k.critical))"
     )
 
 
 def muted_kinds(*, user) -> list[str]:
-    return list(NotificationPreference.objects.filter(user=user).values_list("muted_kinds", flat=True).first() or [])
+    """The kinds `user` muted in the app (critical ones never are); one query."""
+    preference = NotificationPreference._meta.db_table
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"""SELECT kind FROM {preference} p, jsonb_object_keys(p.channels) AS kind
+                WHERE p.user_id = %s AND jsonb_typeof(p.channels) = 'object' AND {_muted_sql("kind")}
+                ORDER BY kind""",
+            [user.pk],
+        )
+        return [kind for (kind,) in cursor.fetchall()]
+
+
+def critical_kinds() -> set[str]:
+    return set(NotificationKindPolicy.objects.filter(critical=True).values_list("kind", flat=True))
+
+
+def preferences(*, user) -> dict:
+    """Every kind with its label, whether the tenant made it critical, and
+    the channels the user gets it on (a critical kind: all of them)."""
+    chosen = NotificationPreference.objects.filter(user=user).values_list("channels", flat=True).first() or {}
+    critical = critical_kinds()
+    result = {}
+    for kind, label in Notification.Kind.choices:
+        channels = {**kinds.DEFAULT_CHANNELS, **chosen.get(kind, {})}
+        if kind in critical:
+            channels = dict.fromkeys(kinds.CHANNELS, True)
+        result[kind] = {"label": str(label), "critical": kind in critical, "channels": channels}
+    return result
+
+
+def kind_policies() -> dict:
+    """Every kind with its label and whether the tenant made it critical."""
+    critical = critical_kinds()
+    return {kind: {"label": str(label), "critical": kind in critical} for kind, label in Notification.Kind.choices}
 
 
 def inbox(*, user, unread_only: bool = False) -> QuerySet[Notification]:
-    """Everything the user received, muted kinds included, newest first."""
-    notifications = Notification.objects.filter(recipient=user)
+    """The inbox (not archived), muted kinds included, newest first."""
+    notifications = Notification.objects.filter(recipient=user, archived_at__isnull=True)
     if unread_only:
         notifications = notifications.filter(read_at__isnull=True)
     return notifications.order_by("-id")
 
 
+def box(*, user, name: str) -> QuerySet[Notification]:
+    """`all` and `unread` leave archived notifications out; `archived` is only them."""
+    if name == "archived":
+        return Notification.objects.filter(recipient=user, archived_at__isnull=False).order_by("-id")
+    return inbox(user=user, unread_only=name == "unread")
+
+
+PAGE, MAX_PAGE = 20, 100
+
+
+def check_page(*, box, before, limit) -> tuple[str, int | None, int]:
+    """A page of a box asked for (HTTP query values, or a socket frame's
+    fields), checked: `box` all|unread|archived (default all), `before` an
+    id or absent, `limit` 1..MAX_PAGE (default PAGE)."""
+    errors = {}
+    box = "all" if box is None else box
+    if box not in BOXES:
+        errors["box"] = f"one of: {', '.join(BOXES)}"
+    if before is not None:
+        try:
+            before = parse_client_int(before, "before", minimum=1)
+        except ApplicationError as error:
+            errors.update(error.fields)
+    if limit is None:
+        limit = PAGE
+    else:
+        try:
+            limit = parse_client_int(limit, "limit", minimum=1, maximum=MAX_PAGE)
+        except ApplicationError as error:
+            errors.update(error.fields)
+    if errors:
+        raise ApplicationError(
+            "bad_request", "invalid page: " + "; ".join(f"{k}: {v}" for k, v in errors.items()), fields=errors
+        )
+    return box, before, limit
+
+
+def inbox_page(*, user, name: str, before: int | None, limit: int) -> tuple[list[Notification], int | None]:
+    """Up to `limit` notifications of box `name` with an id below `before`
+    (None: from the newest), newest first, and the `before` of the next
+    page (None at the end). New notifications have higher ids, so pages
+    asked for while they arrive neither repeat nor skip one."""
+    rows = box(user=user, name=name)
+    if before is not None:
+        rows = rows.filter(pk__lt=before)
+    page = list(rows[: limit + 1])
+    more = len(page) > limit
+    page = page[:limit]
+    return page, (page[-1].pk if more else None)
+
+
 def _badge(*, user, muted: list[str]) -> QuerySet[Notification]:
-    """Unread and not muted: what the connect frame lists."""
-    return Notification.objects.filter(recipient=user, read_at__isnull=True).exclude(kind__in=muted)
+    """Unread, not archived and not muted: what the connect frame lists."""
+    return Notification.objects.filter(recipient=user, read_at__isnull=True, archived_at__isnull=True).exclude(
+        kind__in=muted
+    )
+
+
+def counts(*, user) -> Badge:
+    """The user's counts, from their counters (one row per kind, kept by
+    the database) in one query."""
+    return badges(user_ids=[user.pk])[user.pk]
 
 
 def unread_count(*, user, muted: list[str] | None = None) -> int:
-    """The badge: unread notifications of kinds the user did not mute, from
-    their counters (one row per kind, kept by the database). Pass `muted`
-    when the caller has already read it."""
-    muted = muted_kinds(user=user) if muted is None else muted
-    counters = UnreadCounter.objects.filter(user=user).exclude(kind__in=muted)
-    return counters.aggregate(unread=Sum("unread"))["unread"] or 0
+    return counts(user=user).unread
 
 
 def unread_snapshot(*, user, limit: int) -> events.NotificationsUnread:
-    """The true unread count and the newest `limit` unread notifications."""
+    """The true counts and the newest `limit` unread notifications."""
     muted = muted_kinds(user=user)
-    badge = _badge(user=user, muted=muted)
-    count = unread_count(user=user, muted=muted)
-    newest = [notification_data(n) for n in badge.order_by("-id")[:limit]]
-    return events.NotificationsUnread(unread_count=count, notifications=newest, has_more=count > len(newest))
+    badge = counts(user=user)
+    newest = [notification_data(n) for n in _badge(user=user, muted=muted).order_by("-id")[:limit]]
+    return events.NotificationsUnread(
+        unread_count=badge.unread,
+        notifications=newest,
+        has_more=badge.unread > len(newest),
+        unseen_count=badge.unseen,
+    )
 
 
-def missed_since(*, user, after: int, limit: int, unread: int | None = None) -> events.NotificationsMissed:
+def missed_since(*, user, after: int, limit: int, badge: Badge | None = None) -> events.NotificationsMissed:
     """Notifications created after id `after` (read or not, muted or not),
-    oldest first, with the badge (`unread`, or counted now)."""
+    oldest first, with the counts (`badge`, or read now)."""
     rows = list(Notification.objects.filter(recipient=user, pk__gt=after).order_by("id")[: limit + 1])
-    if unread is None:
-        unread = unread_count(user=user, muted=muted_kinds(user=user))
+    if badge is None:
+        badge = counts(user=user)
     return events.NotificationsMissed(
         after=after,
         notifications=[notification_data(n) for n in rows[:limit]],
         has_more=len(rows) > limit,
-        unread_count=unread,
+        unread_count=badge.unread,
+        unseen_count=badge.unseen,
     )
 
 
@@ -90,50 +218,60 @@ def connect_state(*, user, after: int | None, limit: int, missed_limit: int):
     snapshot = unread_snapshot(user=user, limit=limit)
     missed = None
     if after is not None:
-        missed = missed_since(user=user, after=after, limit=missed_limit, unread=snapshot.unread_count)
+        missed = missed_since(
+            user=user,
+            after=after,
+            limit=missed_limit,
+            badge=Badge(snapshot.unread_count, snapshot.unseen_count),
+        )
     latest = Notification.objects.filter(recipient=user).order_by("-id").values_list("id", flat=True).first() or 0
     tenant_newest = Notification.objects.order_by("-id").values_list("id", flat=True).first() or 0
     return snapshot, missed, latest, tenant_newest
 
 
-def unread_counts(*, user_ids: list[int]) -> dict[int, int]:
-    """`unread_count` for many users in one query (fan-out of announcements).
-
-    The same rule: the counters of the kinds each user did not mute.
-    Written in SQL because the muted kinds differ per user (jsonb `?`).
-    """
+def badges(*, user_ids: list[int]) -> dict[int, Badge]:
+    """The counts of many users in one query (fan-out of announcements):
+    the counters of the kinds each did not mute. In SQL because what is
+    muted differs per user (jsonb) and per tenant (critical kinds)."""
     if not user_ids:
         return {}
     counter, preference = UnreadCounter._meta.db_table, NotificationPreference._meta.db_table
     with connection.cursor() as cursor:
         cursor.execute(
-            f"""SELECT c.user_id, sum(c.unread) FROM {counter} c
+            f"""SELECT c.user_id, sum(c.unread), sum(c.unseen) FROM {counter} c
                 LEFT JOIN {preference} p ON p.user_id = c.user_id
-                WHERE c.user_id = ANY(%s) AND NOT COALESCE(p.muted_kinds ? c.kind, false)
+                WHERE c.user_id = ANY(%s) AND NOT {_muted_sql("c.kind")}
                 GROUP BY c.user_id""",
             [list(user_ids)],
         )
-        counts = dict(cursor.fetchall())
-    return {user_id: int(counts.get(user_id, 0)) for user_id in user_ids}
+        found = {user_id: Badge(int(unread), int(unseen)) for user_id, unread, unseen in cursor.fetchall()}
+    return {user_id: found.get(user_id, Badge(0, 0)) for user_id in user_ids}
 
 
-def push_badges(*, user_ids: list[int], kind: str) -> dict[int, int]:
-    """Of `user_ids`, those who did not mute `kind` (who hear it live), each
-    with their badge; one query, whatever the number of users."""
+def unread_counts(*, user_ids: list[int]) -> dict[int, int]:
+    """`unread_count` of many users in one query."""
+    return {user_id: badge.unread for user_id, badge in badges(user_ids=user_ids).items()}
+
+
+def push_badges(*, user_ids: list[int], kind: str) -> dict[int, Badge]:
+    """Of `user_ids`, those who did not mute `kind` in the app (who hear it
+    live), each with their counts; one query, whatever the number of users."""
     if not user_ids:
         return {}
     counter, preference = UnreadCounter._meta.db_table, NotificationPreference._meta.db_table
     with connection.cursor() as cursor:
         cursor.execute(
-            f"""SELECT u.id, COALESCE(sum(c.unread) FILTER (WHERE NOT COALESCE(p.muted_kinds ? c.kind, false)), 0)
+            f"""SELECT u.id,
+                       COALESCE(sum(c.unread) FILTER (WHERE NOT {_muted_sql("c.kind")}), 0),
+                       COALESCE(sum(c.unseen) FILTER (WHERE NOT {_muted_sql("c.kind")}), 0)
                 FROM unnest(%s::bigint[]) AS u(id)
                 LEFT JOIN {preference} p ON p.user_id = u.id
                 LEFT JOIN {counter} c ON c.user_id = u.id
-                WHERE NOT COALESCE(p.muted_kinds ? %s, false)
+                WHERE NOT {_muted_sql("%s::text")}
                 GROUP BY u.id""",
-            [list(user_ids), kind],
+            [list(user_ids), kind, kind],
         )
-        return {user_id: int(unread) for user_id, unread in cursor.fetchall()}
+        return {user_id: Badge(int(unread), int(unseen)) for user_id, unread, unseen in cursor.fetchall()}
 
 
 def audience_users(audience) -> QuerySet:

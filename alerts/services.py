@@ -10,38 +10,74 @@ lost, finds it on the next connect.
 from dataclasses import dataclass
 from datetime import timedelta
 
-from django.db import transaction
-from django.utils import timezone
+from django.db import connection, transaction
+from django.db.models import F, Value
+from django.db.models.functions import Coalesce
+from django.utils import timezone, translation
 
-from alerts import selectors
-from alerts.models import Notification, NotificationPreference
+from alerts import kinds, selectors
+from alerts.models import Notification, NotificationKindPolicy, NotificationPreference
 from platform_core.errors import ApplicationError
+from platform_core.i18n import language_for
 from ws import events
 from ws.layer import publish_to_user, publish_to_users
 
 MAX_IDS = 1000
 
 
-def notification_create(*, recipient, kind: str, title: str, body: str = "", url: str = "") -> Notification:
+def notification_create(
+    *,
+    recipient,
+    kind: str,
+    params: dict | None = None,
+    title: str = "",
+    body: str = "",
+    url: str = "",
+    order_id: int | None = None,
+) -> Notification:
     """Persist a notification; push it unless the recipient muted its kind.
     (Atomic through `notifications_create_many`: one more `atomic` here
     would only add a savepoint.)"""
-    return notifications_create_many(recipients=[recipient], kind=kind, title=title, body=body, url=url)[0]
+    return notifications_create_many(
+        recipients=[recipient], kind=kind, params=params, title=title, body=body, url=url, order_id=order_id
+    )[0]
+
+
+def render_extra(language: str, notifications: list[Notification]) -> dict | None:
+    """What travels beside a frame rendered in `language` so that a socket
+    reading another language renders it again (alerts/consumers.py): the
+    params of each notification that has a template. None when none has."""
+    params = {str(n.pk): n.params for n in notifications if n.params is not None and n.kind in kinds.TEXTS}
+    return {"lang": language, "render": params} if params else None
 
 
 @transaction.atomic
 def notifications_create_many(
-    *, recipients, kind: str, title: str, body: str = "", url: str = ""
+    *,
+    recipients,
+    kind: str,
+    params: dict | None = None,
+    title: str = "",
+    body: str = "",
+    url: str = "",
+    order_id: int | None = None,
 ) -> list[Notification]:
     """One notification for each of `recipients` (users; each once, however
     often listed), in one multi-row INSERT; returned in recipient id order.
 
+    Stored with `kind` and `params` (JSON primitives), from which
+    alerts/kinds.py renders the text in each reader's language; `title`
+    and `body` are the text of free-text kinds (and a kind's free-text
+    body, a comment's words). The stored title and body are the text in
+    the tenant's language.
+
     Pushed after commit, all in one batch, to every recipient who did not
-    mute `kind`, each with their badge. The badge comes from the unread
-    counters (alerts.models.UnreadCounter), which the INSERT's trigger has
-    already moved, in one query for all recipients: no count per
-    notification. The counters of these recipients stay locked by this
-    transaction until it commits, so each badge pushed is exact.
+    mute `kind`, each rendered once per language among them (in the
+    recipient's own, `language_for`), with their counts. The counts come
+    from the counters (alerts.models.UnreadCounter), which the INSERT's
+    trigger has already moved, in one query for all recipients: no count
+    per notification. The counters of these recipients stay locked by
+    this transaction until it commits, so each count pushed is exact.
     """
     if kind not in Notification.Kind.values:
         raise ApplicationError(
@@ -50,35 +86,59 @@ def notifications_create_many(
     people = {recipient.pk: recipient for recipient in recipients}
     if not people:
         return []
+    tenant = connection.tenant
+    texts: dict[str, tuple[str, str]] = {}
+
+    def text_in(language: str) -> tuple[str, str]:
+        if language not in texts:
+            with translation.override(language):
+                texts[language] = kinds.render(kind, params, title, body)
+        return texts[language]
+
+    stored_title, stored_body = text_in(language_for(tenant=tenant))
     now = timezone.now()
     created = Notification.objects.bulk_create(
-        Notification(recipient=people[user_id], kind=kind, title=title, body=body, url=url, created_at=now)
+        Notification(
+            recipient=people[user_id],
+            kind=kind,
+            params=params,
+            title=stored_title[:200],
+            body=stored_body,
+            url=url,
+            order_id=order_id,
+            created_at=now,
+        )
         for user_id in sorted(people)
     )
     badges = selectors.push_badges(user_ids=sorted(people), kind=kind)
-    publish_to_users(
-        [
-            (
-                notification.recipient_id,
-                events.NotificationCreated(
-                    notification=selectors.notification_data(notification),
-                    unread_count=badges[notification.recipient_id],
-                ),
-                notification.pk,  # the socket's position: its heartbeat repairs from here
-            )
-            for notification in created
-            if notification.recipient_id in badges
-        ]
-    )
+    messages = []
+    for notification in created:
+        badge = badges.get(notification.recipient_id)
+        if badge is None:
+            continue  # muted in the app: stored, listed, not pushed
+        language = language_for(user=people[notification.recipient_id], tenant=tenant)
+        frame = events.NotificationCreated(
+            notification=selectors.notification_data(notification, text=text_in(language)),
+            unread_count=badge.unread,
+            unseen_count=badge.unseen,
+        )
+        # seq: the socket's position (its heartbeat repairs from here)
+        messages.append((notification.recipient_id, frame, notification.pk, render_extra(language, [notification])))
+    publish_to_users(messages)
     return created
 
 
-# --- read state --------------------------------------------------------------
+# --- seen, read, archived ---------------------------------------------------------
 @dataclass(frozen=True)
-class ReadResult:
-    ids: list[int]  # the user's notifications among those asked for (now read)
+class StateResult:
+    ids: list[int]  # the user's notifications among those asked for (now in the new state)
     unknown_ids: list[int]  # not theirs, or not existing: nothing changed for them
     unread_count: int
+    unseen_count: int
+
+
+# Kept for callers of the read API (alerts/api.py, the socket).
+ReadResult = StateResult
 
 
 def check_ids(ids) -> list[int]:
@@ -91,52 +151,225 @@ def check_ids(ids) -> list[int]:
     return sorted(set(ids))
 
 
+def _mine(user, ids: list[int]) -> list[int]:
+    return sorted(Notification.objects.filter(recipient=user, pk__in=ids).values_list("pk", flat=True))
+
+
+def _result(user, ids: list[int], asked: list[int] | None = None) -> StateResult:
+    badge = selectors.counts(user=user)
+    unknown = sorted(set(asked) - set(ids)) if asked is not None else []
+    return StateResult(ids=ids, unknown_ids=unknown, unread_count=badge.unread, unseen_count=badge.unseen)
+
+
+def _seen(now):
+    # Reading or archiving something is seeing it; an earlier seen_at stays.
+    return Coalesce(F("seen_at"), Value(now))
+
+
 @transaction.atomic
-def notifications_mark_read(*, user, ids) -> ReadResult:
+def notifications_mark_read(*, user, ids) -> StateResult:
     ids = check_ids(ids)
-    mine = list(Notification.objects.filter(recipient=user, pk__in=ids).values_list("pk", flat=True))
-    changed = Notification.objects.filter(pk__in=mine, read_at__isnull=True).update(read_at=timezone.now())
-    result = ReadResult(
-        ids=sorted(mine), unknown_ids=sorted(set(ids) - set(mine)), unread_count=selectors.unread_count(user=user)
-    )
+    mine = _mine(user, ids)
+    now = timezone.now()
+    changed = Notification.objects.filter(pk__in=mine, read_at__isnull=True).update(read_at=now, seen_at=_seen(now))
+    result = _result(user, mine, ids)
     if changed:
-        _publish_read(user, result.ids, result.unread_count, all_=False)
+        _publish_read(user, result, all_=False)
     return result
 
 
 @transaction.atomic
-def notifications_mark_all_read(*, user) -> ReadResult:
+def notifications_mark_all_read(*, user) -> StateResult:
     now = timezone.now()
     unread = Notification.objects.filter(recipient=user, read_at__isnull=True)
     ids = sorted(unread.values_list("pk", flat=True)[:MAX_IDS])
-    changed = unread.update(read_at=now)
-    result = ReadResult(ids=ids, unknown_ids=[], unread_count=selectors.unread_count(user=user))
+    changed = unread.update(read_at=now, seen_at=_seen(now))
+    result = _result(user, ids)
     if changed:
-        _publish_read(user, ids, result.unread_count, all_=True)
+        _publish_read(user, result, all_=True)
     return result
 
 
-def _publish_read(user, ids: list[int], unread_count: int, *, all_: bool) -> None:
-    publish_to_user(user.pk, events.NotificationsRead(ids=ids, unread_count=unread_count, all=all_))
+def _publish_read(user, result: StateResult, *, all_: bool) -> None:
+    publish_to_user(
+        user.pk,
+        events.NotificationsRead(
+            ids=result.ids, unread_count=result.unread_count, all=all_, unseen_count=result.unseen_count
+        ),
+    )
+
+
+@transaction.atomic
+def notifications_mark_seen(*, user, ids) -> StateResult:
+    """The bell was opened on these: they leave the badge (they stay unread)."""
+    ids = check_ids(ids)
+    mine = _mine(user, ids)
+    changed = Notification.objects.filter(pk__in=mine, seen_at__isnull=True).update(seen_at=timezone.now())
+    result = _result(user, mine, ids)
+    if changed:
+        _publish_seen(user, result, all_=False)
+    return result
+
+
+@transaction.atomic
+def notifications_mark_all_seen(*, user) -> StateResult:
+    unseen = Notification.objects.filter(recipient=user, seen_at__isnull=True)
+    ids = sorted(unseen.values_list("pk", flat=True)[:MAX_IDS])
+    changed = unseen.update(seen_at=timezone.now())
+    result = _result(user, ids)
+    if changed:
+        _publish_seen(user, result, all_=True)
+    return result
+
+
+def _publish_seen(user, result: StateResult, *, all_: bool) -> None:
+    publish_to_user(user.pk, events.NotificationsSeen(ids=result.ids, unseen_count=result.unseen_count, all=all_))
+
+
+@transaction.atomic
+def notifications_archive(*, user, ids) -> StateResult:
+    """Put these away: out of the inbox and its counts, into the archived
+    box. Archiving reads (and sees) what was unread (docs/notifications.md)."""
+    ids = check_ids(ids)
+    mine = _mine(user, ids)
+    now = timezone.now()
+    changed = Notification.objects.filter(pk__in=mine, archived_at__isnull=True).update(
+        archived_at=now, read_at=Coalesce(F("read_at"), Value(now)), seen_at=_seen(now)
+    )
+    result = _result(user, mine, ids)
+    if changed:
+        _publish_archived(user, result, all_=False)
+    return result
+
+
+@transaction.atomic
+def notifications_archive_read(*, user) -> StateResult:
+    """Archive every read notification still in the inbox."""
+    read = Notification.objects.filter(recipient=user, archived_at__isnull=True, read_at__isnull=False)
+    ids = sorted(read.values_list("pk", flat=True)[:MAX_IDS])
+    changed = read.update(archived_at=timezone.now())
+    result = _result(user, ids)
+    if changed:
+        _publish_archived(user, result, all_=True)
+    return result
+
+
+def _publish_archived(user, result: StateResult, *, all_: bool) -> None:
+    publish_to_user(
+        user.pk,
+        events.NotificationsArchived(
+            ids=result.ids, unread_count=result.unread_count, unseen_count=result.unseen_count, all=all_
+        ),
+    )
+
+
+@transaction.atomic
+def notifications_unarchive(*, user, ids) -> StateResult:
+    """Back into the inbox, as they were when archived (read)."""
+    ids = check_ids(ids)
+    rows = list(Notification.objects.filter(recipient=user, pk__in=ids, archived_at__isnull=False).order_by("-id"))
+    Notification.objects.filter(pk__in=[n.pk for n in rows]).update(archived_at=None)
+    mine = _mine(user, ids)
+    result = _result(user, mine, ids)
+    if rows:
+        language = language_for(user=user, tenant=connection.tenant)
+        with translation.override(language):
+            for notification in rows:
+                notification.archived_at = None
+            shown = [selectors.notification_data(n) for n in rows]
+        publish_to_user(
+            user.pk,
+            events.NotificationsUnarchived(
+                ids=[n.pk for n in rows],
+                unread_count=result.unread_count,
+                unseen_count=result.unseen_count,
+                notifications=shown,
+            ),
+            extra=render_extra(language, rows),
+        )
+    return result
 
 
 # --- preferences ----------------------------------------------------------------
-@transaction.atomic
-def preferences_update(*, user, muted_kinds) -> list[str]:
-    if not isinstance(muted_kinds, list) or not all(isinstance(k, str) for k in muted_kinds):
-        raise ApplicationError("invalid", "muted_kinds must be a list", fields={"muted_kinds": "a list of kinds"})
-    unknown = sorted(set(muted_kinds) - set(Notification.Kind.values))
+def _kinds_object(value, field: str) -> dict:
+    if not isinstance(value, dict) or not value:
+        raise ApplicationError("invalid", f"`{field}` must be an object of kinds", fields={field: "an object of kinds"})
+    unknown = sorted(set(value) - set(Notification.Kind.values))
     if unknown:
         raise ApplicationError(
             "invalid",
             "unknown kinds",
-            fields={
-                "muted_kinds": f"unknown: {', '.join(unknown)[:200]}; known: {', '.join(Notification.Kind.values)}"
-            },
+            fields={field: f"unknown: {', '.join(unknown)[:200]}; known: {', '.join(Notification.Kind.values)}"},
         )
-    muted = sorted(set(muted_kinds))
-    NotificationPreference.objects.update_or_create(user=user, defaults={"muted_kinds": muted})
-    return muted
+    return value
+
+
+@transaction.atomic
+def preferences_update(*, user, kinds_channels=None, muted_kinds=None) -> dict:
+    """Change some channels of some kinds (`kinds_channels`, partial:
+    {"order_status": {"in_app": false}}), or, as before per-channel
+    preferences, replace the kinds muted in the app (`muted_kinds`).
+    Turning off a kind the tenant made critical is refused (`critical_kind`).
+    Returns the preferences as `selectors.preferences` reads them."""
+    preference, _ = NotificationPreference.objects.select_for_update().get_or_create(user=user)
+    chosen = {kind: dict(channels) for kind, channels in (preference.channels or {}).items()}
+    if muted_kinds is not None:
+        if not isinstance(muted_kinds, list) or not all(isinstance(k, str) for k in muted_kinds):
+            raise ApplicationError("invalid", "muted_kinds must be a list", fields={"muted_kinds": "a list of kinds"})
+        unknown = sorted(set(muted_kinds) - set(Notification.Kind.values))
+        if unknown:
+            known = ", ".join(Notification.Kind.values)
+            raise ApplicationError(
+                "invalid",
+                "unknown kinds",
+                fields={"muted_kinds": f"unknown: {', '.join(unknown)[:200]}; known: {known}"},
+            )
+        kinds_channels = {kind: {"in_app": kind not in muted_kinds} for kind in Notification.Kind.values}
+        critical = selectors.critical_kinds() & set(muted_kinds)
+    else:
+        _kinds_object(kinds_channels, "kinds")
+        errors = {}
+        for kind, channels in kinds_channels.items():
+            if not isinstance(channels, dict) or not channels:
+                errors[kind] = f"an object of channels: {', '.join(kinds.CHANNELS)}"
+            elif set(channels) - set(kinds.CHANNELS) or not all(isinstance(v, bool) for v in channels.values()):
+                errors[kind] = f"channels {', '.join(kinds.CHANNELS)}, each true or false"
+        if errors:
+            raise ApplicationError("invalid", "invalid channels", fields={f"kinds.{k}": v for k, v in errors.items()})
+        critical = {k for k, c in kinds_channels.items() if False in c.values()} & selectors.critical_kinds()
+    if critical:
+        raise ApplicationError(
+            "critical_kind",
+            "the tenant made these kinds critical: they cannot be muted",
+            fields={f"kinds.{kind}": "critical: cannot be turned off" for kind in sorted(critical)},
+        )
+    for kind, channels in kinds_channels.items():
+        merged = {**chosen.get(kind, {}), **channels}
+        # Only choices that differ from the defaults are stored.
+        chosen[kind] = {c: v for c, v in merged.items() if v != kinds.DEFAULT_CHANNELS[c]}
+    preference.channels = {kind: channels for kind, channels in sorted(chosen.items()) if channels}
+    preference.save(update_fields=["channels"])
+    return selectors.preferences(user=user)
+
+
+@transaction.atomic
+def kind_policies_update(*, actor, policies) -> dict:
+    """A tenant admin marks kinds critical or not ({"order_status":
+    {"critical": true}}, partial). Users' stored choices are kept: a kind
+    that stops being critical is muted again for those who had muted it."""
+    if not getattr(actor, "is_tenant_admin", False):
+        raise ApplicationError("forbidden", "only tenant admins may change notification kinds")
+    _kinds_object(policies, "kinds")
+    errors = {
+        f"kinds.{kind}": 'an object {"critical": true|false}'
+        for kind, policy in policies.items()
+        if not isinstance(policy, dict) or set(policy) != {"critical"} or not isinstance(policy["critical"], bool)
+    }
+    if errors:
+        raise ApplicationError("invalid", "invalid kinds", fields=errors)
+    for kind, policy in sorted(policies.items()):
+        NotificationKindPolicy.objects.update_or_create(kind=kind, defaults={"critical": policy["critical"]})
+    return selectors.kind_policies()
 
 
 # --- retention ---------------------------------------------------------------------

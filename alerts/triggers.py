@@ -3,14 +3,14 @@ or a staff comment; an @mentioned colleague who may see the order hears
 they were mentioned; the tenant admins hear of a new order nobody is on
 the store's board to see. Called by orders/services.py inside the change's
 transaction (the notifications commit with it and are pushed after).
+What they say is in alerts/kinds.py: stored as kind and params, rendered
+in each reader's language.
 """
 
 import re
 from datetime import timedelta
 
 from django.contrib.auth import get_user_model
-from django.utils.translation import gettext as _
-from django.utils.translation import ngettext
 
 from alerts.models import Notification
 from alerts.services import notification_create, notifications_create_many
@@ -20,17 +20,25 @@ from alerts.services import notification_create, notifications_create_many
 MENTION = re.compile(r"(?<![\w@])@([\w.+-]+)")
 
 
+def order_url(order_id: int) -> str:
+    # The order's page, for its customer and the staff of its store.
+    return f"/orders/{order_id}/"
+
+
 def notify_status_changed(*, order) -> None:
     """The order's customer hears that its status changed, and why it was
     cancelled when staff gave a reason."""
     if order.customer_id is None:
         return
+    params = {"ref": order.external_id, "status": order.status}
+    if order.cancel_reason:
+        params["reason"] = order.cancel_reason
     notification_create(
         recipient=order.customer,
         kind=Notification.Kind.ORDER_STATUS,
-        title=_("Order %(ref)s is now %(status)s") % {"ref": order.external_id, "status": order.get_status_display()},
-        body=_("Reason: %(reason)s") % {"reason": order.cancel_reason} if order.cancel_reason else "",
-        url=f"/notifications/#order-{order.pk}",
+        params=params,
+        url=order_url(order.pk),
+        order_id=order.pk,
     )
 
 
@@ -40,14 +48,14 @@ def notify_comment_added(*, comment, may_see) -> None:
     Nobody is told about their own comment, and nobody is told twice."""
     order = comment.order
     told = {comment.author_id}
-    title = _("New comment on order %(ref)s") % {"ref": order.external_id}
     if order.customer_id and order.customer_id not in told:
         notification_create(
             recipient=order.customer,
             kind=Notification.Kind.ORDER_COMMENT,
-            title=title,
+            params={"ref": order.external_id},
             body=comment.body,
-            url=f"/notifications/#order-{order.pk}",
+            url=order_url(order.pk),
+            order_id=order.pk,
         )
         told.add(order.customer_id)
     usernames = set(MENTION.findall(comment.body))
@@ -57,14 +65,16 @@ def notify_comment_added(*, comment, may_see) -> None:
         if user.pk not in told and may_see(user)
     ]
     if mentioned:
-        author = comment.author.get_username() if comment.author_id else _("An integration")
+        # No author: an integration's comment (alerts/kinds.py names it).
+        author = comment.author.get_username() if comment.author_id else None
         # Everyone mentioned gets the same alert: one INSERT, one push batch.
         notifications_create_many(
             recipients=mentioned,
             kind=Notification.Kind.MENTION,
-            title=_("%(author)s mentioned you on order %(ref)s") % {"author": author, "ref": order.external_id},
+            params={"ref": order.external_id, "author": author},
             body=comment.body,
-            url=f"/stores/{order.store_id}/",
+            url=order_url(order.pk),
+            order_id=order.pk,
         )
 
 
@@ -96,21 +106,15 @@ def notify_board_unattended(*, store_id: int, store_name: str, waiting: int, old
     admins = list(
         get_user_model().objects.filter(is_tenant_admin=True, is_active=True).exclude(pk__in=told).order_by("pk")
     )
-    values = {
-        "count": waiting,
-        "ref": oldest.external_id,
-        "seconds": int((now - oldest.created_at).total_seconds()),
-    }
     notifications_create_many(
         recipients=admins,
         kind=Notification.Kind.BOARD_UNATTENDED,
-        title=_("Nobody is on the board of %(store)s") % {"store": store_name},
-        body=ngettext(
-            "Order %(ref)s came in %(seconds)s seconds ago and is still waiting: no staff has the board open.",
-            "%(count)s orders are waiting, the oldest (%(ref)s) for %(seconds)s seconds: no staff has the board open.",
-            waiting,
-        )
-        % values,
+        params={
+            "store": store_name,
+            "count": waiting,
+            "ref": oldest.external_id,
+            "seconds": int((now - oldest.created_at).total_seconds()),
+        },
         url=url,
     )
     return len(admins)

@@ -6,7 +6,11 @@ from alerts import api, views
 api_urlpatterns = [
     path("notifications", api.notifications, name="api-notifications"),
     path("notifications/read", api.mark_read, name="api-notifications-read"),
+    path("notifications/seen", api.mark_seen, name="api-notifications-seen"),
+    path("notifications/archive", api.archive, name="api-notifications-archive"),
+    path("notifications/unarchive", api.unarchive, name="api-notifications-unarchive"),
     path("notifications/preferences", api.preferences, name="api-notification-preferences"),
+    path("manage/notification-kinds", api.notification_kinds, name="api-notification-kinds"),
     path("announcements", api.announcements, name="api-announcements"),
     path("announcements/audience", api.announcement_audience, name="api-announcement-audience"),
 ]

@@ -34,6 +34,7 @@ STATUS_BY_CODE = {
     "unsupported_media_type": 415,
     "invalid": 422,
     "invalid_transition": 422,
+    "critical_kind": 422,
     "rate_limited": 429,
 }
 

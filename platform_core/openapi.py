@@ -94,6 +94,15 @@ def _obj(required: list[str], properties: dict, *, closed: bool = True) -> dict:
 
 
 STR, INT, BOOL = {"type": "string"}, {"type": "integer"}, {"type": "boolean"}
+NOTIFICATION_KINDS = ["system", "order_status", "order_comment", "mention", "announcement", "board_unattended"]
+IDS_BODY = {
+    "type": "object",
+    "required": ["ids"],
+    "additionalProperties": False,
+    "properties": {
+        "ids": {"type": "array", "items": {"type": "integer", "minimum": 1}, "minItems": 1, "maxItems": 1000}
+    },
+}
 TIME = {"type": "string", "format": "date-time"}
 NULLABLE_STR = {"type": ["string", "null"]}
 
@@ -164,15 +173,54 @@ SCHEMAS = {
         {"id": INT, "order_id": INT, "author": NULLABLE_STR, "body": STR, "created_at": TIME},
     ),
     "Notification": _obj(
-        ["id", "kind", "title", "read"],
+        ["id", "kind", "title", "body", "url", "created_at", "seen_at", "read_at", "archived_at", "order_id"],
         {
             "id": INT,
-            "kind": {"type": "string", "enum": ["system", "order_status", "order_comment", "mention", "announcement"]},
-            "title": STR,
+            "kind": {"type": "string", "enum": NOTIFICATION_KINDS},
+            "title": {"type": "string", "description": "in the reader's language"},
             "body": STR,
             "url": STR,
             "created_at": TIME,
             "read": BOOL,
+            "seen_at": {"type": ["string", "null"], "format": "date-time"},
+            "read_at": {"type": ["string", "null"], "format": "date-time"},
+            "archived_at": {"type": ["string", "null"], "format": "date-time"},
+            "order_id": {"type": ["integer", "null"]},
+        },
+    ),
+    "NotificationStateChange": _obj(
+        ["ids", "unknown_ids", "unread_count", "unseen_count"],
+        {
+            "ids": {"type": "array", "items": INT},
+            "unknown_ids": {"type": "array", "items": INT},
+            "unread_count": INT,
+            "unseen_count": INT,
+        },
+    ),
+    "NotificationPreferences": _obj(
+        ["kinds"],
+        {
+            "kinds": {
+                "type": "object",
+                "additionalProperties": _obj(
+                    ["label", "critical", "channels"],
+                    {
+                        "label": STR,
+                        "critical": BOOL,
+                        "channels": _obj(["in_app", "push", "email"], {"in_app": BOOL, "push": BOOL, "email": BOOL}),
+                    },
+                ),
+            },
+            "muted_kinds": {"type": "array", "items": STR},
+        },
+    ),
+    "NotificationKinds": _obj(
+        ["kinds"],
+        {
+            "kinds": {
+                "type": "object",
+                "additionalProperties": _obj(["label", "critical"], {"label": STR, "critical": BOOL}),
+            }
         },
     ),
     "Audience": {
@@ -328,47 +376,117 @@ PATHS = {
     },
     "/api/notifications": {
         "get": _op(
-            "The inbox (muted kinds included), newest first, with the unread count",
-            _json(_page("Notification", {"unread_count": INT})),
+            "A page of a box (all and unread leave archived ones out), newest first, and the cursor of the next;"
+            " with page, page_size or unread: the older numbered pages of the inbox",
+            _json(
+                {
+                    "oneOf": [
+                        _obj(
+                            ["results", "next", "unread_count", "unseen_count"],
+                            {
+                                "box": {"type": "string", "enum": ["all", "unread", "archived"]},
+                                "before": {"type": ["integer", "null"]},
+                                "results": {"type": "array", "items": _ref("Notification")},
+                                "next": {"type": ["integer", "null"], "description": "`before` of the next page"},
+                                "unread_count": INT,
+                                "unseen_count": INT,
+                            },
+                        ),
+                        _page("Notification", {"unread_count": INT, "unseen_count": INT}),
+                    ]
+                }
+            ),
             errors=("400", "401"),
-            params=(_query("unread", {"type": "string", "enum": ["true", "false"]}), *PAGING),
+            params=(
+                _query("box", {"type": "string", "enum": ["all", "unread", "archived"]}),
+                _query("before", {"type": "integer", "minimum": 1}, "ids below this one (the previous page's next)"),
+                _query("limit", {"type": "integer", "minimum": 1, "maximum": 100}),
+                _query("unread", {"type": "string", "enum": ["true", "false"]}, "numbered pages (older form)"),
+                *PAGING,
+            ),
             tags=T_ALERTS,
         )
     },
     "/api/notifications/read": {
         "post": _op(
-            "Mark some or all read; every socket of the user hears it",
-            _json(
-                _obj(
-                    ["ids", "unknown_ids", "unread_count"],
-                    {
-                        "ids": {"type": "array", "items": INT},
-                        "unknown_ids": {"type": "array", "items": INT},
-                        "unread_count": INT,
-                    },
-                )
-            ),
-            body={
-                "oneOf": [
-                    _obj(["ids"], {"ids": {"type": "array", "items": INT, "minItems": 1, "maxItems": 1000}}),
-                    _obj(["all"], {"all": {"const": True}}),
-                ]
-            },
+            "Mark some or all read (and seen); every socket of the user hears it",
+            _json(_ref("NotificationStateChange")),
+            body={"oneOf": [IDS_BODY, _obj(["all"], {"all": {"const": True}})]},
+            errors=("400", "401", "413", "422"),
+            tags=T_ALERTS,
+        )
+    },
+    "/api/notifications/seen": {
+        "post": _op(
+            "Mark some or all seen (the badge); every socket of the user hears it",
+            _json(_ref("NotificationStateChange")),
+            body={"oneOf": [IDS_BODY, _obj(["all"], {"all": {"const": True}})]},
+            errors=("400", "401", "413", "422"),
+            tags=T_ALERTS,
+        )
+    },
+    "/api/notifications/archive": {
+        "post": _op(
+            "Archive some (which reads them), or every read one; every socket of the user hears it",
+            _json(_ref("NotificationStateChange")),
+            body={"oneOf": [IDS_BODY, _obj(["read"], {"read": {"const": True}})]},
+            errors=("400", "401", "413", "422"),
+            tags=T_ALERTS,
+        )
+    },
+    "/api/notifications/unarchive": {
+        "post": _op(
+            "Put archived ones back in the inbox (still read); every socket of the user hears it",
+            _json(_ref("NotificationStateChange")),
+            body=IDS_BODY,
             errors=("400", "401", "413", "422"),
             tags=T_ALERTS,
         )
     },
     "/api/notifications/preferences": {
         "get": _op(
-            "Muted kinds",
-            _json(_obj(["muted_kinds"], {"muted_kinds": {"type": "array", "items": STR}, "kinds": {"type": "object"}})),
+            "Every kind: its label, whether it is critical, and the channels the user gets it on",
+            _json(_ref("NotificationPreferences")),
             tags=T_ALERTS,
         ),
         "put": _op(
-            "Set muted kinds (stored and listed, never pushed nor counted)",
-            _json(_obj(["muted_kinds"], {"muted_kinds": {"type": "array", "items": STR}, "kinds": {"type": "object"}})),
-            body=_obj(["muted_kinds"], {"muted_kinds": {"type": "array", "items": STR}}),
+            "Change some channels of some kinds (a kind muted in the app is stored and listed, never pushed"
+            " nor counted); a critical kind cannot be turned off (422 critical_kind). `muted_kinds` (the older"
+            " form) replaces the kinds muted in the app",
+            _json(_ref("NotificationPreferences")),
+            body={
+                "oneOf": [
+                    _obj(
+                        ["kinds"],
+                        {
+                            "kinds": {
+                                "type": "object",
+                                "additionalProperties": _obj([], {"in_app": BOOL, "push": BOOL, "email": BOOL}),
+                            }
+                        },
+                    ),
+                    _obj(["muted_kinds"], {"muted_kinds": {"type": "array", "items": STR}}),
+                ]
+            },
             errors=("400", "401", "413", "422"),
+            tags=T_ALERTS,
+        ),
+    },
+    "/api/manage/notification-kinds": {
+        "get": _op(
+            "Every kind with its label and whether it is critical (tenant admins)",
+            _json(_ref("NotificationKinds")),
+            errors=("401", "403"),
+            tags=T_ALERTS,
+        ),
+        "put": _op(
+            "Mark kinds critical (nobody can mute them) or not (tenant admins)",
+            _json(_ref("NotificationKinds")),
+            body=_obj(
+                ["kinds"],
+                {"kinds": {"type": "object", "additionalProperties": _obj(["critical"], {"critical": BOOL})}},
+            ),
+            errors=("400", "401", "403", "413", "422"),
             tags=T_ALERTS,
         ),
     },

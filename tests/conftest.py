@@ -102,8 +102,18 @@ async def open_socket():
     """
     communicators = []
 
-    async def open_(path: str, *, host: str = "acme.localhost", origin: str | None = "", cookie: str | None = None):
-        communicator = WebsocketCommunicator(application, path, headers=headers_for(host, origin, cookie))
+    async def open_(
+        path: str,
+        *,
+        host: str = "acme.localhost",
+        origin: str | None = "",
+        cookie: str | None = None,
+        accept_language: str | None = None,
+    ):
+        headers = headers_for(host, origin, cookie)
+        if accept_language is not None:
+            headers.append((b"accept-language", accept_language.encode()))
+        communicator = WebsocketCommunicator(application, path, headers=headers)
         communicators.append(communicator)
         connected, _ = await communicator.connect()
         assert connected, "the server always accepts, then closes with a code when it refuses"
@@ -129,6 +139,7 @@ class Published:
     group: str
     text: str
     seq: int | None = None
+    extra: dict | None = None  # what travels beside the text (a notification's params)
 
     @property
     def frame(self) -> dict:
@@ -155,12 +166,12 @@ def published(monkeypatch) -> list[Published]:
     sent: list[Published] = []
     publish_now, publish_many_now = layer.publish_now, layer.publish_many_now
 
-    def recording_publish_now(group, text, *, seq=None):
-        sent.append(Published(group, text, seq))
-        return publish_now(group, text, seq=seq)
+    def recording_publish_now(group, text, *, seq=None, extra=None):
+        sent.append(Published(group, text, seq, extra))
+        return publish_now(group, text, seq=seq, extra=extra)
 
     def recording_publish_many_now(messages, **kwargs):
-        sent.extend(Published(group, text, *seq) for group, text, *seq in messages)
+        sent.extend(Published(group, text, *rest) for group, text, *rest in messages)
         return publish_many_now(messages, **kwargs)
 
     monkeypatch.setattr(layer, "publish_now", recording_publish_now)

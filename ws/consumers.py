@@ -36,6 +36,7 @@ from django.utils.functional import empty
 from platform_core.access import credential_holds, user_for_session
 from platform_core.availability import is_client_gone, is_outage
 from platform_core.errors import ApplicationError
+from platform_core.i18n import language_for
 from platform_core.parsing import parse_client_int, parse_json
 from ws import close_codes, events, groups, health
 from ws.access import access_watch
@@ -186,6 +187,7 @@ class JsonSocket(AsyncWebsocketConsumer):
             if refusal is not None:
                 await self.close(code=refusal)
                 return
+            self.language = self.language_now()
             if not watch.register(self, self.user_key):
                 await self.close(code=close_codes.TOO_MANY_SOCKETS)
                 return
@@ -227,6 +229,16 @@ class JsonSocket(AsyncWebsocketConsumer):
         if not user.is_authenticated:
             return close_codes.NOT_SIGNED_IN
         return self.authorize_now()
+
+    # The language the socket's frames are written in, chosen at connect
+    # (`language_now`); a socket that renders text renders it in this one.
+    language: str = settings.LANGUAGE_CODE
+
+    def language_now(self) -> str:
+        """The user's language, then the tenant's, then the handshake's
+        Accept-Language (platform_core/i18n.py). Reads no database."""
+        accept = next((value for name, value in self.scope.get("headers", ()) if name == b"accept-language"), b"")
+        return language_for(user=self.user, tenant=self.tenant, accept_language=accept.decode("latin1")[:500])
 
     def authorize_now(self) -> int | None:
         """The access rule of this kind of socket: a close code, or None to

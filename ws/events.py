@@ -57,13 +57,20 @@ class Error(Frame):
 # --- Notifications --------------------------------------------------------------
 @dataclass(frozen=True, slots=True)
 class NotificationData:
+    """One notification, as HTTP and sockets show it; `title` and `body` in
+    the reader's language (alerts/kinds.py)."""
+
     id: int
     kind: str
     title: str
     body: str
     url: str
     created_at: str  # ISO-8601, UTC
-    read: bool
+    read: bool  # read_at is not null (kept for older clients)
+    seen_at: str | None = None
+    read_at: str | None = None
+    archived_at: str | None = None
+    order_id: int | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,13 +81,15 @@ class NotificationsUnread(Frame):
     unread_count: int
     notifications: list[NotificationData]  # newest first, at most the configured limit
     has_more: bool  # unread ones exist beyond `notifications`
+    unseen_count: int = 0  # the bell's badge
 
 
 @dataclass(frozen=True, slots=True)
 class NotificationCreated(Frame):
     type: ClassVar[str] = "notification.created"
     notification: NotificationData
-    unread_count: int  # the badge, right after this one arrived
+    unread_count: int  # right after this one arrived
+    unseen_count: int = 0  # the badge, right after this one arrived
 
 
 @dataclass(frozen=True, slots=True)
@@ -92,17 +101,62 @@ class NotificationsMissed(Frame):
     after: int
     notifications: list[NotificationData]  # oldest first
     has_more: bool  # more than the limit were created since; page the inbox API
-    unread_count: int  # the badge, as of this frame
+    unread_count: int  # as of this frame
+    unseen_count: int = 0
 
 
 @dataclass(frozen=True, slots=True)
 class NotificationsRead(Frame):
-    """To every socket of the user: these are read now."""
+    """To every socket of the user: these are read (and so seen) now."""
 
     type: ClassVar[str] = "notifications.read"
     ids: list[int]
     unread_count: int
     all: bool  # "mark all read": every notification up to now is read
+    unseen_count: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class NotificationsSeen(Frame):
+    """To every socket of the user: these were seen (an opened bell)."""
+
+    type: ClassVar[str] = "notifications.seen"
+    ids: list[int]
+    unseen_count: int
+    all: bool = False  # "mark all seen": every notification up to now is seen
+
+
+@dataclass(frozen=True, slots=True)
+class NotificationsArchived(Frame):
+    """To every socket of the user: these moved to the archived box (and are read)."""
+
+    type: ClassVar[str] = "notifications.archived"
+    ids: list[int]
+    unread_count: int
+    unseen_count: int
+    all: bool = False  # "archive all read": every read one up to now is archived
+
+
+@dataclass(frozen=True, slots=True)
+class NotificationsUnarchived(Frame):
+    """To every socket of the user: these are back in the inbox (still read)."""
+
+    type: ClassVar[str] = "notifications.unarchived"
+    ids: list[int]
+    unread_count: int
+    unseen_count: int
+    notifications: list[NotificationData]  # newest first, to put back in place
+
+
+@dataclass(frozen=True, slots=True)
+class NotificationsPage(Frame):
+    """To the socket that asked (`notifications.page`): one page of a box."""
+
+    type: ClassVar[str] = "notifications.page"
+    box: str  # all | unread | archived
+    before: int | None
+    results: list[NotificationData]  # newest first
+    next: int | None  # `before` of the next page; None at the end
 
 
 @dataclass(frozen=True, slots=True)
@@ -112,6 +166,7 @@ class NotificationsRemoved(Frame):
     type: ClassVar[str] = "notifications.removed"
     ids: list[int]
     unread_count: int
+    unseen_count: int = 0
 
 
 # --- Store order stream -----------------------------------------------------------

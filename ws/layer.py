@@ -54,20 +54,22 @@ def publish_to_store(store_id: int, frame: Frame, *, seq: int | None = None) -> 
     return publish_on_commit(groups.store_orders(connection.tenant, store_id), frame, seq=seq)
 
 
-def publish_to_user(user_id: int, frame: Frame, *, seq: int | None = None) -> str:
+def publish_to_user(user_id: int, frame: Frame, *, seq: int | None = None, extra: dict | None = None) -> str:
     """After commit: `frame` to every socket of user `user_id` of the active
-    tenant. `seq` is a notification's id (the bell's position)."""
-    return publish_on_commit(groups.user_notifications(connection.tenant, user_id), frame, seq=seq)
+    tenant. `seq` is a notification's id (the bell's position); `extra`
+    (JSON primitives) travels beside the text for the receiving sockets
+    (what a socket in another language re-renders from, alerts/consumers.py)."""
+    return publish_on_commit(groups.user_notifications(connection.tenant, user_id), frame, seq=seq, extra=extra)
 
 
-def publish_to_users(messages: list[tuple[int, Frame, int | None]]) -> None:
-    """After commit: each (user id, frame, seq) to every socket of that user
-    of the active tenant, all in one batch (one Redis round trip, see
-    `publish_many_now`), within PUBLISH_TIMEOUT_SECONDS like one publish."""
+def publish_to_users(messages: list[tuple]) -> None:
+    """After commit: each (user id, frame, seq[, extra]) to every socket of
+    that user of the active tenant, all in one batch (one Redis round trip,
+    see `publish_many_now`), within PUBLISH_TIMEOUT_SECONDS like one publish."""
     if not messages:
         return
     tenant = connection.tenant
-    batch = [(groups.user_notifications(tenant, user_id), to_json(frame), seq) for user_id, frame, seq in messages]
+    batch = [(groups.user_notifications(tenant, user_id), to_json(frame), *rest) for user_id, frame, *rest in messages]
     timeout = settings.PUBLISH_TIMEOUT_SECONDS
     transaction.on_commit(lambda: publish_many_now(batch, timeout=timeout))
 
@@ -90,7 +92,7 @@ def users_online(user_ids) -> set[int]:
     return {by_group[name] for name in groups_with_members(list(by_group))}
 
 
-def publish_on_commit(group: str, frame: Frame, *, seq: int | None = None) -> str:
+def publish_on_commit(group: str, frame: Frame, *, seq: int | None = None, extra: dict | None = None) -> str:
     """Send `frame` to `group` once the current transaction commits.
 
     The frame is serialized now, once, so later changes to the rows it was
@@ -99,7 +101,7 @@ def publish_on_commit(group: str, frame: Frame, *, seq: int | None = None) -> st
     text so consumers can order and deduplicate without parsing it.
     """
     text = to_json(frame)
-    transaction.on_commit(lambda: publish_now(group, text, seq=seq))
+    transaction.on_commit(lambda: publish_now(group, text, seq=seq, extra=extra))
     return text
 
 
@@ -130,19 +132,19 @@ def publishes_gathered():
             _publish_in_order(messages)
 
 
-def _publish_in_order(messages: list[tuple[str, str, int | None]], *, concurrency: int = 100) -> None:
+def _publish_in_order(messages: list[tuple], *, concurrency: int = 100) -> None:
     # One commit's publishes, waited for by the requests it answers: bounded
     # as one publish is (PUBLISH_TIMEOUT_SECONDS), not as a fan-out batch.
     timeout = settings.PUBLISH_TIMEOUT_SECONDS
-    by_group: dict[str, list[tuple[str, str, int | None]]] = {}
+    by_group: dict[str, list[tuple]] = {}
     for message in messages:
         by_group.setdefault(message[0], []).append(message)
     sent = 0
 
     async def send_group(layer, group_messages) -> None:
         nonlocal sent
-        for group, text, seq in group_messages:
-            await layer.group_send(group, _message(group, text, seq))
+        for group, text, *rest in group_messages:
+            await layer.group_send(group, _message(group, text, *rest))
             sent += 1
 
     async def send_all() -> None:
@@ -164,16 +166,16 @@ def _publish_in_order(messages: list[tuple[str, str, int | None]], *, concurrenc
         _failures.report(f"{len(messages) - sent} of {len(messages)} publishes failed{why}", exc_info=False)
 
 
-def publish_now(group: str, text: str, *, seq: int | None = None) -> None:
+def publish_now(group: str, text: str, *, seq: int | None = None, extra: dict | None = None) -> None:
     """Send already-committed, serialized text to a group (sync callers),
     giving up after PUBLISH_TIMEOUT_SECONDS."""
     gathered = getattr(_gathering, "messages", None)
     if gathered is not None:
-        gathered.append((group, text, seq))
+        gathered.append((group, text, seq, extra))
         return
     timeout = settings.PUBLISH_TIMEOUT_SECONDS
     try:
-        async_to_sync(_send_within)(timeout, group, _message(group, text, seq))
+        async_to_sync(_send_within)(timeout, group, _message(group, text, seq, extra))
     except TimeoutError:
         _failures.report(f"publish to {group} timed out after {timeout:g} s", exc_info=False)
     except Exception:
@@ -193,10 +195,13 @@ async def _send_within(timeout: float, group: str, message: dict) -> None:
         await get_channel_layer().group_send(group, message)
 
 
-def _message(group: str, text: str, seq: int | None = None) -> dict:
+def _message(group: str, text: str, seq: int | None = None, extra: dict | None = None) -> dict:
     # `group` lets a worker's hub (ws/hub.py) route the one copy it receives;
-    # `seq` is the frame's position (a store's seq, a notification's id).
+    # `seq` is the frame's position (a store's seq, a notification's id);
+    # `extra` is for the receiving sockets, beside the text (never a key above).
     message = {"type": FORWARD, "text": text, "group": group}
+    if extra:
+        message = {**extra, **message}
     if seq is not None:
         message["seq"] = seq
     return message

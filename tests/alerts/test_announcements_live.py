@@ -72,7 +72,12 @@ async def test_expiry_removes_it_from_connected_inboxes(open_socket, world):
     (notification,) = first["notifications"]
     await asyncio.sleep(max(0, (expires_at - timezone.now()).total_seconds()) + 0.1)
     await run_jobs()
-    assert await socket.receive() == {"type": "notifications.removed", "ids": [notification["id"]], "unread_count": 0}
+    assert await socket.receive() == {
+        "type": "notifications.removed",
+        "ids": [notification["id"]],
+        "unread_count": 0,
+        "unseen_count": 0,
+    }
     _, again = await inbox_socket(open_socket, world.acme, "customer")
     assert again["unread_count"] == 0 and again["notifications"] == []
 

@@ -31,6 +31,10 @@ async def test_connect_sends_the_true_unread_count_and_the_newest_unread(open_so
         "url": "/orders/1",
         "created_at": second.created_at.isoformat(),
         "read": False,
+        "seen_at": None,
+        "read_at": None,
+        "archived_at": None,
+        "order_id": None,
     }
 
 

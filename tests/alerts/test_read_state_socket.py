@@ -45,11 +45,23 @@ async def test_marking_read_in_one_tab_updates_every_tab(open_socket, world):
 
     await tab1.send({"type": "notifications.mark_read", "ids": [a.pk]})
     for socket in (tab1, tab2):
-        assert await socket.receive() == {"type": "notifications.read", "ids": [a.pk], "unread_count": 1, "all": False}
+        assert await socket.receive() == {
+            "type": "notifications.read",
+            "ids": [a.pk],
+            "unread_count": 1,
+            "all": False,
+            "unseen_count": 1,
+        }
 
     await tab2.send({"type": "notifications.mark_all_read"})
     for socket in (tab1, tab2):
-        assert await socket.receive() == {"type": "notifications.read", "ids": [b.pk], "unread_count": 0, "all": True}
+        assert await socket.receive() == {
+            "type": "notifications.read",
+            "ids": [b.pk],
+            "unread_count": 0,
+            "all": True,
+            "unseen_count": 0,
+        }
     assert await sync_to_async(unread_ids)(world.acme, "customer") == []
 
 

@@ -56,7 +56,7 @@ def _measure(count: int, online_count: int, say) -> None:
         online_s = time.perf_counter() - t0
 
         t0 = time.perf_counter()
-        counts = selectors.unread_counts(user_ids=[uid for _, uid in online])
+        counts = selectors.badges(user_ids=[uid for _, uid in online])
         counts_s = time.perf_counter() - t0
 
         t0 = time.perf_counter()
