@@ -46,7 +46,7 @@ def screenshot(page, name: str) -> None:
     folder = os.environ.get("PREGON_SCREENSHOTS")
     if folder:
         Path(folder).mkdir(parents=True, exist_ok=True)
-        page.screenshot(path=str(Path(folder) / f"{name}.png"), full_page=False)
+        page.screenshot(path=str(Path(folder) / f"{name}.png"), full_page=False, animations="disabled")
 
 
 def stored(tenant, user, pk):
@@ -209,10 +209,16 @@ def test_toasts_link_to_their_alert_close_and_stack_at_most_three(product_server
         assert elsewhere(stored, acme.tenant, acme.customer, made[3].pk).read_at is not None
 
         page.set_viewport_size(PHONE)
+        page.emulate_media(reduced_motion="reduce")
         elsewhere(notify, acme.tenant, acme.customer, "On a phone", body="A toast that fits.")
         expect(page.locator(".toast")).to_have_count(1, timeout=LIVE)
+        assert page.locator(".toast").evaluate("(t) => getComputedStyle(t).animationName") == "none"
         screenshot(page, "toast-phone")
         assert page.evaluate("document.documentElement.scrollWidth - window.innerWidth") <= 0
+        page.emulate_media(reduced_motion="no-preference")
+        elsewhere(notify, acme.tenant, acme.customer, "Moving")
+        expect(page.locator(".toast")).to_have_count(2, timeout=LIVE)
+        assert page.locator(".toast").last.evaluate("(t) => getComputedStyle(t).animationName") == "toast-in"
 
 
 def test_the_popover_by_keyboard_and_as_a_sheet_on_a_phone(product_server, world):

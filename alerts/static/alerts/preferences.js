@@ -3,7 +3,7 @@
 // a refused change (a critical kind, a server error) is switched back and
 // the reason shown. In-app is what works today; push and email are stored
 // and say they arrive soon. Critical kinds (the tenant admins choose them)
-// keep in-app on, locked, with the reason.
+// keep every channel on, locked, with the reason.
 import { api } from "/static/ws/pregon-api.js";
 
 const CHANNELS = ["in_app", "push", "email"];
@@ -33,7 +33,7 @@ function row(kind, preference) {
     input.setAttribute("role", "switch");
     input.name = channel;
     input.checked = Boolean(preference.channels[channel]);
-    const locked = preference.critical && channel === "in_app";
+    const locked = preference.critical; // the server keeps every channel of a critical kind on
     if (locked) {
       input.checked = true;
       input.disabled = true;
@@ -57,24 +57,23 @@ function row(kind, preference) {
     note.append(document.getElementById("icon-lock").content.cloneNode(true), word("critical"));
     fieldset.append(note);
   }
-  return fieldset;
+  const wrapper = document.createElement("div");
+  wrapper.className = "kind-row";
+  wrapper.append(fieldset);
+  return wrapper;
 }
 
+// The switch keeps the focus while it saves (disabling it would drop the
+// focus to the page); the answer draws the list again, the focus in place.
 async function save(kind, channel, input) {
   const value = input.checked;
-  input.disabled = true;
-  try {
-    const { ok, data } = await api("PUT", "/api/notifications/preferences", { kinds: { [kind]: { [channel]: value } } });
-    if (ok) {
-      say(word("saved"));
-      show(data);
-    } else {
-      input.checked = !value;
-      say(`${word("failed")} ${data.detail ?? data.code ?? ""}`.trim(), { error: true });
-    }
-  } finally {
-    if (!input.isConnected) return;
-    input.disabled = false;
+  const { ok, data } = await api("PUT", "/api/notifications/preferences", { kinds: { [kind]: { [channel]: value } } });
+  if (ok) {
+    say(word("saved"));
+    show(data);
+  } else {
+    input.checked = !value;
+    say(`${word("failed")} ${data.detail ?? data.code ?? ""}`.trim(), { error: true });
   }
 }
 
