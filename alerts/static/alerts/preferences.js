@@ -67,6 +67,7 @@ function row(kind, preference) {
 // focus to the page); the answer draws the list again, the focus in place.
 async function save(kind, channel, input) {
   const value = input.checked;
+  say(""); // a second "Saved." is news too
   const { ok, data } = await api("PUT", "/api/notifications/preferences", { kinds: { [kind]: { [channel]: value } } });
   if (ok) {
     say(word("saved"));
