@@ -7,10 +7,10 @@
 // (`next`: the last id of the pages read so far), so what arrives meanwhile
 // never shifts it: an item belongs on the screen when it belongs in the tab
 // and its id is above the cursor; one below it comes with a later page.
-// After every connect the first page is read again over HTTP: what was
-// read, archived or removed while the socket was away (or before it first
-// joined) came in frames this tab never got; socket news heard while that
-// answer is on its way is applied again on top of it.
+// After every connect the first page is read again over HTTP and merged in:
+// what was read, archived or removed while the socket was away (or before
+// it first joined) came in frames this tab never got; socket news heard
+// while that answer is on its way is applied again on top of it.
 import { archive, isRead, markAllRead, markRead, markReadLeaving, unarchive } from "/static/alerts/bell.js";
 import { api } from "/static/ws/pregon-api.js";
 import { timeElement } from "/static/alerts/when.js";
@@ -188,6 +188,28 @@ async function load() {
   }
 }
 
+// The first page again, merged into what is shown (a reconnect): what left
+// the tab within its range goes, the rest is updated; the pages read with
+// "load more" below it stay, and so does the cursor.
+async function refresh() {
+  if (!loaded) return load();
+  const journal = [];
+  heardWhileLoading = journal;
+  try {
+    const data = await fetchPage(null);
+    if (heardWhileLoading !== journal) return; // a newer load answers instead
+    const fresh = new Set(data.results.map((n) => n.id));
+    const floor = data.next === null ? 0 : Math.min(...fresh);
+    [...shown.keys()].filter((id) => id >= floor && !fresh.has(id)).forEach(drop);
+    data.results.forEach(place);
+    journal.forEach((apply) => apply());
+    setUnread(data.unread_count);
+    showEmpty();
+  } finally {
+    if (heardWhileLoading === journal) heardWhileLoading = null;
+  }
+}
+
 async function loadMore() {
   if (next === null) return;
   moreButton.disabled = true;
@@ -238,14 +260,16 @@ tabs.forEach((tab) =>
 );
 window.addEventListener("popstate", () => select(new URLSearchParams(location.search).get("box") ?? "all", { push: false }));
 
-// Every connect (the first too) reads the tab again: the page's first read
-// may have been answered before a change that the socket, not yet joined,
-// never heard (a link clicked on the page before marks its alert read as
-// the next page loads). The socket joins before its first frame, so what
-// changes after this read starts comes as a frame, applied on top of it.
+// Every connect (the first too) reads the tab's first page again: the
+// page's first read may have been answered before a change that the
+// socket, not yet joined, never heard (a link clicked on the page before
+// marks its alert read as the next page loads). The socket joins before its
+// first frame, so what changes after this read starts comes as a frame,
+// applied on top of it. Merged, not reset: a "load more" clicked meanwhile
+// keeps its page.
 document.addEventListener("pregon:unread", (event) => {
   setUnread(event.detail.unread_count);
-  load();
+  refresh();
 });
 document.addEventListener("pregon:notification", (event) => heard(() => place(event.detail)));
 document.addEventListener("pregon:read", (event) => {
