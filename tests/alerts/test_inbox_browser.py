@@ -6,36 +6,18 @@ Set PREGON_SCREENSHOTS=<folder> to keep PNGs of the states at 1366×900
 and 390×844."""
 
 import os
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
-from django.db import connections
 from django_tenants.utils import tenant_context
 from playwright.sync_api import expect
 
-from tests.browser import assert_accessible, browser, sign_in
+from tests.browser import DESK, PHONE, assert_accessible, browser, elsewhere, sign_in
 from tests.factories import PASSWORD, notify
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
 LIVE = 10_000  # ms: a socket connects, a frame arrives
-DESK = {"width": 1366, "height": 900}
-PHONE = {"width": 390, "height": 844}
-
-
-def elsewhere(fn, *args, **kwargs):
-    """Run ORM work off Playwright's thread (it keeps an event loop there),
-    as another tab, device or worker would; the connection is closed after."""
-
-    def run():
-        try:
-            return fn(*args, **kwargs)
-        finally:
-            connections.close_all()
-
-    with ThreadPoolExecutor(1) as pool:
-        return pool.submit(run).result()
 
 
 def shown_ids(page, selector="#inbox li") -> list[int]:

@@ -6,8 +6,7 @@ import pytest
 from django_tenants.utils import tenant_context
 from playwright.sync_api import expect
 
-from tests.alerts.test_inbox_browser import DESK, elsewhere
-from tests.browser import assert_accessible, browser, sign_in
+from tests.browser import DESK, assert_accessible, browser, elsewhere, sign_in
 from tests.factories import PASSWORD
 
 pytestmark = pytest.mark.django_db(transaction=True)
