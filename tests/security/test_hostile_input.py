@@ -42,12 +42,33 @@ json_values = st.recursive(
     max_leaves=12,
 )
 
-SOCKET_TYPES = ["ping", "resume", "notifications.mark_read", "notifications.mark_all_read", "subscribe", "", "PING"]
+SOCKET_TYPES = [
+    "ping",
+    "resume",
+    "notifications.mark_read",
+    "notifications.mark_all_read",
+    "notifications.mark_seen",
+    "notifications.archive",
+    "notifications.unarchive",
+    "notifications.page",
+    "subscribe",
+    "",
+    "PING",
+]
 socket_messages = (
     # Shaped like the protocol, with anything in the fields.
     st.fixed_dictionaries(
         {"type": st.sampled_from(SOCKET_TYPES) | st.text(max_size=20)},
-        optional={"after": json_values, "ids": json_values, "all": json_values, "extra": json_values},
+        optional={
+            "after": json_values,
+            "ids": json_values,
+            "all": json_values,
+            "read": json_values,
+            "box": json_values,
+            "before": json_values,
+            "limit": json_values,
+            "extra": json_values,
+        },
     ).map(json.dumps)
     | json_values.map(json.dumps)  # any JSON at all
     | st.text(max_size=200)  # not JSON
