@@ -95,6 +95,8 @@ def test_seen_read_archived_in_one_tab_shows_in_the_other(product_server, world)
         a.locator(f'#inbox li[data-notification-id="{second.pk}"]').get_by_role("button", name="Archive").click()
         expect(b.locator(f'#inbox li[data-notification-id="{second.pk}"]')).to_have_count(0, timeout=LIVE)
         expect(a.locator(f'#inbox li[data-notification-id="{second.pk}"]')).to_have_count(0)
+        # The focus went to the next item's Archive button, not to the top of the page.
+        expect(a.locator(f'#inbox li[data-notification-id="{first.pk}"] button.archive')).to_be_focused()
         b.get_by_role("link", name="Archived").click()
         expect(b.get_by_role("link", name="Archived")).to_have_attribute("aria-current", "page")
         assert b.url.endswith("?box=archived")

@@ -183,7 +183,10 @@ function feedItem(notification) {
 
 function renderFeed() {
   if (!feedLoaded) return;
+  // Drawn again while the focus is on an item: it stays on that item.
+  const focused = feedList.contains(document.activeElement) ? document.activeElement.closest("li")?.dataset.notificationId : null;
   feedList.replaceChildren(...feed.map(feedItem));
+  if (focused) (feedList.querySelector(`li[data-notification-id="${focused}"] a`) ?? popover).focus();
   feedEmpty.hidden = feed.length > 0;
   popover.querySelector("#bell-mark-all").hidden = !feed.some((n) => !isRead(n));
 }

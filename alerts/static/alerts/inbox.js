@@ -140,9 +140,24 @@ function place(notification) {
 }
 
 function drop(id) {
-  shown.get(id)?.remove();
+  const li = shown.get(id);
+  if (li?.contains(document.activeElement)) keepFocus(li);
+  li?.remove();
   shown.delete(id);
   showEmpty();
+}
+
+// The item with the focus leaves (archived with its own button, or in
+// another tab): the focus goes to the same button of its neighbour, not to
+// the top of the page.
+function keepFocus(li) {
+  const active = document.activeElement;
+  const same = active.matches("button[class]") ? `button.${active.className}` : "button";
+  const neighbour = li.nextElementSibling ?? li.previousElementSibling;
+  const target =
+    (neighbour && (neighbour.querySelector(same) ?? neighbour.querySelector("button"))) ??
+    document.querySelector(".inbox-tabs [aria-current]");
+  target?.focus();
 }
 
 // `fields`: the new fields, or a function of the copy giving them.
