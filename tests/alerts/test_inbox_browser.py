@@ -303,3 +303,28 @@ def test_every_tab_and_the_popover_say_when_they_are_empty(product_server, world
                 screenshot(page, f"inbox-empty-{tab.lower()}-{size}")
                 assert_accessible(page, label=f"{tab}, empty, {size}")
             page.set_viewport_size(DESK)
+
+
+def test_with_its_socket_away_a_tab_acts_over_http_and_shows_it_at_once(product_server, world):
+    """No socket (a proxy that drops it): archive, read and seen go over HTTP;
+    the answer stands in for the frame this tab cannot hear."""
+    acme = world.acme
+    older, newer = (notify(acme.tenant, acme.customer, f"Offline {n}") for n in (1, 2))
+    base = f"http://acme.localhost:{product_server.port}"
+    with browser() as chromium:
+        page = sign_in(chromium.new_context(viewport=DESK), base, "customer", PASSWORD)
+        page.route_web_socket(lambda url: "/ws/notifications/" in url, lambda socket: socket.close(code=1012))
+        page.goto(f"{base}/notifications/")
+        expect(page.locator("#inbox li")).to_have_count(2)
+        expect(page.locator("#bell")).not_to_have_attribute("data-state", "live")
+
+        page.locator(f'#inbox li[data-notification-id="{newer.pk}"]').get_by_role("button", name="Archive").click()
+        expect(page.locator(f'#inbox li[data-notification-id="{newer.pk}"]')).to_have_count(0)
+        page.locator(f'#inbox li[data-notification-id="{older.pk}"]').get_by_role("button", name="Mark read").click()
+        expect(page.locator(f'#inbox li[data-notification-id="{older.pk}"]')).to_have_class("read")
+        page.locator("#bell").click()
+        expect(page.locator("#bell-list li")).to_have_count(1)
+
+        assert elsewhere(stored, acme.tenant, acme.customer, newer.pk).archived_at is not None
+        assert elsewhere(stored, acme.tenant, acme.customer, older.pk).read_at is not None
+        assert elsewhere(stored, acme.tenant, acme.customer, older.pk).seen_at is not None

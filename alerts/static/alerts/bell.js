@@ -70,28 +70,39 @@ function pass(notification) {
 // --- Actions: through the socket when it is open, over HTTP otherwise. ---
 // Either way the server tells every tab.
 
-function send(message, path, body) {
-  if (!socket.send(message)) return api("POST", path, body);
+// Over HTTP the server still tells the user's other sockets, but not this
+// tab's, which is away: its answer stands in for the frame (`echo`).
+async function send(message, path, body, echo) {
+  if (socket.send(message)) return;
+  const { ok, data } = await api("POST", path, body);
+  if (ok && data.ids?.length) {
+    const { ids, unread_count, unseen_count } = data;
+    handle({ type: echo, ids, unread_count, unseen_count, all: Boolean(body.all || body.read) });
+  }
 }
 
 export function markRead(ids) {
-  return send({ type: "notifications.mark_read", ids }, "/api/notifications/read", { ids });
+  return send({ type: "notifications.mark_read", ids }, "/api/notifications/read", { ids }, "notifications.read");
 }
 
 export function markAllRead() {
-  return send({ type: "notifications.mark_all_read" }, "/api/notifications/read", { all: true });
+  const message = { type: "notifications.mark_all_read" };
+  return send(message, "/api/notifications/read", { all: true }, "notifications.read");
 }
 
 export function markSeen(body) {
-  return send({ type: "notifications.mark_seen", ...body }, "/api/notifications/seen", body);
+  const message = { type: "notifications.mark_seen", ...body };
+  return send(message, "/api/notifications/seen", body, "notifications.seen");
 }
 
 export function archive(body) {
-  return send({ type: "notifications.archive", ...body }, "/api/notifications/archive", body);
+  const message = { type: "notifications.archive", ...body };
+  return send(message, "/api/notifications/archive", body, "notifications.archived");
 }
 
 export function unarchive(ids) {
-  return send({ type: "notifications.unarchive", ids }, "/api/notifications/unarchive", { ids });
+  const message = { type: "notifications.unarchive", ids };
+  return send(message, "/api/notifications/unarchive", { ids }, "notifications.unarchived");
 }
 
 // A click on a notification's link leaves the page: the request must outlive
@@ -266,71 +277,70 @@ popover.addEventListener("focusout", (event) => {
 
 // --- The socket. ---
 
-const socket = new ReconnectingSocket(
-  () => socketUrl(`/ws/notifications/${lastId ? `?after=${lastId}` : ""}`),
-  {
-    onFrame(frame) {
-      switch (frame.type) {
-        case "notifications.unread":
-          setBadge(frame);
-          emit("pregon:unread", frame);
-          frame.notifications.forEach(pass);
-          if (isOpen()) loadFeed();
-          break;
-        case "notifications.missed":
-          setBadge(frame);
-          frame.notifications.forEach(pass); // no toast for what came while away
-          if (feedLoaded) feedAdd(frame.notifications);
-          break;
-        case "notification.created": {
-          const notification = frame.notification;
-          if (!heard.has(notification.id)) toast(notification);
-          pass(notification);
-          if (feedLoaded) feedAdd([notification]);
-          if (isOpen()) {
-            // Shown in the open popover: seen as it arrives.
-            markSeen({ ids: [notification.id] });
-            setBadge({ unseen_count: Math.max(0, (frame.unseen_count ?? 1) - 1) });
-          } else {
-            setBadge(frame);
-          }
-          break;
-        }
-        case "notifications.seen":
-          setBadge(frame);
-          feedUpdate(frame.all ? "all" : frame.ids, { seen_at: new Date().toISOString() });
-          emit("pregon:seen", frame);
-          break;
-        case "notifications.read":
-          setBadge(frame);
-          feedUpdate(frame.all ? "all" : frame.ids, { read_at: new Date().toISOString(), read: true });
-          emit("pregon:read", frame);
-          break;
-        case "notifications.archived":
-          setBadge(frame);
-          feedDrop(frame.ids);
-          emit("pregon:archived", frame);
-          break;
-        case "notifications.unarchived":
-          setBadge(frame);
-          if (feedLoaded) feedAdd(frame.notifications ?? []);
-          emit("pregon:unarchived", frame);
-          break;
-        case "notifications.removed":
-          setBadge(frame);
-          feedDrop(frame.ids);
-          emit("pregon:removed", frame);
-          break;
-        case "error":
-          console.warn("pregon notifications:", frame.code, frame.detail);
-          break;
+function handle(frame) {
+  switch (frame.type) {
+    case "notifications.unread":
+      setBadge(frame);
+      emit("pregon:unread", frame);
+      frame.notifications.forEach(pass);
+      if (isOpen()) loadFeed();
+      break;
+    case "notifications.missed":
+      setBadge(frame);
+      frame.notifications.forEach(pass); // no toast for what came while away
+      if (feedLoaded) feedAdd(frame.notifications);
+      break;
+    case "notification.created": {
+      const notification = frame.notification;
+      if (!heard.has(notification.id)) toast(notification);
+      pass(notification);
+      if (feedLoaded) feedAdd([notification]);
+      if (isOpen()) {
+        // Shown in the open popover: seen as it arrives.
+        markSeen({ ids: [notification.id] });
+        setBadge({ unseen_count: Math.max(0, (frame.unseen_count ?? 1) - 1) });
+      } else {
+        setBadge(frame);
       }
-    },
-    onState(state) {
-      bell.dataset.state = state;
-    },
+      break;
+    }
+    case "notifications.seen":
+      setBadge(frame);
+      feedUpdate(frame.all ? "all" : frame.ids, { seen_at: new Date().toISOString() });
+      emit("pregon:seen", frame);
+      break;
+    case "notifications.read":
+      setBadge(frame);
+      feedUpdate(frame.all ? "all" : frame.ids, { read_at: new Date().toISOString(), read: true });
+      emit("pregon:read", frame);
+      break;
+    case "notifications.archived":
+      setBadge(frame);
+      feedDrop(frame.ids);
+      emit("pregon:archived", frame);
+      break;
+    case "notifications.unarchived":
+      setBadge(frame);
+      if (feedLoaded) feedAdd(frame.notifications ?? []);
+      emit("pregon:unarchived", frame);
+      break;
+    case "notifications.removed":
+      setBadge(frame);
+      feedDrop(frame.ids);
+      emit("pregon:removed", frame);
+      break;
+    case "error":
+      console.warn("pregon notifications:", frame.code, frame.detail);
+      break;
   }
-);
+}
+
+const socket = new ReconnectingSocket(() => socketUrl(`/ws/notifications/${lastId ? `?after=${lastId}` : ""}`), {
+  onFrame: handle,
+  onState(state) {
+    bell.dataset.state = state;
+  },
+});
 
 keepFresh();
 socket.start();
