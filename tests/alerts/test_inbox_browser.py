@@ -179,6 +179,8 @@ def test_toasts_link_to_their_alert_close_and_stack_at_most_three(product_server
             n.pk for n in made[1:]
         ]  # the oldest went
         expect(toasts.first.get_by_role("link")).to_have_attribute("href", "/notifications/?box=unread&n=1")
+        # axe measures contrast as drawn: not halfway through the slide-in's fade.
+        page.evaluate("Promise.all(document.getAnimations().map((a) => a.finished)).then(() => true)")
         screenshot(page, "toasts-desk")
         assert_accessible(page, label="three toasts")
 
@@ -298,6 +300,8 @@ def test_every_tab_and_the_popover_say_when_they_are_empty(product_server, world
             expect(empty).to_contain_text(words)
             expect(empty.locator("svg.icon")).to_be_visible()
             expect(page.get_by_role("button", name="Load more")).to_be_hidden()
+            expect(page.get_by_role("button", name="Mark all read")).to_be_hidden()  # nothing to act on
+            expect(page.get_by_role("button", name="Archive all read")).to_be_hidden()
             for size, viewport in (("desk", DESK), ("phone", PHONE)):
                 page.set_viewport_size(viewport)
                 screenshot(page, f"inbox-empty-{tab.lower()}-{size}")

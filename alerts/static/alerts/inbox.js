@@ -109,8 +109,9 @@ function showEmpty() {
   const none = loaded && list.children.length === 0 && next === null;
   document.querySelectorAll("[data-empty]").forEach((p) => (p.hidden = !none || p.dataset.empty !== box));
   moreButton.hidden = !loaded || next === null;
-  document.getElementById("archive-read").hidden = box === "archived";
-  document.getElementById("mark-all").hidden = box === "archived";
+  // Nothing to act on in an empty tab; the Archived tab has its own buttons per item.
+  document.getElementById("archive-read").hidden = box === "archived" || none;
+  document.getElementById("mark-all").hidden = box === "archived" || none;
 }
 
 function remember(notification) {
