@@ -10,10 +10,27 @@ from stores.models import Store
 POLL_MS = 2000
 
 
+# The inbox's tabs (`?box=`), as GET /api/notifications names them.
+BOXES = ("all", "unread", "archived")
+
+
 @login_required
 def inbox(request):
-    """The inbox page; its list, read state and preferences come from the API and the socket."""
-    return render(request, "alerts/inbox.html")
+    """The inbox page; its lists and their state come from the API and the socket."""
+    box = request.GET.get("box", "all")
+    return render(request, "alerts/inbox.html", {"box": box if box in BOXES else "all"})
+
+
+@login_required
+def preferences(request):
+    """Which kinds reach the user, on which channel: the switches come from the API."""
+    return render(request, "alerts/preferences.html")
+
+
+@tenant_admin_required
+def notification_kinds(request):
+    """Tenant admins mark kinds critical (nobody can mute them): the list comes from the API."""
+    return render(request, "alerts/notification_kinds.html")
 
 
 @tenant_admin_required

@@ -45,6 +45,13 @@ def links_for(request) -> list[Link]:
             _link(request, "manage", _("Manage"), "sliders", _("Stores, staff and settings.")),
             _link(request, "announcements", _("Announcements"), "megaphone", _("Tell everyone, staff or customers.")),
             _link(request, "integrations", _("Integrations"), "plug", _("Shop systems that send orders by webhook.")),
+            _link(
+                request,
+                "manage-notification-kinds",
+                _("Alert kinds"),
+                "bell",
+                _("Which alerts are critical: nobody can turn them off."),
+            ),
         ]
     return [link for link in links if link is not None]
 

@@ -14,10 +14,14 @@ refuses). The servers send the same policy in DEBUG as in production.
 import contextlib
 import os
 import shutil
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
 CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
+# The two sizes every page is looked at (docs/design.md).
+DESK = {"width": 1366, "height": 900}
+PHONE = {"width": 390, "height": 844}
 # The machine has no internet: keep chromium from reaching for it.
 CHROMIUM_ARGS = [
     "--no-sandbox",
@@ -149,3 +153,19 @@ def assert_accessible(page, *, label: str = ""):
             for v in failing
         ]
         pytest.fail(f"axe on {label or page.url}:\n" + "\n".join(lines))
+
+
+def elsewhere(fn, *args, **kwargs):
+    """Run ORM work off Playwright's thread (its sync API keeps an event loop
+    there, where Django refuses the ORM), as another tab, device or worker
+    would; the thread's connection is closed after, so nothing is held."""
+    from django.db import connections
+
+    def run():
+        try:
+            return fn(*args, **kwargs)
+        finally:
+            connections.close_all()
+
+    with ThreadPoolExecutor(1) as pool:
+        return pool.submit(run).result()

@@ -176,20 +176,29 @@ def test_the_open_inbox_shows_an_alert_made_between_its_page_load_and_its_socket
         assert shown_ids(inbox) == [between.pk, before.pk]
 
 
-def test_the_bells_accessible_name_says_how_many_are_unread(product_server, world):
+def test_the_bells_accessible_name_says_how_many_are_new(product_server, world):
+    """The bell is a button (it opens the popover), its badge counts what
+    is new (unseen): opening the popover clears it; reading does too."""
     acme = world.acme
     for n in range(3):
         notify(acme.tenant, acme.customer, f"Alert {n}")
     base = f"http://acme.localhost:{product_server.port}"
     with browser() as chromium:
         page = sign_in(chromium.new_context(), base, "customer", PASSWORD)
-        bell = page.get_by_role("link", name="Notifications, 3 unread")
+        bell = page.get_by_role("button", name="Notifications, 3 new")
         expect(bell).to_be_visible(timeout=10_000)
         expect(bell.locator("svg.icon")).to_be_visible()  # an SVG, not an emoji
         with ThreadPoolExecutor(1) as elsewhere:
             elsewhere.submit(notify, acme.tenant, acme.customer, "One more").result()
             elsewhere.submit(connections.close_all).result()
-        expect(page.locator("#bell")).to_have_accessible_name("Notifications, 4 unread", timeout=10_000)
+        expect(page.locator("#bell")).to_have_accessible_name("Notifications, 4 new", timeout=10_000)
+        page.locator("#bell").click()
+        expect(page.locator("#bell")).to_have_accessible_name("Notifications", timeout=10_000)
+        page.keyboard.press("Escape")  # what comes while the popover is open is seen at once
+        with ThreadPoolExecutor(1) as elsewhere:
+            elsewhere.submit(notify, acme.tenant, acme.customer, "After looking").result()
+            elsewhere.submit(connections.close_all).result()
+        expect(page.locator("#bell")).to_have_accessible_name("Notifications, 1 new", timeout=10_000)
         page.goto(f"{base}/notifications/")
         page.get_by_role("button", name="Mark all read").click()
         expect(page.locator("#bell")).to_have_accessible_name("Notifications", timeout=10_000)

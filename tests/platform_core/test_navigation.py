@@ -49,6 +49,7 @@ def test_tenant_admins_see_their_places(world):
         "/manage/",
         "/manage/announcements/",
         "/manage/integrations/",
+        "/manage/notifications/",
     ]
 
 
@@ -57,7 +58,13 @@ def test_an_admin_who_is_also_staff_sees_both(world):
     with tenant_context(acme.tenant):
         StaffMembership.objects.create(user=acme.admin, store=acme.store2)
     html = client_for(acme.tenant, acme.admin).get("/").content.decode()
-    assert nav_paths(html) == ["/stores/", "/manage/", "/manage/announcements/", "/manage/integrations/"]
+    assert nav_paths(html) == [
+        "/stores/",
+        "/manage/",
+        "/manage/announcements/",
+        "/manage/integrations/",
+        "/manage/notifications/",
+    ]
 
 
 def test_membership_is_read_in_the_hosts_tenant(world):

@@ -37,7 +37,9 @@ class Page:
     """A page as `role` (a username of the cast, or None: signed out) sees it
     on `host`. `path` may be a function of the world (a link with a token);
     `prepare` writes what the state needs before the visit; `ready` is a
-    selector the page shows once its scripts have filled it in."""
+    selector the page shows once its scripts have filled it in; `act` does
+    what a person does to reach the state (open the bell's popover), and
+    `ready` is waited for after it."""
 
     name: str
     role: str | None
@@ -47,6 +49,7 @@ class Page:
     prepare: Callable[[World], None] | None = None
     ready: str | None = None
     deployed: bool = False  # served with DEBUG off (Django's own 404 page otherwise)
+    act: Callable | None = None
     marks: tuple = field(default=())
 
 
@@ -62,6 +65,28 @@ def some_notifications(world: World) -> None:
     notify(world.acme.tenant, world.acme.customer, "Order WEB-7 is now Accepted")
     with tenant_context(world.acme.tenant):
         type(read).objects.filter(pk=read.pk).update(read_at=read.created_at)
+
+
+def some_archived(world: World) -> None:
+    from alerts.services import notifications_archive
+
+    some_notifications(world)
+    kept = notify(world.acme.tenant, world.acme.customer, "Store closed on Monday", body="Back on Tuesday at 9.")
+    with tenant_context(world.acme.tenant):
+        notifications_archive(user=world.acme.customer, ids=[kept.pk])
+
+
+def a_critical_kind(world: World) -> None:
+    from alerts.services import kind_policies_update
+
+    with tenant_context(world.acme.tenant):
+        kind_policies_update(actor=world.acme.admin, policies={"order_status": {"critical": True}})
+
+
+def open_the_bell(page) -> None:
+    page.wait_for_selector("#bell[data-state=live]", timeout=10_000)
+    if page.get_attribute("#bell", "aria-expanded") != "true":
+        page.click("#bell")
 
 
 def some_orders(world: World) -> None:
@@ -141,8 +166,27 @@ PAGES = [
     Page("operators' home, signed in", "operator", "/", host="localhost"),
     # A customer.
     Page("home", "customer", "/"),
-    Page("inbox, empty", "customer", "/notifications/", ready="#preferences .kinds input"),
+    Page("inbox, empty", "customer", "/notifications/", ready='[data-empty="all"]:not([hidden])'),
     Page("inbox", "customer", "/notifications/", prepare=some_notifications, ready="#inbox li"),
+    Page("inbox, unread", "customer", "/notifications/?box=unread", prepare=some_notifications, ready="#inbox li"),
+    Page("inbox, unread, empty", "customer", "/notifications/?box=unread", ready='[data-empty="unread"]:not([hidden])'),
+    Page("inbox, archived", "customer", "/notifications/?box=archived", prepare=some_archived, ready="#inbox li"),
+    Page(
+        "inbox, archived, empty",
+        "customer",
+        "/notifications/?box=archived",
+        ready='[data-empty="archived"]:not([hidden])',
+    ),
+    Page("bell popover", "customer", "/", prepare=some_notifications, act=open_the_bell, ready="#bell-list li"),
+    Page("bell popover, empty", "customer", "/", act=open_the_bell, ready="#bell-empty:not([hidden])"),
+    Page("notification preferences", "customer", "/notifications/preferences/", ready="#kinds fieldset"),
+    Page(
+        "notification preferences, a critical kind",
+        "customer",
+        "/notifications/preferences/",
+        prepare=a_critical_kind,
+        ready="#kinds .locked",
+    ),
     Page("no store access", "customer", "/stores/1/", status=403, ready="#bell"),
     Page("admins only", "customer", "/manage/integrations/", status=403, ready="#bell"),
     Page("not found, signed in", "customer", "/no-such-page/", status=404, deployed=True, ready="#bell"),
@@ -185,9 +229,30 @@ PAGES = [
     Page("manage a store", "admin", "/manage/stores/1/"),
     Page("integrations", "admin", "/manage/integrations/", ready="#list"),
     Page("announcements", "admin", "/manage/announcements/", ready="#compose"),
+    Page("alert kinds", "admin", "/manage/notifications/", ready="#kinds input"),
+    Page(
+        "alert kinds, a critical one",
+        "admin",
+        "/manage/notifications/",
+        prepare=a_critical_kind,
+        ready="#kinds input:checked",
+    ),
+    Page("alert kinds, not an admin", "customer", "/manage/notifications/", status=403, ready="#bell"),
     # The same in Spanish (longer words).
     Page("dashboard, Spanish", "staff1", "/stores/1/", prepare=in_spanish(some_orders), ready="#board article"),
     Page("manage, Spanish", "admin", "/manage/", prepare=in_spanish()),
+    Page("inbox, Spanish", "customer", "/notifications/", prepare=in_spanish(some_notifications), ready="#inbox li"),
+    Page(
+        "bell popover, Spanish",
+        "customer",
+        "/",
+        prepare=in_spanish(some_notifications),
+        act=open_the_bell,
+        ready="#bell-list li",
+    ),
+    Page(
+        "preferences, Spanish", "customer", "/notifications/preferences/", prepare=in_spanish(), ready="#kinds fieldset"
+    ),
     Page("manage a store, Spanish", "admin", "/manage/stores/1/", prepare=in_spanish()),
     Page("integrations, Spanish", "admin", "/manage/integrations/", prepare=in_spanish(), ready="#list"),
     Page("announcements, Spanish", "admin", "/manage/announcements/", prepare=in_spanish(), ready="#compose"),
@@ -230,6 +295,8 @@ def test_every_page_is_accessible_and_fits_a_phone(world, servers, page_row: Pag
             page.set_viewport_size(viewport)
             response = page.goto(f"{base}{path}")
             assert response.status == row.status, (path, response.status)
+            if row.act:
+                row.act(page)
             if row.ready:
                 page.wait_for_selector(row.ready, state="attached", timeout=10_000)
             _screenshot(page, row, size)
