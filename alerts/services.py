@@ -10,7 +10,7 @@ lost, finds it on the next connect.
 from dataclasses import dataclass
 from datetime import timedelta
 
-from django.db import connection, transaction
+from django.db import transaction
 from django.db.models import F, Value
 from django.db.models.functions import Coalesce
 from django.utils import timezone, translation
@@ -19,7 +19,7 @@ from django.utils.translation import gettext as _
 from alerts import kinds, selectors
 from alerts.models import Notification, NotificationKindPolicy, NotificationPreference
 from platform_core.errors import ApplicationError
-from platform_core.i18n import language_for
+from platform_core.i18n import language_of
 from ws import events
 from ws.layer import publish_to_user, publish_to_users
 
@@ -87,7 +87,6 @@ def notifications_create_many(
     people = {recipient.pk: recipient for recipient in recipients}
     if not people:
         return []
-    tenant = connection.tenant
     texts: dict[str, tuple[str, str]] = {}
 
     def text_in(language: str) -> tuple[str, str]:
@@ -96,7 +95,7 @@ def notifications_create_many(
                 texts[language] = kinds.render(kind, params, title, body)
         return texts[language]
 
-    stored_title, stored_body = text_in(language_for(tenant=tenant))
+    stored_title, stored_body = text_in(language_of(None))  # the tenant's default
     now = timezone.now()
     created = Notification.objects.bulk_create(
         Notification(
@@ -117,7 +116,7 @@ def notifications_create_many(
         badge = badges.get(notification.recipient_id)
         if badge is None:
             continue  # muted in the app: stored, listed, not pushed
-        language = language_for(user=people[notification.recipient_id], tenant=tenant)
+        language = language_of(people[notification.recipient_id])
         frame = events.NotificationCreated(
             notification=selectors.notification_data(notification, text=text_in(language)),
             unread_count=badge.unread,
@@ -275,7 +274,7 @@ def notifications_unarchive(*, user, ids) -> StateResult:
     mine = _mine(user, ids)
     result = _result(user, mine, ids)
     if rows:
-        language = language_for(user=user, tenant=connection.tenant)
+        language = language_of(user)
         with translation.override(language):
             for notification in rows:
                 notification.archived_at = None

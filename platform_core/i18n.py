@@ -15,6 +15,7 @@ import zoneinfo
 from functools import lru_cache
 
 from django.conf import settings
+from django.db import connection
 from django.utils import timezone, translation
 from django.utils.translation import gettext
 
@@ -47,6 +48,13 @@ def language_for(*, user=None, tenant=None, accept_language: str | None = None) 
             if found:
                 return found
     return settings.LANGUAGE_CODE
+
+
+def language_of(user) -> str:
+    """`language_for` a user of the active tenant (its schema must be
+    active), for code with no request: a notification rendered for its
+    recipient, a mail."""
+    return language_for(user=user, tenant=getattr(connection, "tenant", None))
 
 
 @lru_cache(maxsize=256)
