@@ -65,10 +65,14 @@ def ids_or_flag(body: dict, flag: str) -> bool:
     """True for `{flag: true}`, False for `{"ids": [...]}`; anything else refused."""
     if ("ids" in body) == (flag in body):
         raise ApplicationError(
-            "invalid", f"send either ids or {flag}", fields={"ids": "either `ids`", flag: "or `true`"}
+            "invalid",
+            _("send either ids or %(flag)s") % {"flag": flag},
+            fields={"ids": _("either `ids`"), flag: _("or `true`")},
         )
     if flag in body and body[flag] is not True:
-        raise ApplicationError("invalid", f"`{flag}` must be true", fields={flag: "must be true"})
+        raise ApplicationError(
+            "invalid", _("`%(flag)s` must be true") % {"flag": flag}, fields={flag: _("must be true")}
+        )
     return flag in body
 
 

@@ -27,6 +27,9 @@ from django.utils.translation import gettext_lazy, ngettext
 
 CHANNELS = ("in_app", "push", "email")
 
+# LRE, RLE, PDF, LRO, RLO, LRI, RLI, FSI, PDI, LRM, RLM, ALM.
+NO_BIDI_CONTROLS = dict.fromkeys([*range(0x202A, 0x202F), *range(0x2066, 0x206A), 0x200E, 0x200F, 0x061C])
+
 # Until a user chooses: everything in the inbox, live and counted; push
 # (next issue) for what concerns the person; e-mail off.
 DEFAULT_CHANNELS = {"in_app": True, "push": True, "email": False}
@@ -98,6 +101,13 @@ def render(kind: str, params: dict | None, title: str, body: str) -> tuple[str, 
     texts = TEXTS.get(kind)
     if params is None or texts is None:
         return title, body
+    # What integrators and people typed (an order's reference, a name) is
+    # put in a sentence of ours: a right-to-left override in it would turn
+    # the rest of the sentence around ("El pedido Rodatpeca…"). Bidi
+    # controls are invisible; without them the text reads as typed.
+    params = {
+        key: value.translate(NO_BIDI_CONTROLS) if isinstance(value, str) else value for key, value in params.items()
+    }
     try:
         return (
             texts.title(params) if texts.title else title,

@@ -5,6 +5,7 @@ from typing import NamedTuple
 from django.contrib.auth import get_user_model
 from django.db import connection
 from django.db.models import Count, Max, Q, QuerySet
+from django.utils.translation import gettext as _
 
 from alerts import kinds
 from alerts.models import Announcement, Notification, NotificationKindPolicy, NotificationPreference, UnreadCounter
@@ -133,7 +134,7 @@ def check_page(*, box, before, limit) -> tuple[str, int | None, int]:
             errors.update(error.fields)
     if errors:
         raise ApplicationError(
-            "bad_request", "invalid page: " + "; ".join(f"{k}: {v}" for k, v in errors.items()), fields=errors
+            "bad_request", _("invalid page: ") + "; ".join(f"{k}: {v}" for k, v in errors.items()), fields=errors
         )
     return box, before, limit
 

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 from django.db import transaction
-from django.db.models import F, Value
+from django.db.models import F, Q, Value
 from django.db.models.functions import Coalesce
 from django.utils import timezone, translation
 from django.utils.translation import gettext as _
@@ -355,7 +355,20 @@ def preferences_update(*, user, kinds_channels=None, muted_kinds=None) -> dict:
         chosen[kind] = {c: v for c, v in merged.items() if v != kinds.DEFAULT_CHANNELS[c]}
     preference.channels = {kind: channels for kind, channels in sorted(chosen.items()) if channels}
     preference.save(update_fields=["channels"])
+    _push_counts([user.pk])
     return selectors.preferences(user=user)
+
+
+def _push_counts(user_ids: list[int]) -> None:
+    """Every open tab of these users hears their counts, which a change of
+    what is muted or critical moved with no notification changing (an
+    outside test saw two tabs keep a stale badge)."""
+    publish_to_users(
+        [
+            (user_id, events.NotificationsCounts(unread_count=badge.unread, unseen_count=badge.unseen), None)
+            for user_id, badge in sorted(selectors.badges(user_ids=user_ids).items())
+        ]
+    )
 
 
 @transaction.atomic
@@ -373,8 +386,16 @@ def kind_policies_update(*, actor, policies) -> dict:
     }
     if errors:
         raise ApplicationError("invalid", _("invalid kinds"), fields=errors)
+    before = selectors.critical_kinds()
     for kind, policy in sorted(policies.items()):
         NotificationKindPolicy.objects.update_or_create(kind=kind, defaults={"critical": policy["critical"]})
+    changed = before ^ selectors.critical_kinds()
+    if changed:
+        # Only those who muted a changed kind in the app count differently now.
+        muted = Q()
+        for kind in sorted(changed):
+            muted |= Q(**{f"channels__{kind}__in_app": False})
+        _push_counts(list(NotificationPreference.objects.filter(muted).values_list("user_id", flat=True)))
     return selectors.kind_policies()
 
 

@@ -49,7 +49,8 @@ def unavailable(request) -> HttpResponse:
 
 
 class RefuseNulMiddleware:
-    """A 400 for a NUL character anywhere in the path or the query string.
+    """A 400 for a NUL character anywhere in the path or the query string;
+    a cookie holding one is dropped.
 
     PostgreSQL cannot store or compare text holding NUL: a filter like the
     admin's `?type__exact=%00` reached the database and became a 500.
@@ -61,6 +62,11 @@ class RefuseNulMiddleware:
         self.get_response = get_response
 
     def __call__(self, request):
+        if any("\x00" in key or "\x00" in value for key, value in request.COOKIES.items()):
+            # A quoted cookie may spell NUL ("…\000"), which Django decodes:
+            # the session's query would then fail in PostgreSQL. No cookie
+            # we set holds one: read the request as if it had not come.
+            request.COOKIES = {k: v for k, v in request.COOKIES.items() if "\x00" not in k and "\x00" not in v}
         if "\x00" in request.path or any(
             "\x00" in key or any("\x00" in value for value in values) for key, values in request.GET.lists()
         ):

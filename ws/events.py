@@ -117,6 +117,16 @@ class NotificationsRead(Frame):
 
 
 @dataclass(frozen=True, slots=True)
+class NotificationsCounts(Frame):
+    """To every socket of the user: the counts changed with no notification
+    changing (a kind muted or unmuted in the app, made critical or not)."""
+
+    type: ClassVar[str] = "notifications.counts"
+    unread_count: int
+    unseen_count: int
+
+
+@dataclass(frozen=True, slots=True)
 class NotificationsSeen(Frame):
     """To every socket of the user: these were seen (an opened bell)."""
 

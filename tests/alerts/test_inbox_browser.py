@@ -206,6 +206,13 @@ def test_toasts_link_to_their_alert_close_and_stack_at_most_three(product_server
         expect(page.locator(".toast")).to_have_count(2, timeout=LIVE)
         assert page.locator(".toast").last.evaluate("(t) => getComputedStyle(t).animationName") == "toast-in"
 
+        # A long comment or reason shows its start: three toasts of them
+        # never cover the phone (an outside test saw two fill its screen).
+        elsewhere(notify, acme.tenant, acme.customer, "Long " * 80, body="Un comentario muy largo. " * 80)
+        expect(page.locator(".toast")).to_have_count(3, timeout=LIVE)
+        height = page.locator(".toast").last.evaluate("(t) => t.getBoundingClientRect().height")
+        assert height <= 160, height
+
 
 def test_the_popover_by_keyboard_and_as_a_sheet_on_a_phone(product_server, world):
     acme = world.acme

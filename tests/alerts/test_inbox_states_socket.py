@@ -286,3 +286,51 @@ async def test_a_socket_in_another_language_renders_the_frame_again(open_socket,
     assert push.extra["lang"] == "en"
     assert spanish_catalog_has(STATUS_TITLE)
     assert rendered("es", params) != rendered("en", params)
+
+
+@sync_to_async
+def mute(cast, who, kind):
+    from alerts.services import preferences_update
+
+    with tenant_context(cast.tenant):
+        preferences_update(user=getattr(cast, who), kinds_channels={kind: {"in_app": False}})
+
+
+@sync_to_async
+def make_critical(cast, kind, critical):
+    from alerts.services import kind_policies_update
+
+    with tenant_context(cast.tenant):
+        kind_policies_update(actor=cast.admin, policies={kind: {"critical": critical}})
+
+
+async def test_muting_a_kind_or_making_it_critical_moves_every_tabs_counts_and_no_one_elses(open_socket, world):
+    """No notification changes, yet what the bell counts does: every tab of
+    the user hears the new counts (an outside test saw stale badges); the
+    other tenant's user with the same id hears nothing."""
+    for title in ("a", "b", "c"):
+        await anotify(world.acme, "customer", title)
+    await anotify(world.globex, "customer", "twin")
+    tab1, first = await tab(open_socket, world.acme)
+    tab2, _ = await tab(open_socket, world.acme)
+    twin, _ = await tab(open_socket, world.globex)
+    assert (first["unread_count"], first["unseen_count"]) == (3, 3)
+
+    await mute(world.acme, "customer", "system")
+    for socket in (tab1, tab2):
+        assert await next_of(socket, "notifications.counts") == {
+            "type": "notifications.counts",
+            "unread_count": 0,
+            "unseen_count": 0,
+        }
+
+    await make_critical(world.acme, "system", True)  # nobody may mute it now: counted again
+    for socket in (tab1, tab2):
+        assert await next_of(socket, "notifications.counts") == {
+            "type": "notifications.counts",
+            "unread_count": 3,
+            "unseen_count": 3,
+        }
+    await make_critical(world.acme, "system", False)  # muted again, as the customer chose
+    assert (await next_of(tab1, "notifications.counts"))["unread_count"] == 0
+    assert await twin.nothing(timeout=0.5)

@@ -89,3 +89,19 @@ def test_muted_kinds_are_stored_and_listed(world, order):
         preferences_update(user=world.acme.customer, muted_kinds=["order_status"])
     change_status(world.acme.tenant, order, "accepted")
     assert [kind for kind, _, _ in inbox(world.acme, "customer")] == ["order_status"]
+
+
+@pytest.mark.parametrize("language, expected", [("en", "Order RFDP.exe is now Accepted"), ("es", "El pedido RFDP.exe")])
+def test_a_bidi_override_in_an_order_reference_does_not_turn_the_sentence_around(language, expected):
+    """An integrator's reference is put in a sentence of ours: its invisible
+    right-to-left override would reverse the rest of it ("El pedido
+    Rodatpeca…", seen by an outside test)."""
+    from django.utils import translation
+
+    from alerts.kinds import render
+
+    params = {"ref": "R\u202eFDP.exe\u2069\u200f", "status": "accepted"}
+    with translation.override(language):
+        title, _body = render("order_status", params, "", "")
+    assert title.startswith(expected)
+    assert not any(char in title for char in "\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069\u200e\u200f")

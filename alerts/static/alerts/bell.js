@@ -326,6 +326,10 @@ function handle(frame) {
       if (feedLoaded) feedAdd(frame.notifications ?? []);
       emit("pregon:unarchived", frame);
       break;
+    case "notifications.counts":
+      setBadge(frame);
+      emit("pregon:counts", frame);
+      break;
     case "notifications.removed":
       setBadge(frame);
       feedDrop(frame.ids);

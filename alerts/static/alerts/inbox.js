@@ -316,6 +316,7 @@ document.addEventListener("pregon:unarchived", (event) => {
     change(ids, { archived_at: null });
   });
 });
+document.addEventListener("pregon:counts", (event) => setUnread(event.detail.unread_count));
 document.addEventListener("pregon:removed", (event) => {
   setUnread(event.detail.unread_count);
   heard(() => event.detail.ids.forEach(drop));
