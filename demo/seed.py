@@ -4,9 +4,12 @@ Idempotent: running it again leaves the same tenants, domains, users and
 passwords, and adds no duplicate rows.
 """
 
+from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.core.management.color import no_style
 from django.db import connection, transaction
+from django.utils import translation
+from django.utils.translation import gettext as _
 from django_tenants.utils import get_public_schema_name, schema_context, tenant_context
 
 from alerts.models import Notification
@@ -73,7 +76,7 @@ def _tenant(schema: str, name: str, domains: list[str], *, language: str, time_z
 def _user(username: str, *, operator: bool = False, tenant_admin: bool = False):
     """An operator (public schema: Django superuser) or a tenant's user. A
     tenant admin is never a superuser: that flag means "platform operator"."""
-    user, _ = get_user_model().objects.get_or_create(username=username)
+    user, _created = get_user_model().objects.get_or_create(username=username)
     user.is_staff = user.is_superuser = operator
     user.is_tenant_admin = tenant_admin
     if not user.check_password(PASSWORD):
@@ -113,9 +116,11 @@ def _welcome(user, tenant: Tenant) -> None:
     """One unread notification per demo user, so the first connect shows the inbox."""
     if Notification.objects.filter(recipient=user, kind=Notification.Kind.SYSTEM).exists():
         return
-    notification_create(
-        recipient=user,
-        kind=Notification.Kind.SYSTEM,
-        title=f"Welcome to {tenant.name}",
-        body=f"Signed in at {tenant.domains.get(is_primary=True).domain}.",
-    )
+    # Free text (a system message is stored as written): in the tenant's language.
+    with translation.override(tenant.language or settings.LANGUAGE_CODE):
+        notification_create(
+            recipient=user,
+            kind=Notification.Kind.SYSTEM,
+            title=_("Welcome to %(name)s") % {"name": tenant.name},
+            body=_("Signed in at %(host)s.") % {"host": tenant.domains.get(is_primary=True).domain},
+        )
