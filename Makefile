@@ -11,7 +11,7 @@ WORKERS ?= 1
 export DEBUG ?= true
 # Keep in step with WS_MAX_MESSAGE_BYTES (settings) and the Procfile. No
 # permessage-deflate: it doubled the memory and CPU of a socket (tests/bench/notes.md).
-UVICORN_FLAGS := --lifespan on --ws websockets-sansio --ws-max-size 65536 --ws-ping-interval 20 --ws-ping-timeout 20 --ws-per-message-deflate false
+UVICORN_FLAGS := --lifespan on --ws config.websocket_protocol:WebSocketProtocol --ws-max-size 65536 --ws-ping-interval 20 --ws-ping-timeout 20 --ws-per-message-deflate false
 
 .PHONY: install run workers-need-redis test lint i18n-check messages chaos bench migrate seed lock clean
 

@@ -64,7 +64,7 @@ def uvicorn_server(
             "--port",
             str(port),
             "--ws",
-            "websockets-sansio",
+            "config.websocket_protocol:WebSocketProtocol",
             "--log-level",
             log_level,
             *extra_args,
