@@ -23,7 +23,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from platform_core.errors import ApplicationError
-from platform_core.i18n import language_for
+from platform_core.i18n import language_of
 from platform_core.invitations import Invitee, invitation_send_on_commit, person_for_email
 from stores.models import PresenceSession, StaffMembership, Store
 from stores.selectors import present_users_by_store
@@ -127,7 +127,7 @@ def membership_add(*, store_id: int, email: str, role: str, site: str, tenant_na
         tenant_name=tenant_name,
         where=store.name,
         # The invitee's language (theirs if they have one, else the tenant's), not the admin's.
-        language=language_for(user=invitee.user, tenant=connection.tenant),
+        language=language_of(invitee.user),
     )
     return MembershipAdded(
         membership=membership, invitee=invitee, emailed=emailed, sign_in_link=link if link and not emailed else None

@@ -145,6 +145,13 @@ def assert_accessible(page, *, label: str = ""):
     any serious or critical violation, naming the rule and the nodes."""
     from axe_playwright_python.sync_playwright import Axe
 
+    # A toast sliding in is checked once it is in place: mid-fade its text
+    # has not its colour yet (axe measured contrast against the fade).
+    page.evaluate(
+        "Promise.all(document.getAnimations()"
+        ".filter((a) => a.effect && a.effect.getComputedTiming().endTime !== Infinity)"
+        ".map((a) => a.finished.catch(() => null)))"
+    )
     violations = Axe().run(page).response["violations"]
     failing = [v for v in violations if v.get("impact") in AXE_FAILING_IMPACTS]
     if failing:

@@ -282,6 +282,7 @@ popover.addEventListener("focusout", (event) => {
 function handle(frame) {
   switch (frame.type) {
     case "notifications.unread":
+      bell.dataset.state = "live"; // in step: what comes from now on is new (and toasted)
       setBadge(frame);
       emit("pregon:unread", frame);
       frame.notifications.forEach(pass);
@@ -347,7 +348,9 @@ function handle(frame) {
 const socket = new ReconnectingSocket(() => socketUrl(`/ws/notifications/${lastId ? `?after=${lastId}` : ""}`), {
   onFrame: handle,
   onState(state) {
-    bell.dataset.state = state;
+    // "live" once the connect's unread list is in (above): an alert made
+    // before it comes in that list, not as a toast.
+    bell.dataset.state = state === "live" ? "opening" : state;
     emit("pregon:socket", { state });
   },
 });
