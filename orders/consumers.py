@@ -11,7 +11,6 @@ Every stream send holds `stream_lock`.
 """
 
 import asyncio
-import contextlib
 import logging
 from collections import defaultdict
 from urllib.parse import parse_qs
@@ -29,7 +28,7 @@ from stores.selectors import Access, store_access_and_seq, store_access_many
 from ws import close_codes, events
 from ws.consumers import JsonSocket
 from ws.db import in_tenant
-from ws.loops import per_event_loop
+from ws.loops import cancel_and_wait, per_event_loop
 
 logger = logging.getLogger(__name__)
 
@@ -130,9 +129,7 @@ class StoreOrdersSocket(JsonSocket):
         dashboard_beat().discard(self)
         for task in (self.beating, self.replaying, self.drainer):
             if task is not None and task is not asyncio.current_task():
-                task.cancel()
-                with contextlib.suppress(asyncio.CancelledError, Exception):
-                    await task
+                await cancel_and_wait(task)
         await self.leave_store_stream()
         if hasattr(self, "stream_lock") and self.present:
             await presence_leave(tenant=self.tenant, store_id=self.store_id, user=self.user, socket=self)

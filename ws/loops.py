@@ -22,3 +22,19 @@ def per_event_loop(factory: Callable[[], T]) -> Callable[[], T]:
         return instances[loop]
 
     return get
+
+
+async def cancel_and_wait(task: asyncio.Task) -> None:
+    """Cancel `task` and wait for it to end, whatever it raises, without
+    swallowing a cancellation of the caller itself: a socket closing while
+    its event loop shuts down must stop too (a swallowed one left
+    `asyncio.run` waiting for ever on a task that went on awaiting)."""
+    task.cancel()
+    try:
+        await task
+    except asyncio.CancelledError:
+        current = asyncio.current_task()
+        if current is not None and current.cancelling():
+            raise
+    except Exception:
+        pass

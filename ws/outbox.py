@@ -16,12 +16,12 @@ drained.
 
 import asyncio
 import collections
-import contextlib
 import logging
 import time
 from collections.abc import Awaitable, Callable
 
 from platform_core.availability import is_client_gone
+from ws.loops import cancel_and_wait
 
 logger = logging.getLogger(__name__)
 
@@ -81,9 +81,7 @@ class Outbox:
     async def stop(self) -> None:
         """The client is gone: no more writes."""
         if self._writer is not None:
-            self._writer.cancel()
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await self._writer
+            await cancel_and_wait(self._writer)
 
     # --- for the socket's own flows -----------------------------------------------
     async def room(self) -> None:
