@@ -11,6 +11,7 @@
 //   #board[data-sound]         on | blocked (autoplay: needs a click) | off (store setting) | pending
 import { api } from "/static/ws/pregon-api.js";
 import { StoreStream } from "/static/ws/pregon-socket.js";
+import { itemNote, optionsText } from "/static/orders/line-items.js";
 import { dateTime, money, time } from "/static/platform_core/format.js";
 
 const board = JSON.parse(document.getElementById("board-data").textContent);
@@ -75,25 +76,7 @@ async function post(path, body) {
 }
 
 // --- the card ----------------------------------------------------------------------
-// "1.5 × Pizza (size: L)". Options are any JSON the shop sent: a list of
-// {name, value} reads as "name: value"; anything else is shown as JSON.
-// Items stored before the line item schema may lack any field.
-function optionsText(options) {
-  if (options === null || options === undefined || options === "") return "";
-  if (typeof options === "string") return options;
-  const pairs = Array.isArray(options) && options.every((o) => o && typeof o === "object" && "name" in o && "value" in o);
-  if (!pairs) return JSON.stringify(options);
-  return options.map((o) => `${o.name}: ${typeof o.value === "object" ? JSON.stringify(o.value) : o.value}`).join(", ");
-}
-
-// A note for the kitchen on one item travels among its free-form extras.
-const NOTE_KEYS = ["notes", "note", "comment", "instructions"];
-function itemNote(item) {
-  const extra = item.extra && typeof item.extra === "object" ? item.extra : item;
-  const key = NOTE_KEYS.find((k) => typeof extra[k] === "string" && extra[k].trim());
-  return key ? extra[key] : "";
-}
-
+// "1.5 × Pizza (size: L)" (line-items.js reads the options and the note).
 function itemLine(item) {
   const options = optionsText(item.options);
   const note = itemNote(item);

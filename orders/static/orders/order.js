@@ -20,6 +20,7 @@
 //   #order[data-live]     "true" once the page is in step with a live socket
 import { api } from "/static/ws/pregon-api.js";
 import { StoreStream } from "/static/ws/pregon-socket.js";
+import { itemNote, optionsText } from "/static/orders/line-items.js";
 
 const page = JSON.parse(document.getElementById("order-data").textContent);
 const root = document.getElementById("order");
@@ -81,23 +82,6 @@ function merge({ comments: said = [], timeline: steps = [], ...fields }) {
 }
 
 // --- the page ------------------------------------------------------------------------
-// Options are any JSON the shop sent: a list of {name, value} reads as
-// "name: value"; anything else is shown as JSON (as on the board).
-function optionsText(options) {
-  if (options === null || options === undefined || options === "") return "";
-  if (typeof options === "string") return options;
-  const pairs = Array.isArray(options) && options.every((o) => o && typeof o === "object" && "name" in o && "value" in o);
-  if (!pairs) return JSON.stringify(options);
-  return options.map((o) => `${o.name}: ${typeof o.value === "object" ? JSON.stringify(o.value) : o.value}`).join(", ");
-}
-
-const NOTE_KEYS = ["notes", "note", "comment", "instructions"];
-function itemNote(item) {
-  const extra = item.extra && typeof item.extra === "object" ? item.extra : item;
-  const key = NOTE_KEYS.find((k) => typeof extra[k] === "string" && extra[k].trim());
-  return key ? extra[key] : "";
-}
-
 function itemLine(item) {
   const options = optionsText(item.options);
   const note = itemNote(item);
