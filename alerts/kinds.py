@@ -30,9 +30,17 @@ CHANNELS = ("in_app", "push", "email")
 # LRE, RLE, PDF, LRO, RLO, LRI, RLI, FSI, PDI, LRM, RLM, ALM.
 NO_BIDI_CONTROLS = dict.fromkeys([*range(0x202A, 0x202F), *range(0x2066, 0x206A), 0x200E, 0x200F, 0x061C])
 
-# Until a user chooses: everything in the inbox, live and counted; push
-# (next issue) for what concerns the person; e-mail off.
+# Until a user chooses: everything in the inbox, live and counted, and
+# pushed to the devices they turned on; e-mail (a digest of what stays
+# unread) only for what happens to their own orders.
 DEFAULT_CHANNELS = {"in_app": True, "push": True, "email": False}
+EMAIL_BY_DEFAULT = frozenset({"order_status", "order_comment"})
+
+
+def default_channels(kind: str) -> dict[str, bool]:
+    """The channels a user gets `kind` on until they choose."""
+    return {**DEFAULT_CHANNELS, "email": kind in EMAIL_BY_DEFAULT}
+
 
 STATUS_LABELS = {
     "new": gettext_lazy("New"),

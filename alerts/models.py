@@ -175,3 +175,70 @@ class UnreadCounter(models.Model):
 
     def __str__(self):
         return f"{self.user_id} {self.kind}: {self.unread} unread, {self.unseen} unseen"
+
+
+class PushDevice(models.Model):
+    """A browser's Web Push subscription (alerts/push.py): where to send a
+    user's pushes on one device, and the keys that encrypt them (RFC 8291).
+    The push service's 404 or 410 deletes it."""
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="push_devices")
+    endpoint = models.URLField(max_length=1000, unique=True)
+    p256dh = models.CharField(max_length=200)  # the browser's public key (base64url)
+    auth = models.CharField(max_length=100)  # the shared auth secret (base64url)
+    user_agent = models.CharField(max_length=300, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+    last_sent_at = models.DateTimeField(null=True, blank=True)
+
+    def __str__(self):
+        return f"{self.user_id}: {self.endpoint[:60]}"
+
+
+class Delivery(models.Model):
+    """What became of one notification on one off-site channel (push,
+    e-mail): queued when it was made, then sent, skipped (and why) or
+    failed. The user sees their own in their preferences, tenant admins the
+    totals (docs/notifications.md)."""
+
+    class Channel(models.TextChoices):
+        PUSH = "push", _("Push")
+        EMAIL = "email", _("E-mail")
+
+    class Status(models.TextChoices):
+        QUEUED = "queued", _("Queued")
+        SENDING = "sending", _("Sending")
+        SENT = "sent", _("Sent")
+        SKIPPED = "skipped", _("Skipped")
+        FAILED = "failed", _("Failed")
+
+    class Reason(models.TextChoices):
+        NONE = "", _("—")
+        READ = "read", _("Already read")
+        SEEN = "seen", _("Already seen")
+        MUTED = "muted", _("Turned off")
+        NO_DEVICE = "no_device", _("No device")
+        NO_ADDRESS = "no_address", _("No e-mail address")
+        GONE = "gone", _("Device gone")
+        ERROR = "error", _("Error")
+
+    notification = models.ForeignKey(Notification, on_delete=models.CASCADE, related_name="deliveries")
+    channel = models.CharField(max_length=8, choices=Channel.choices)
+    status = models.CharField(max_length=8, choices=Status.choices, default=Status.QUEUED)
+    reason = models.CharField(max_length=16, choices=Reason.choices, blank=True, default="")
+    detail = models.CharField(max_length=300, blank=True)  # e.g. "2 devices", the push service's answer
+    created_at = models.DateTimeField(default=timezone.now)
+    updated_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["notification", "channel"], name="one_delivery_per_channel"),
+        ]
+        indexes = [
+            # The digest sweep and the push jobs read only what is still queued.
+            models.Index(fields=["channel", "created_at"], condition=Q(status="queued"), name="delivery_queued_idx"),
+            # The tenant's totals, over a recent period.
+            models.Index(fields=["created_at"], name="delivery_created_idx"),
+        ]
+
+    def __str__(self):
+        return f"{self.notification_id} {self.channel}: {self.status} {self.reason}".strip()

@@ -81,7 +81,7 @@ def preferences(*, user) -> dict:
     critical = critical_kinds()
     result = {}
     for kind, label in Notification.Kind.choices:
-        channels = {**kinds.DEFAULT_CHANNELS, **chosen.get(kind, {})}
+        channels = {**kinds.default_channels(kind), **chosen.get(kind, {})}
         if kind in critical:
             channels = dict.fromkeys(kinds.CHANNELS, True)
         result[kind] = {"label": str(label), "critical": kind in critical, "channels": channels}

@@ -10,14 +10,16 @@ lost, finds it on the next connect.
 from dataclasses import dataclass
 from datetime import timedelta
 
+from django.conf import settings
 from django.db import transaction
 from django.db.models import F, Q, Value
 from django.db.models.functions import Coalesce
 from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 
-from alerts import kinds, selectors
+from alerts import kinds, offsite, selectors
 from alerts.models import Notification, NotificationKindPolicy, NotificationPreference
+from platform_core import jobs
 from platform_core.errors import ApplicationError
 from platform_core.i18n import language_of
 from ws import events
@@ -125,6 +127,7 @@ def notifications_create_many(
         # seq: the socket's position (its heartbeat repairs from here)
         messages.append((notification.recipient_id, frame, notification.pk, render_extra(language, [notification])))
     publish_to_users(messages)
+    offsite.queue(created, kind=kind)
     return created
 
 
@@ -352,7 +355,7 @@ def preferences_update(*, user, kinds_channels=None, muted_kinds=None) -> dict:
     for kind, channels in kinds_channels.items():
         merged = {**chosen.get(kind, {}), **channels}
         # Only choices that differ from the defaults are stored.
-        chosen[kind] = {c: v for c, v in merged.items() if v != kinds.DEFAULT_CHANNELS[c]}
+        chosen[kind] = {c: v for c, v in merged.items() if v != kinds.default_channels(kind)[c]}
     preference.channels = {kind: channels for kind, channels in sorted(chosen.items()) if channels}
     preference.save(update_fields=["channels"])
     _push_counts([user.pk])
@@ -417,4 +420,12 @@ def notifications_prune(*, older_than: timedelta, batch: int = 5000) -> int:
             )
             if not ids:
                 return total
-            total += Notification.objects.filter(pk__in=ids).delete()[0]
+            _, deleted = Notification.objects.filter(pk__in=ids).delete()  # their deliveries with them
+            total += deleted.get(Notification._meta.label, 0)
+
+
+@jobs.periodic("alerts.retention", every=timedelta(hours=1))
+def notifications_retention() -> None:
+    """Every tenant's read notifications older than NOTIFICATION_RETENTION_DAYS."""
+    days = settings.NOTIFICATION_RETENTION_DAYS
+    jobs.for_each_tenant(lambda: notifications_prune(older_than=timedelta(days=days)))

@@ -293,6 +293,12 @@ SIGN_IN_QUEUE_SECONDS = env.float("SIGN_IN_QUEUE_SECONDS", default=30)
 JOBS_IN_WEB = env.bool("JOBS_IN_WEB", default=True)  # run the job loop in each web worker
 JOBS_POLL_SECONDS = env.float("JOBS_POLL_SECONDS", default=1)
 JOB_LEASE_SECONDS = env.int("JOB_LEASE_SECONDS", default=300)
+# A failed job runs again after JOB_RETRY_SECONDS × 2^(attempts − 1), at most
+# JOB_MAX_ATTEMPTS times in all (platform_core/jobs.py).
+JOB_RETRY_SECONDS = env.float("JOB_RETRY_SECONDS", default=10)
+JOB_MAX_ATTEMPTS = env.int("JOB_MAX_ATTEMPTS", default=5)
+# Tests only: the deferred-work clock runs this far ahead (platform_core/clock.py).
+CLOCK_OFFSET_SECONDS = env.float("CLOCK_OFFSET_SECONDS", default=0)
 
 # --- JSON API -----------------------------------------------------------------
 # Request bodies, enforced at the ASGI edge before Django reads them

@@ -7,3 +7,4 @@ class OrdersConfig(AppConfig):
 
     def ready(self):
         from orders import signals, unattended  # noqa: F401  (connects the receivers, registers the job handler)
+        from orders.integrations import services  # noqa: F401  (registers the log's retention job)

@@ -6,7 +6,16 @@ Every web worker runs a small loop (started by ASGI lifespan) that claims
 due jobs with FOR UPDATE SKIP LOCKED, so each job runs in one worker only;
 a claim is a lease, so a job whose worker died is run again later, and
 handlers must be idempotent. `manage.py run_jobs` runs the same loop as a
-separate process.
+separate process (the Procfile's `worker`).
+
+A handler that raises is run again after JOB_RETRY_SECONDS, doubling each
+time, up to JOB_MAX_ATTEMPTS runs; then its `on_give_up(object_id)` runs
+(an off-site delivery records it failed). Periodic work (`periodic`:
+retention, e-mail digests) is a platform job, one pending row per kind for
+all workers (a unique index), run in the public schema, each run queueing
+the next. Why this and not procrastinate: docs/architecture.md.
+
+Time is `platform_core.clock.now()`, which tests move forward.
 """
 
 import asyncio
@@ -20,25 +29,60 @@ from asgiref.sync import sync_to_async
 from django.conf import settings
 from django.db import connection, connections, transaction
 from django.db.models import F, Q
-from django.utils import timezone
 from django_tenants.utils import get_public_schema_name, schema_context, tenant_context
 
-from tenants.models import Job
+from platform_core import clock
+from tenants.models import Job, Tenant
 
 logger = logging.getLogger(__name__)
 
 HANDLERS: dict[str, Callable[[int], None]] = {}
-MAX_ATTEMPTS = 5
+GIVE_UP: dict[str, Callable[[int], None]] = {}
+PERIODIC: dict[str, timedelta] = {}
 
 
-def handler(kind: str):
-    """Register `func(object_id)` to run jobs of `kind`, inside the job's tenant."""
+def handler(kind: str, *, on_give_up: Callable[[int], None] | None = None):
+    """Register `func(object_id)` to run jobs of `kind`, inside the job's
+    tenant; `on_give_up(object_id)`, in the same tenant, after its last
+    failed attempt."""
 
     def register(func):
         HANDLERS[kind] = func
+        if on_give_up is not None:
+            GIVE_UP[kind] = on_give_up
         return func
 
     return register
+
+
+def periodic(kind: str, *, every: timedelta):
+    """Register `func()` to run every `every`, in one worker at a time, in
+    the public schema (it visits the tenants it needs itself)."""
+
+    def register(func):
+        HANDLERS[kind] = lambda _object_id: func()
+        PERIODIC[kind] = every
+        return func
+
+    return register
+
+
+def ensure_periodic() -> None:
+    """Queue the first run of each periodic kind that has no pending run
+    (every worker calls this at start; the unique index keeps one)."""
+    for kind in PERIODIC:
+        _queue_periodic(kind, clock.now())
+
+
+def _queue_periodic(kind: str, due_at) -> None:
+    jobs = f'"{get_public_schema_name()}".{Job._meta.db_table}'
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"""INSERT INTO {jobs} (tenant_id, kind, object_id, due_at, attempts, last_error)
+                VALUES (NULL, %s, 0, %s, 0, '')
+                ON CONFLICT (kind) WHERE tenant_id IS NULL AND done_at IS NULL DO NOTHING""",
+            [kind, due_at],
+        )
 
 
 def schedule(*, kind: str, object_id: int, due_at) -> None:
@@ -77,22 +121,24 @@ def arm(*, kind: str, object_id: int, start, delay_column: tuple[str, str]) -> b
         return cursor.fetchone() is not None
 
 
-def run_due(*, limit: int = 10) -> int:
-    """Claim and run up to `limit` due jobs; return how many were claimed."""
-    jobs = _claim(limit)
+def run_due(*, limit: int = 10, kinds: list[str] | None = None) -> int:
+    """Claim and run up to `limit` due jobs (of `kinds`, if given: tests);
+    return how many were claimed."""
+    jobs = _claim(limit, kinds)
     for job in jobs:
         _run(job)
     return len(jobs)
 
 
-def _claim(limit: int) -> list[Job]:
-    now = timezone.now()
+def _claim(limit: int, kinds: list[str] | None = None) -> list[Job]:
+    now = clock.now()
     with schema_context(get_public_schema_name()), transaction.atomic():
         jobs = list(
             Job.objects.select_for_update(skip_locked=True, of=("self",))
             .select_related("tenant")
             .filter(done_at__isnull=True, due_at__lte=now)
             .filter(Q(claimed_until__isnull=True) | Q(claimed_until__lt=now))
+            .filter(**({"kind__in": kinds} if kinds is not None else {}))
             .order_by("due_at")[:limit]
         )
         lease = now + timedelta(seconds=settings.JOB_LEASE_SECONDS)
@@ -100,21 +146,53 @@ def _claim(limit: int) -> list[Job]:
     return jobs
 
 
+def _inside(job: Job):
+    if job.tenant is None:
+        return schema_context(get_public_schema_name())
+    return tenant_context(job.tenant)
+
+
 def _run(job: Job) -> None:
+    attempt = job.attempts + 1  # the claim counted this run
     try:
-        with tenant_context(job.tenant):
+        with _inside(job):
             HANDLERS[job.kind](job.object_id)
     except Exception as error:
-        logger.exception("job %s %s of %s failed", job.kind, job.object_id, job.tenant.schema_name)
+        where = job.tenant.schema_name if job.tenant else "the platform"
+        logger.exception("job %s %s of %s failed (attempt %s)", job.kind, job.object_id, where, attempt)
         sentry_sdk.capture_exception()
-        give_up = job.attempts + 1 >= MAX_ATTEMPTS
+        give_up = attempt >= settings.JOB_MAX_ATTEMPTS
+        retry_at = clock.now() + timedelta(seconds=settings.JOB_RETRY_SECONDS * 2 ** (attempt - 1))
         with schema_context(get_public_schema_name()):
             Job.objects.filter(pk=job.pk).update(
-                last_error=repr(error)[:2000], done_at=timezone.now() if give_up else None
+                last_error=repr(error)[:2000],
+                done_at=clock.now() if give_up else None,
+                due_at=job.due_at if give_up else retry_at,
+                claimed_until=None,
             )
-        return
+        if give_up:
+            _give_up(job)
+            _next_period(job)
+        return  # (a periodic job's retry is its next run)
     with schema_context(get_public_schema_name()):
-        Job.objects.filter(pk=job.pk).update(done_at=timezone.now(), last_error="")
+        Job.objects.filter(pk=job.pk).update(done_at=clock.now(), last_error="")
+    _next_period(job)
+
+
+def _give_up(job: Job) -> None:
+    if job.kind not in GIVE_UP:
+        return
+    try:
+        with _inside(job):
+            GIVE_UP[job.kind](job.object_id)
+    except Exception:
+        logger.exception("giving up job %s %s failed too", job.kind, job.object_id)
+        sentry_sdk.capture_exception()
+
+
+def _next_period(job: Job) -> None:
+    if job.tenant is None and job.kind in PERIODIC:
+        _queue_periodic(job.kind, clock.now() + PERIODIC[job.kind])
 
 
 def prune_done(*, older_than: timedelta) -> int:
@@ -122,8 +200,35 @@ def prune_done(*, older_than: timedelta) -> int:
     ago, of every tenant; returns how many. A job per new order (the
     unattended-board check) makes the table grow with the orders otherwise."""
     with schema_context(get_public_schema_name()):
-        deleted, _ = Job.objects.filter(done_at__lt=timezone.now() - older_than).delete()
+        deleted, _ = Job.objects.filter(done_at__lt=clock.now() - older_than).delete()
     return deleted
+
+
+@periodic("jobs.prune", every=timedelta(hours=1))
+def prune_week_old() -> None:
+    prune_done(older_than=timedelta(days=7))
+
+
+def for_each_tenant(func: Callable[[], None]) -> None:
+    """Run `func()` inside each tenant's schema (a periodic job's round);
+    one tenant's failure does not stop the others', and is raised after."""
+    failed = None
+    for tenant in Tenant.objects.exclude(schema_name=get_public_schema_name()).order_by("pk"):
+        try:
+            with tenant_context(tenant):
+                func()
+        except Exception as error:
+            logger.exception("periodic work failed in %s", tenant.schema_name)
+            failed = error
+    if failed is not None:
+        raise failed
+
+
+def ensure_periodic_then_close() -> None:
+    try:
+        ensure_periodic()
+    finally:
+        connections.close_all()
 
 
 def run_due_then_close() -> int:
@@ -150,6 +255,10 @@ class Runner:
     async def run_forever(self) -> None:
         self.loop, self.event = asyncio.get_running_loop(), asyncio.Event()
         try:
+            try:
+                await sync_to_async(ensure_periodic_then_close, thread_sensitive=False)()
+            except Exception:
+                logger.exception("could not queue the periodic jobs")
             while True:
                 self.event.clear()
                 try:

@@ -21,6 +21,11 @@ class Tenant(TenantMixin):
     # zone its times are shown in (platform_core/i18n.py).
     language = models.CharField(_("language"), max_length=8, blank=True, default="", choices=settings.LANGUAGES)
     time_zone = models.CharField(_("time zone"), max_length=64, default="UTC", validators=[validate_time_zone])
+    # Off-site delivery (docs/notifications.md): a notification still unread
+    # this long after it was made is pushed even to someone with a socket
+    # open; unread ones are mailed in a digest this long after the first.
+    push_after_seconds = models.PositiveIntegerField(_("push after (seconds)"), default=30)
+    email_digest_minutes = models.PositiveIntegerField(_("e-mail digest after (minutes)"), default=10)
 
     auto_create_schema = True
 
@@ -41,7 +46,8 @@ class Job(models.Model):
     handlers are idempotent).
     """
 
-    tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="jobs")
+    # None: the platform's own periodic work (jobs.periodic), for every tenant.
+    tenant = models.ForeignKey(Tenant, null=True, blank=True, on_delete=models.CASCADE, related_name="jobs")
     kind = models.CharField(max_length=50)
     object_id = models.BigIntegerField()
     due_at = models.DateTimeField()
@@ -52,6 +58,14 @@ class Job(models.Model):
 
     class Meta:
         indexes = [models.Index(fields=["due_at"], condition=models.Q(done_at__isnull=True), name="job_due_idx")]
+        constraints = [
+            # One pending run of each periodic kind, however many workers ensure it.
+            models.UniqueConstraint(
+                fields=["kind"],
+                condition=models.Q(tenant__isnull=True, done_at__isnull=True),
+                name="one_pending_periodic_job",
+            )
+        ]
 
     def __str__(self):
         return f"{self.kind} {self.object_id} @ {self.due_at:%Y-%m-%d %H:%M}"

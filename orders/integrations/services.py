@@ -8,7 +8,9 @@ its delivery log row.
 
 import base64
 import secrets
+from datetime import timedelta
 
+from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.db import connection, transaction
 from django.db.models import Q
@@ -25,6 +27,7 @@ from orders.services import (
     order_create,
 )
 from orders.stream import holds_store_lock
+from platform_core import jobs
 from platform_core.errors import ApplicationError
 from stores.models import Store
 
@@ -327,3 +330,10 @@ def integration_secret_revoke(*, integration: Integration, secret_id: int) -> No
 
 def webhook_deliveries_prune(*, older_than) -> int:
     return WebhookDelivery.objects.filter(received_at__lt=timezone.now() - older_than).delete()[0]
+
+
+@jobs.periodic("orders.webhook_log_retention", every=timedelta(hours=1))
+def webhook_deliveries_retention() -> None:
+    """Every tenant's webhook delivery log older than WEBHOOK_LOG_RETENTION_DAYS."""
+    days = settings.WEBHOOK_LOG_RETENTION_DAYS
+    jobs.for_each_tenant(lambda: webhook_deliveries_prune(older_than=timedelta(days=days)))

@@ -273,12 +273,13 @@ def test_preferences_per_kind_and_channel(world):
     assert kinds["order_status"] == {
         "label": "Order status",
         "critical": False,
-        "channels": {"in_app": True, "push": True, "email": False},
+        "channels": {"in_app": True, "push": True, "email": True},  # their own order's news: mailed by default
     }
-    response = put(client, "/api/notifications/preferences", {"kinds": {"order_status": {"email": True}}})
+    assert kinds["announcement"]["channels"] == {"in_app": True, "push": True, "email": False}
+    response = put(client, "/api/notifications/preferences", {"kinds": {"order_status": {"email": False}}})
     assert response.status_code == 200
     response = put(client, "/api/notifications/preferences", {"kinds": {"order_status": {"in_app": False}}})
-    assert response.json()["kinds"]["order_status"]["channels"] == {"in_app": False, "push": True, "email": True}
+    assert response.json()["kinds"]["order_status"]["channels"] == {"in_app": False, "push": True, "email": False}
     assert response.json()["muted_kinds"] == ["order_status"]
     # Colliding ids: globex's customer 1 has its own preferences.
     globex = client_for(world.globex, "customer").get("/api/notifications/preferences").json()
