@@ -9,7 +9,7 @@ from django.db import connection, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from alerts import selectors
+from alerts import offsite, selectors
 from alerts.models import Announcement, Notification
 from platform_core import jobs
 from platform_core.errors import ApplicationError
@@ -136,6 +136,7 @@ def announcement_deliver(announcement_id: int) -> None:
         return
     with transaction.atomic():
         created = copies_insert(announcement)
+        offsite.queue(created, kind=Notification.Kind.ANNOUNCEMENT)
         Announcement.objects.filter(pk=announcement.pk).update(
             delivered_at=timezone.now(), recipients_count=announcement.notifications.count()
         )

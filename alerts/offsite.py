@@ -20,11 +20,10 @@ from django.utils import timezone
 from django_tenants.utils import get_public_schema_name
 
 from alerts import kinds
-from alerts.models import Delivery, Notification, NotificationKindPolicy, NotificationPreference, PushDevice
+from alerts.models import Delivery, NotificationKindPolicy, NotificationPreference, PushDevice
 from platform_core import clock, jobs
 from tenants.models import Job
-from ws import groups
-from ws.occupancy import groups_with_members
+from ws.layer import users_online
 
 PUSH_JOB = "alerts.push"
 
@@ -52,9 +51,10 @@ RETURNING id, notification_id, channel, status
 """
 
 
-def queue(created: list[Notification], *, kind: str) -> None:
-    """Queue (or skip) `created` notifications on every off-site channel:
-    one statement, plus one for the push jobs when someone has a device."""
+def queue(created: list[tuple[int, int]], *, kind: str) -> None:
+    """Queue (or skip) the `created` notifications, (notification id, user
+    id) pairs of one kind, on every off-site channel: one statement, plus one
+    for the push jobs when someone has a device."""
     if not created:
         return
     defaults = kinds.default_channels(kind)
@@ -70,15 +70,15 @@ def queue(created: list[Notification], *, kind: str) -> None:
             sql,
             {
                 "now": timezone.now(),
-                "ids": [n.pk for n in created],
-                "users": [n.recipient_id for n in created],
+                "ids": [notification_id for notification_id, _ in created],
+                "users": [user_id for _, user_id in created],
                 "kind": kind,
                 "push": defaults["push"],
                 "email": defaults["email"],
             },
         )
         rows = cursor.fetchall()
-    recipient = {n.pk: n.recipient_id for n in created}
+    recipient = dict(created)
     pushes = [
         (delivery_id, recipient[notification_id])
         for delivery_id, notification_id, channel, status in rows
@@ -92,8 +92,7 @@ def _schedule_pushes(pushes: list[tuple[int, int]]) -> None:
     """A job per queued push: due now for a user with no socket open on any
     worker, else after the tenant's push_after_seconds."""
     tenant = connection.tenant
-    by_group = {groups.user_notifications(tenant, user_id): user_id for _, user_id in pushes}
-    online = {by_group[name] for name in groups_with_members(list(by_group))}
+    online = users_online({user_id for _, user_id in pushes})
     now = clock.now()
     later = now + timedelta(seconds=tenant.push_after_seconds)
     jobs_table = f'"{get_public_schema_name()}".{Job._meta.db_table}'

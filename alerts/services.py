@@ -127,7 +127,7 @@ def notifications_create_many(
         # seq: the socket's position (its heartbeat repairs from here)
         messages.append((notification.recipient_id, frame, notification.pk, render_extra(language, [notification])))
     publish_to_users(messages)
-    offsite.queue(created, kind=kind)
+    offsite.queue([(n.pk, n.recipient_id) for n in created], kind=kind)
     return created
 
 
