@@ -15,14 +15,12 @@ for push, seen) meanwhile.
 from datetime import timedelta
 
 from django.contrib.auth import get_user_model
-from django.db import connection, transaction
+from django.db import connection
 from django.utils import timezone
-from django_tenants.utils import get_public_schema_name
 
 from alerts import kinds
 from alerts.models import Delivery, NotificationKindPolicy, NotificationPreference, PushDevice
 from platform_core import clock, jobs
-from tenants.models import Job
 from ws.layer import users_online
 
 PUSH_JOB = "alerts.push"
@@ -91,24 +89,12 @@ def queue(created: list[tuple[int, int]], *, kind: str) -> None:
 def _schedule_pushes(pushes: list[tuple[int, int]]) -> None:
     """A job per queued push: due now for a user with no socket open on any
     worker, else after the tenant's push_after_seconds."""
-    tenant = connection.tenant
     online = users_online({user_id for _, user_id in pushes})
     now = clock.now()
-    later = now + timedelta(seconds=tenant.push_after_seconds)
-    jobs_table = f'"{get_public_schema_name()}".{Job._meta.db_table}'
-    with connection.cursor() as cursor:
-        cursor.execute(
-            f"""INSERT INTO {jobs_table} (tenant_id, kind, object_id, due_at, attempts, last_error)
-                SELECT %s, %s, d.id, d.due, 0, '' FROM unnest(%s::bigint[], %s::timestamptz[]) AS d(id, due)""",
-            [
-                tenant.pk,
-                PUSH_JOB,
-                [delivery_id for delivery_id, _ in pushes],
-                [later if user_id in online else now for _, user_id in pushes],
-            ],
-        )
-    if any(user_id not in online for _, user_id in pushes):
-        transaction.on_commit(jobs.runner.wake)
+    later = now + timedelta(seconds=jobs.active_tenant().push_after_seconds)
+    jobs.schedule_many(
+        kind=PUSH_JOB, due=[(delivery_id, later if user_id in online else now) for delivery_id, user_id in pushes]
+    )
 
 
 def settle(delivery: Delivery, status: str, *, reason: str = "", detail: str = "") -> None:

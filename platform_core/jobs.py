@@ -93,6 +93,27 @@ def schedule(*, kind: str, object_id: int, due_at) -> None:
     transaction.on_commit(runner.wake)
 
 
+def schedule_many(*, kind: str, due: list[tuple[int, object]]) -> None:
+    """Queue many jobs of `kind` for the current tenant, (object id, due
+    at) each, in one statement. Call inside the change's transaction."""
+    if not due:
+        return
+    jobs = f'"{get_public_schema_name()}".{Job._meta.db_table}'
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"""INSERT INTO {jobs} (tenant_id, kind, object_id, due_at, attempts, last_error)
+                SELECT %s, %s, d.id, d.due, 0, '' FROM unnest(%s::bigint[], %s::timestamptz[]) AS d(id, due)""",
+            [connection.tenant.pk, kind, [object_id for object_id, _ in due], [at for _, at in due]],
+        )
+    if any(at <= clock.now() for _, at in due):
+        transaction.on_commit(runner.wake)
+
+
+def active_tenant() -> Tenant:
+    """The tenant whose schema is active: whose work is being scheduled."""
+    return connection.tenant
+
+
 def arm(*, kind: str, object_id: int, start, delay_column: tuple[str, str]) -> bool:
     """Queue a job for the current tenant, due `start` plus the seconds in
     `delay_column` (table, column) of the tenant's row `object_id`, unless
