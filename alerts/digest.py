@@ -36,8 +36,9 @@ from django.utils.text import Truncator
 from alerts import selectors
 from alerts.models import Delivery, Notification
 from platform_core import clock, jobs
-from platform_core.i18n import language_of, time_zone_for
+from platform_core.i18n import language_for, time_zone_for
 from platform_core.provisioning import site_url
+from tenants.models import Tenant
 
 logger = logging.getLogger(__name__)
 
@@ -66,12 +67,17 @@ def _queued_emails():
     return Delivery.objects.filter(channel=Delivery.Channel.EMAIL, status=Delivery.Status.QUEUED)
 
 
-def _due(queued):
+def _tenant() -> Tenant:
+    # Its settings as they are now (an admin may have changed the minutes).
+    return Tenant.objects.get(schema_name=connection.schema_name)
+
+
+def _due(queued, tenant: Tenant):
     """Group `queued` by recipient: the due ones (their oldest queued
     notification made at least the tenant's digest minutes ago, and no
     retry waiting)."""
     now = clock.now()
-    cutoff = now - timedelta(minutes=connection.tenant.email_digest_minutes)
+    cutoff = now - timedelta(minutes=tenant.email_digest_minutes)
     return (
         queued.values("notification__recipient_id")
         .annotate(oldest=Min("notification__created_at"), retry=Max("retry_at"))
@@ -80,19 +86,20 @@ def _due(queued):
     )
 
 
-def due_recipients() -> list[int]:
-    """The ids of the active tenant's users whose digest is due."""
-    return sorted(row["notification__recipient_id"] for row in _due(_queued_emails()))
+def due_recipients(tenant: Tenant) -> list[int]:
+    """The ids of the users of `tenant` (the active one) whose digest is due."""
+    return sorted(row["notification__recipient_id"] for row in _due(_queued_emails(), tenant))
 
 
 def send_due_digests() -> int:
     """Send every due digest of the active tenant; return how many mails
     the server accepted. A mail server that cannot be reached ends the
     round: the others' rows stay queued for the next sweep, untouched."""
-    users = get_user_model().objects.in_bulk(due_recipients())
+    tenant = _tenant()
+    users = get_user_model().objects.in_bulk(due_recipients(tenant))
     sent = 0
     for user_id in sorted(users):
-        outcome = send_digest(users[user_id])
+        outcome = send_digest(users[user_id], tenant=tenant)
         sent += outcome == SENT
         if outcome in (UNREACHABLE, LOST):
             # Each next one would wait for its own timeout (EMAIL_TIMEOUT).
@@ -107,15 +114,17 @@ class _Claimed:
     email: str
 
 
-def send_digest(user) -> str:
-    """Mail `user` (of the active tenant) their queued e-mails, if still
-    due: claim, render, send, record. Returns what became of it (SENT…)."""
-    claimed = _claim(user)
+def send_digest(user, *, tenant: Tenant | None = None) -> str:
+    """Mail `user` of the active tenant (`tenant`, if the caller has it)
+    their queued e-mails, if still due: claim, render, send, record.
+    Returns what became of it (SENT…)."""
+    tenant = tenant or _tenant()
+    claimed = _claim(user, tenant)
     if claimed is None:
         return NOTHING
     ids = [delivery.pk for delivery in claimed.deliveries]
     try:
-        message = _message(user, claimed)
+        message = _message(user, claimed, tenant)
     except Exception as error:  # a bug in a template or a kind's text: keep the rows, retry later
         logger.exception("could not make the e-mail digest of user %s of %s", user.pk, connection.schema_name)
         _retry(ids, error)
@@ -160,14 +169,14 @@ def _lock_recipient(user_id: int) -> None:
         )
 
 
-def _claim(user) -> _Claimed | None:
+def _claim(user, tenant: Tenant) -> _Claimed | None:
     """Under the recipient's lock: skip what must not go, mark the rest
     `sending`, commit. None when nothing is to be sent."""
     with transaction.atomic():
         _lock_recipient(user.pk)
         queued = _queued_emails().filter(notification__recipient_id=user.pk)
         # Another sweep may have mailed them while this one waited for the lock.
-        if not _due(queued).exists():
+        if not _due(queued, tenant).exists():
             return None
         deliveries = list(
             queued.select_related("notification").select_for_update(of=("self",)).order_by("-notification_id")
@@ -230,14 +239,13 @@ def _retry(ids: list[int], error: Exception) -> None:
 
 
 # --- the mail ----------------------------------------------------------------------
-def _message(user, claimed: _Claimed) -> mail.EmailMultiAlternatives:
+def _message(user, claimed: _Claimed, tenant: Tenant) -> mail.EmailMultiAlternatives:
     """The digest, in `user`'s language, times in the tenant's time zone."""
-    tenant = connection.tenant
     domain = tenant.get_primary_domain()
     if domain is None:
         raise LookupError(f"{tenant.schema_name} has no primary domain to link to")
     host = domain.domain
-    language = language_of(user)
+    language = language_for(user=user, tenant=tenant)
     notifications: list[Notification] = [delivery.notification for delivery in claimed.deliveries]
     kinds = sorted({n.kind for n in notifications}, key=Notification.Kind.values.index)
     inbox_url = site_url(domain=host, path=reverse("inbox"))

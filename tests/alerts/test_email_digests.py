@@ -24,12 +24,11 @@ from alerts.services import notifications_archive, notifications_mark_read, pref
 from platform_core import clock, jobs
 from platform_core.provisioning import site_url
 from tenants.models import Tenant
+from tests.digests import DUE, MINUTES, give_address, sweep, text
 from tests.factories import add_comment, change_status, create_order
 from tests.servers import free_port
 from tests.smtp import PASSWORD, USER, Inbox, point_django_at, smtp_server
 
-MINUTES = 10  # Tenant.email_digest_minutes' default
-DUE = MINUTES * 60 + 1  # seconds: just past it
 ANA, BOB = "ana@example.com", "bob@example.org"
 
 
@@ -40,28 +39,12 @@ def inbox(settings):
         yield inbox
 
 
-def give_address(cast, email, **fields):
-    with tenant_context(cast.tenant):
-        get_user_model().objects.filter(pk=cast.customer.pk).update(email=email, **fields)
-        cast.customer.refresh_from_db()
-
-
 @pytest.fixture
 def ana(world):
     """acme's customer, with an address; globex's customer (the same id) with another."""
     give_address(world.acme, ANA)
     give_address(world.globex, BOB)
     return world.acme.customer
-
-
-def sweep(seconds: float, tenant=None) -> int:
-    """One sweep `seconds` from now, in one tenant (or every tenant)."""
-    with clock.travel(seconds):
-        if tenant is None:
-            jobs.for_each_tenant(digest.send_due_digests)
-            return -1
-        with tenant_context(tenant):
-            return digest.send_due_digests()
 
 
 def deliveries(cast, channel="email"):
@@ -81,11 +64,6 @@ def delivery(cast, notification_id):
 def notifications(cast):
     with tenant_context(cast.tenant):
         return list(Notification.objects.filter(recipient=cast.customer).order_by("id"))
-
-
-def text(mail) -> str:
-    """The plain-text part, its lines ended as Python's are."""
-    return mail.body.replace("\r\n", "\n")
 
 
 def url(path, host="acme.localhost"):
