@@ -188,7 +188,7 @@ def _claim(user, tenant: Tenant) -> _Claimed | None:
         sending = []
         for delivery in deliveries:
             notification = delivery.notification
-            if notification.read_at is not None or notification.archived_at is not None:
+            if notification.read_at is not None:  # archiving reads too
                 key = (Delivery.Status.SKIPPED, Delivery.Reason.READ, "")
             elif not wanted.get(notification.kind, False):
                 key = (Delivery.Status.SKIPPED, Delivery.Reason.MUTED, "")
