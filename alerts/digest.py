@@ -26,6 +26,7 @@ from datetime import timedelta
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.core import mail, signing
+from django.core.mail.message import sanitize_address
 from django.db import connection, transaction
 from django.db.models import F, Max, Min, Q
 from django.template.loader import render_to_string
@@ -295,6 +296,11 @@ def _message(user, claimed: _Claimed, tenant: Tenant) -> mail.EmailMultiAlternat
         },
     )
     message.attach_alternative(html, "text/html")
+    # What Django would refuse only once connected (an address it cannot
+    # encode) is refused here, before the server is asked anything: once
+    # connected, an error means the mail may have gone.
+    sanitize_address(claimed.email, message.encoding or settings.DEFAULT_CHARSET)
+    message.message()
     return message
 
 

@@ -331,6 +331,16 @@ def test_a_refused_mail_is_tried_again_later(world, ana, settings):
     assert (refused.status, refused.attempts) == ("queued", 1) and "550" in refused.detail
 
 
+def test_an_address_that_would_inject_a_header_is_refused_before_connecting(world, ana, inbox):
+    give_address(world.acme, "ana@example.com\nBcc: eve@example.com")
+    change_status(world.acme.tenant, create_order(world.acme.tenant, customer=ana), "accepted")
+    assert sweep(DUE, world.acme.tenant) == 0
+    assert inbox.received == []
+    [row] = notifications(world.acme)
+    refused = delivery(world.acme, row.pk)
+    assert (refused.status, refused.attempts) == ("queued", 1) and "Invalid address" in refused.detail
+
+
 def test_a_connection_lost_after_the_message_is_never_sent_again(world, ana, settings):
     """At most once: the server may have taken it (here it did)."""
     with smtp_server(inbox=HangsUpAfterTheMessage()) as server:
