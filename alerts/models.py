@@ -220,12 +220,19 @@ class Delivery(models.Model):
         NO_ADDRESS = "no_address", _("No e-mail address")
         GONE = "gone", _("Device gone")
         ERROR = "error", _("Error")
+        # The deployment sends no e-mail (settings.EMAIL_CONFIGURED is false).
+        NO_EMAIL_SERVICE = "no_email_service", _("E-mail not set up")
 
     notification = models.ForeignKey(Notification, on_delete=models.CASCADE, related_name="deliveries")
     channel = models.CharField(max_length=8, choices=Channel.choices)
     status = models.CharField(max_length=8, choices=Status.choices, default=Status.QUEUED)
     reason = models.CharField(max_length=16, choices=Reason.choices, blank=True, default="")
     detail = models.CharField(max_length=300, blank=True)  # e.g. "2 devices", the push service's answer
+    # Tries that failed so far, and when the next may be made (an e-mail
+    # digest the mail server refused waits, doubling: alerts/digest.py).
+    # A database default: offsite.queue writes rows in SQL of its own.
+    attempts = models.PositiveSmallIntegerField(db_default=0)
+    retry_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(default=timezone.now)
     updated_at = models.DateTimeField(default=timezone.now)
 

@@ -362,6 +362,24 @@ def preferences_update(*, user, kinds_channels=None, muted_kinds=None) -> dict:
     return selectors.preferences(user=user)
 
 
+def email_unsubscribe(*, user, kinds: list[str]) -> tuple[list[str], list[str]]:
+    """Turn off e-mail of `kinds` for `user` (an unsubscribe link of a
+    digest: alerts/digest.py), but for the kinds the tenant made critical,
+    which stay on. Returns (the kinds now off, the critical ones)."""
+    for _attempt in range(2):
+        critical = selectors.critical_kinds()
+        off = [kind for kind in kinds if kind not in critical]
+        try:
+            if off:
+                preferences_update(user=user, kinds_channels={kind: {"email": False} for kind in off})
+        except ApplicationError as error:
+            if error.code != "critical_kind":
+                raise
+            continue  # an admin made one of them critical meanwhile: read them again
+        return off, [kind for kind in kinds if kind in critical]
+    raise ApplicationError("conflict", _("the kinds changed meanwhile; try again"))
+
+
 def _push_counts(user_ids: list[int]) -> None:
     """Every open tab of these users hears their counts, which a change of
     what is muted or critical moved with no notification changing (an

@@ -18,6 +18,7 @@ api_urlpatterns = [
 page_urlpatterns = [
     path("notifications/", views.inbox, name="inbox"),
     path("notifications/preferences/", views.preferences, name="notification-preferences"),
+    path("notifications/unsubscribe/<str:token>/", views.unsubscribe, name="email-unsubscribe"),
     path("manage/notifications/", views.notification_kinds, name="manage-notification-kinds"),
     path("manage/announcements/", views.announcements, name="announcements"),
     path("announcements/", RedirectView.as_view(pattern_name="announcements", permanent=False)),  # its old address

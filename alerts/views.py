@@ -1,8 +1,14 @@
+from django.conf import settings
 from django.contrib.auth.decorators import login_required
 from django.shortcuts import render
+from django.utils import translation
 from django.utils.translation import gettext as _
+from django.views.decorators.csrf import csrf_exempt
+from django.views.decorators.http import require_http_methods
 
-from alerts.models import Announcement
+from alerts import digest, selectors, services
+from alerts.models import Announcement, Notification
+from platform_core.i18n import language_for
 from platform_core.views import tenant_admin_required
 from stores.models import Store
 
@@ -25,6 +31,50 @@ def inbox(request):
 def preferences(request):
     """Which kinds reach the user, on which channel: the switches come from the API."""
     return render(request, "alerts/preferences.html")
+
+
+# Mail clients post the one-click unsubscribe (RFC 8058) with no cookie and
+# no CSRF token: the signed token in the address is the credential.
+@csrf_exempt
+@require_http_methods(["GET", "HEAD", "POST"])
+def unsubscribe(request, token):
+    """An e-mail digest's unsubscribe link: GET asks (mail scanners open
+    links: nothing changes), POST turns e-mail off for the token's kinds,
+    but for critical ones, which it explains. No sign-in: whoever has the
+    mail may do it. A bad, tampered, expired or other tenant's token: 400,
+    nothing changed."""
+    try:
+        found = digest.read_unsubscribe_token(token)
+    except digest.BadToken as error:
+        context = {"problem": "expired" if error.expired else "invalid", "days": settings.EMAIL_UNSUBSCRIBE_DAYS}
+        return _no_store(render(request, "alerts/unsubscribe.html", context, status=400))
+    # The page speaks the language of the person the mail was for.
+    with translation.override(language_for(user=found.user, tenant=request.tenant)):
+        if request.method == "POST":
+            off, critical = services.email_unsubscribe(user=found.user, kinds=found.kinds)
+        else:
+            locked = selectors.critical_kinds()
+            off = [kind for kind in found.kinds if kind not in locked]
+            critical = [kind for kind in found.kinds if kind in locked]
+        response = render(
+            request,
+            "alerts/unsubscribe.html",
+            {
+                "done": request.method == "POST",
+                "off": [Notification.Kind(kind).label for kind in off],
+                "critical": [Notification.Kind(kind).label for kind in critical],
+                "tenant_name": request.tenant.name,
+            },
+        )
+        response["Content-Language"] = translation.get_language()
+    return _no_store(response)
+
+
+def _no_store(response):
+    # The address holds a credential: no cache should keep the page.
+    response["Cache-Control"] = "no-store"
+    response["Referrer-Policy"] = "no-referrer"
+    return response
 
 
 @tenant_admin_required

@@ -297,6 +297,16 @@ JOB_LEASE_SECONDS = env.int("JOB_LEASE_SECONDS", default=300)
 # JOB_MAX_ATTEMPTS times in all (platform_core/jobs.py).
 JOB_RETRY_SECONDS = env.float("JOB_RETRY_SECONDS", default=10)
 JOB_MAX_ATTEMPTS = env.int("JOB_MAX_ATTEMPTS", default=5)
+# E-mail digests (docs/notifications.md, "E-mail digests"): how often the
+# sweep looks for users whose unread notifications are due (each tenant's
+# email_digest_minutes after the first); a digest the mail server refused
+# is tried again after EMAIL_DIGEST_RETRY_SECONDS, doubling, at most
+# EMAIL_DIGEST_MAX_ATTEMPTS times in all; an unsubscribe link in a mail
+# works for EMAIL_UNSUBSCRIBE_DAYS.
+EMAIL_DIGEST_POLL_SECONDS = env.float("EMAIL_DIGEST_POLL_SECONDS", default=60)
+EMAIL_DIGEST_RETRY_SECONDS = env.float("EMAIL_DIGEST_RETRY_SECONDS", default=60)
+EMAIL_DIGEST_MAX_ATTEMPTS = env.int("EMAIL_DIGEST_MAX_ATTEMPTS", default=6)
+EMAIL_UNSUBSCRIBE_DAYS = env.int("EMAIL_UNSUBSCRIBE_DAYS", default=180)
 # Tests only: the deferred-work clock runs this far ahead (platform_core/clock.py).
 CLOCK_OFFSET_SECONDS = env.float("CLOCK_OFFSET_SECONDS", default=0)
 

@@ -114,8 +114,14 @@ def sign_in_link(*, user, domain: str) -> str:
     with another password hash). SITE_URL_SCHEME and SITE_URL_PORT make the
     rest of the address, as no request is there to tell them.
     """
+    return site_url(domain=domain, path=sign_in_path(user=user))
+
+
+def site_url(*, domain: str, path: str) -> str:
+    """`path` on `domain`, for code with no request to tell the scheme and
+    port (a command, a mail): SITE_URL_SCHEME://domain[:SITE_URL_PORT]path."""
     port = f":{settings.SITE_URL_PORT}" if settings.SITE_URL_PORT else ""
-    return f"{settings.SITE_URL_SCHEME}://{domain}{port}{sign_in_path(user=user)}"
+    return f"{settings.SITE_URL_SCHEME}://{domain}{port}{path}"
 
 
 def sign_in_path(*, user) -> str:

@@ -31,6 +31,10 @@ class Received:
     def body(self) -> str:
         return self.message.get_body(preferencelist=("plain",)).get_content()
 
+    @property
+    def html(self) -> str:
+        return self.message.get_body(preferencelist=("html",)).get_content()
+
     def links(self) -> list[str]:
         return re.findall(r"https?://\S+", self.body)
 
@@ -57,10 +61,12 @@ def _authenticate(server, session, envelope, mechanism, auth_data) -> AuthResult
 
 
 @contextlib.contextmanager
-def smtp_server():
-    """Yield an Inbox whose `email_url` reaches the running server."""
-    inbox = Inbox()
-    port = free_port()
+def smtp_server(*, port: int | None = None, inbox: Inbox | None = None):
+    """Yield an Inbox whose `email_url` reaches the running server. `port`:
+    a server started again where a stopped one was; `inbox`: one that
+    handles the conversation its own way (an Inbox subclass)."""
+    inbox = inbox or Inbox()
+    port = port or free_port()
     # AUTH over plain text is fine on 127.0.0.1; mail without it is refused.
     controller = Controller(
         inbox,

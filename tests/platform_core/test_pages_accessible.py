@@ -137,6 +137,19 @@ def long_names(world: World) -> None:
     notify(world.acme.tenant, world.acme.admin, f"Nobody is on the board of {name}", body=name)
 
 
+def unsubscribe_link(world: World) -> str:
+    """An e-mail digest's unsubscribe link for acme's customer (two kinds)."""
+    from alerts.digest import unsubscribe_token
+
+    with tenant_context(world.acme.tenant):
+        token = unsubscribe_token(world.acme.customer.pk, ["order_status", "order_comment"])
+    return f"/notifications/unsubscribe/{token}/"
+
+
+def stop_emails(page) -> None:
+    page.click("main form button[type=submit]")
+
+
 def in_spanish(*then: Callable[[World], None]) -> Callable[[World], None]:
     """acme reads Spanish in Madrid (as the demo seeds it), after `then`:
     long Spanish words must fit a phone too."""
@@ -203,6 +216,14 @@ PAGES = [
     Page("language", "customer", "/accounts/language/"),
     Page("language, Spanish", "customer", "/accounts/language/", prepare=in_spanish()),
     Page("home, Spanish", "customer", "/", prepare=in_spanish()),
+    # From an e-mail digest, signed out.
+    Page("unsubscribe", None, unsubscribe_link, ready="main form"),
+    Page("unsubscribe, done", None, unsubscribe_link, act=stop_emails, ready="[data-state=done]"),
+    Page("unsubscribe, a critical kind", None, unsubscribe_link, prepare=a_critical_kind, ready="main form"),
+    Page("unsubscribe, bad link", None, "/notifications/unsubscribe/not-a-token/", status=400),
+    Page(
+        "unsubscribe, Spanish", None, unsubscribe_link, prepare=in_spanish(), act=stop_emails, ready="[data-state=done]"
+    ),
     # Store staff.
     Page("home, staff", "staff1", "/"),
     Page("store list", "staff1", "/stores/"),
