@@ -250,6 +250,10 @@ def _message(user, claimed: _Claimed, tenant: Tenant) -> mail.EmailMultiAlternat
     notifications: list[Notification] = [delivery.notification for delivery in claimed.deliveries]
     kinds = sorted({n.kind for n in notifications}, key=Notification.Kind.values.index)
     inbox_url = site_url(domain=host, path=reverse("inbox"))
+    # Signed once each (a token carries its time): with one kind, the
+    # header's link and the body's are the same link.
+    kind_links = {kind: unsubscribe_url(host, user.pk, [kind]) for kind in kinds}
+    every_kind_link = kind_links[kinds[0]] if len(kinds) == 1 else unsubscribe_url(host, user.pk, kinds)
     with translation.override(language), timezone.override(time_zone_for(tenant)):
         items = []
         for notification in notifications[:MAX_ITEMS]:
@@ -272,10 +276,7 @@ def _message(user, claimed: _Claimed, tenant: Tenant) -> mail.EmailMultiAlternat
             "more": len(notifications) - len(items),
             "inbox_url": inbox_url,
             "preferences_url": site_url(domain=host, path=reverse("notification-preferences")),
-            "kinds": [
-                {"label": Notification.Kind(kind).label, "unsubscribe_url": unsubscribe_url(host, user.pk, [kind])}
-                for kind in kinds
-            ],
+            "kinds": [{"label": Notification.Kind(kind).label, "unsubscribe_url": kind_links[kind]} for kind in kinds],
         }
         subject = "".join(render_to_string("alerts/email/digest_subject.txt", context).splitlines())
         text = render_to_string("alerts/email/digest.txt", context)
@@ -289,7 +290,7 @@ def _message(user, claimed: _Claimed, tenant: Tenant) -> mail.EmailMultiAlternat
             # RFC 2369 and RFC 8058: mail clients show an "unsubscribe"
             # button that posts here; it turns off e-mail for every kind of
             # this digest that can be turned off.
-            "List-Unsubscribe": f"<{unsubscribe_url(host, user.pk, kinds)}>",
+            "List-Unsubscribe": f"<{every_kind_link}>",
             "List-Unsubscribe-Post": "List-Unsubscribe=One-Click",
             "Auto-Submitted": "auto-generated",  # RFC 3834: no vacation replies
             "Content-Language": language,
