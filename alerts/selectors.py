@@ -325,13 +325,34 @@ def delivery_data(delivery: Delivery) -> dict:
 
 def deliveries_page(*, user, before: int | None, limit: int) -> tuple[list[Delivery], int | None]:
     """Up to `limit` of the user's deliveries (every channel, every
-    outcome) with an id below `before`, newest first, and the `before` of
-    the next page (None at the end). As in `inbox_page`, new rows get
-    higher ids: a page asked for while they arrive neither repeats nor
-    skips one."""
-    rows = Delivery.objects.filter(notification__recipient=user).select_related("notification").order_by("-id")
+    outcome) after delivery `before` (None: from the newest), and the
+    `before` of the next page (None at the end).
+
+    Newest notification first, and its channels newest first: the order of
+    the user's inbox index, so a page reads about `limit` rows whoever the
+    user is. (Ordered by the delivery's own id, PostgreSQL walks the
+    tenant's deliveries backwards until it finds enough of the user's: a
+    second for a customer last notified months ago in a busy tenant.) A
+    notification's deliveries are made with it, so new ones come before
+    every page already read: pages asked for while they arrive neither
+    repeat nor skip one.
+
+    `before` must be one of the user's deliveries (a page's `next`); one
+    that is not, or no longer (retention deleted its notification), is
+    refused: the client starts again from the newest."""
+    mine = Delivery.objects.filter(notification__recipient=user)
+    rows = mine.select_related("notification").order_by("-notification_id", "-id")
     if before is not None:
-        rows = rows.filter(pk__lt=before)
+        after = mine.filter(pk=before).values_list("notification_id", flat=True).first()
+        if after is None:
+            raise ApplicationError(
+                "bad_request",
+                _("`before` is not one of your deliveries (any more): start again from the newest"),
+                fields={"before": "the `next` of a page of yours"},
+            )
+        rows = rows.filter(Q(notification_id__lt=after) | Q(notification_id=after, pk__lt=before)).filter(
+            notification_id__lte=after  # the bound the index scan starts from
+        )
     page = list(rows[: limit + 1])
     more = len(page) > limit
     page = page[:limit]

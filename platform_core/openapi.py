@@ -558,7 +558,8 @@ PATHS = {
         "get": _op(
             _(
                 "What became of the user's own notifications on each off-site channel (push, e-mail): queued,"
-                " sending, sent, skipped (and why) or failed; newest first, with the cursor of the next page"
+                " sending, sent, skipped (and why) or failed; newest notification first, with the cursor of the"
+                " next page"
             ),
             _json(
                 _obj(
@@ -572,7 +573,11 @@ PATHS = {
             ),
             errors=("400", "401"),
             params=(
-                _query("before", {"type": "integer", "minimum": 1}, _("ids below this one (the previous page's next)")),
+                _query(
+                    "before",
+                    {"type": "integer", "minimum": 1},
+                    _("the deliveries after this one of yours (the previous page's next)"),
+                ),
                 _query("limit", {"type": "integer", "minimum": 1, "maximum": 100}),
             ),
             tags=T_ALERTS,

@@ -141,9 +141,13 @@ def test_only_my_own_deliveries_though_ids_collide_across_tenants(world):
         (7101, "globex customer 1"),
     ]
     assert titles(world.acme, "staff1") == [(7103, "acme staff1")]
-    # A cursor from the other tenant finds nothing of it either.
-    assert titles(world.acme, "customer", "?before=7105") == [(7102, "acme customer 2"), (7101, "acme customer 1")]
     assert titles(world.acme, "staff2") == []
+    assert titles(world.acme, "customer", "?before=7102") == [(7101, "acme customer 1")]
+    assert titles(world.globex, "customer", "?before=7102") == [(7101, "globex customer 1")]
+    # A cursor that is not one of mine (globex's 7104, staff1's 7103, nobody's) tells nothing about it.
+    for cursor in (7104, 7103, 7999):
+        response = client_for(world.acme, "customer").get(f"/api/notifications/deliveries?before={cursor}")
+        assert response.status_code == 400 and "before" in response.json()["error"]["fields"]
 
 
 def test_cursor_pages_neither_repeat_nor_skip_while_new_deliveries_arrive(world):
@@ -155,7 +159,9 @@ def test_cursor_pages_neither_repeat_nor_skip_while_new_deliveries_arrive(world)
     client = client_for(world.acme, "customer")
     with tenant_context(world.acme.tenant):
         expected = list(
-            Delivery.objects.filter(notification__recipient=customer).order_by("-id").values_list("id", flat=True)
+            Delivery.objects.filter(notification__recipient=customer)
+            .order_by("-notification_id", "-id")
+            .values_list("id", flat=True)
         )
     assert len(expected) == 10
     seen, before = [], None
