@@ -1,9 +1,12 @@
 """The inbox over HTTP (JSON): pages of its boxes, seen, read, archived,
-preferences; the tenant admins' critical kinds; announcements."""
+preferences, the delivery log; the tenant admins' critical kinds, delivery
+timing and totals; announcements."""
 
 from dataclasses import asdict
+from datetime import timedelta
 
 from django.http import JsonResponse
+from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from alerts import selectors, services
@@ -149,6 +152,46 @@ def notification_kinds(request):
     else:
         kinds = selectors.kind_policies()
     return JsonResponse({"kinds": kinds})
+
+
+@api_view("GET")
+def deliveries(request):
+    """`?before=<id>&limit=<1..100>`: the user's own deliveries (push,
+    e-mail: queued, sent, skipped and why, failed), newest first, with the
+    cursor of the next page."""
+    _box, before, limit = selectors.check_page(
+        box=None, before=request.GET.get("before"), limit=request.GET.get("limit")
+    )
+    rows, next_before = selectors.deliveries_page(user=request.user, before=before, limit=limit)
+    return JsonResponse({"before": before, "results": [selectors.delivery_data(d) for d in rows], "next": next_before})
+
+
+def _tenant_admin(request, refusal: str) -> None:
+    if not request.user.is_tenant_admin:
+        raise ApplicationError("forbidden", refusal)
+
+
+@api_view("GET")
+def delivery_summary(request):
+    """Tenant admins: `?days=<1..90>` (default 7): how many deliveries made
+    in that period are in each channel, status and reason."""
+    _tenant_admin(request, _("only tenant admins may see the delivery totals"))
+    days = selectors.check_summary_days(request.GET.get("days"))
+    since = timezone.now() - timedelta(days=days)
+    return JsonResponse({"days": days, "since": since.isoformat(), "counts": selectors.delivery_summary(since=since)})
+
+
+@api_view("GET", "PUT")
+def notification_settings(request):
+    """Tenant admins: the tenant's off-site timing, `push_after_seconds`
+    (0..3600) and `email_digest_minutes` (1..1440); PUT changes some."""
+    _tenant_admin(request, _("only tenant admins may manage the delivery timing"))
+    if request.method == "PUT":
+        body = read_json(request, optional=set(services.DELIVERY_SETTINGS))
+        timing = services.delivery_settings_update(actor=request.user, tenant=request.tenant, changes=body)
+    else:
+        timing = selectors.delivery_settings(tenant=request.tenant)
+    return JsonResponse(timing)
 
 
 def _announcement_json(announcement) -> dict:

@@ -8,7 +8,14 @@ from django.db.models import Count, Max, Q, QuerySet
 from django.utils.translation import gettext as _
 
 from alerts import kinds
-from alerts.models import Announcement, Notification, NotificationKindPolicy, NotificationPreference, UnreadCounter
+from alerts.models import (
+    Announcement,
+    Delivery,
+    Notification,
+    NotificationKindPolicy,
+    NotificationPreference,
+    UnreadCounter,
+)
 from platform_core.errors import ApplicationError
 from platform_core.parsing import parse_client_int
 from ws import events
@@ -297,3 +304,95 @@ def announcement_history() -> QuerySet[Announcement]:
     return Announcement.objects.select_related("author").annotate(
         read_count=Count("notifications", filter=Q(notifications__read_at__isnull=False))
     )
+
+
+# --- the delivery log (docs/notifications.md#delivery-log) -------------------------
+def delivery_data(delivery: Delivery) -> dict:
+    """A delivery as its user reads it: the notification's title in the
+    active language. `delivery.notification` must be loaded with it."""
+    notification = delivery.notification
+    return {
+        "id": delivery.pk,
+        "notification": {"id": notification.pk, "title": notification.rendered()[0], "url": notification.url},
+        "channel": delivery.channel,
+        "status": delivery.status,
+        "reason": delivery.reason,
+        "detail": delivery.detail,
+        "created_at": delivery.created_at.isoformat(),
+        "updated_at": delivery.updated_at.isoformat(),
+    }
+
+
+def deliveries_page(*, user, before: int | None, limit: int) -> tuple[list[Delivery], int | None]:
+    """Up to `limit` of the user's deliveries (every channel, every
+    outcome) after delivery `before` (None: from the newest), and the
+    `before` of the next page (None at the end).
+
+    Newest notification first, and its channels newest first: the order of
+    the user's inbox index, so a page reads about `limit` rows whoever the
+    user is. (Ordered by the delivery's own id, PostgreSQL walks the
+    tenant's deliveries backwards until it finds enough of the user's: a
+    second for a customer last notified months ago in a busy tenant.) A
+    notification's deliveries are made with it, so new ones come before
+    every page already read: pages asked for while they arrive neither
+    repeat nor skip one.
+
+    `before` must be one of the user's deliveries (a page's `next`); one
+    that is not, or no longer (retention deleted its notification), is
+    refused: the client starts again from the newest."""
+    mine = Delivery.objects.filter(notification__recipient=user)
+    rows = mine.select_related("notification").order_by("-notification_id", "-id")
+    if before is not None:
+        after = mine.filter(pk=before).values_list("notification_id", flat=True).first()
+        if after is None:
+            raise ApplicationError(
+                "bad_request",
+                _("`before` is not one of your deliveries (any more): start again from the newest"),
+                fields={"before": "the `next` of a page of yours"},
+            )
+        rows = rows.filter(Q(notification_id__lt=after) | Q(notification_id=after, pk__lt=before)).filter(
+            notification_id__lte=after  # the bound the index scan starts from
+        )
+    page = list(rows[: limit + 1])
+    more = len(page) > limit
+    page = page[:limit]
+    return page, (page[-1].pk if more else None)
+
+
+SUMMARY_DAYS, MAX_SUMMARY_DAYS = 7, 90
+
+
+def check_summary_days(days) -> int:
+    """`?days=` of the tenant's totals: 1..MAX_SUMMARY_DAYS, default SUMMARY_DAYS."""
+    if days is None:
+        return SUMMARY_DAYS
+    try:
+        return parse_client_int(days, "days", minimum=1, maximum=MAX_SUMMARY_DAYS)
+    except ApplicationError as error:
+        raise ApplicationError(
+            "bad_request",
+            _("`days` must be a whole number from 1 to %(max)s") % {"max": MAX_SUMMARY_DAYS},
+            fields=error.fields,
+        ) from None
+
+
+def delivery_summary(*, since) -> list[dict]:
+    """How many deliveries made since `since` ended how: one row per
+    channel, status and reason that occurs, in one GROUP BY (the created_at
+    index bounds it to the period). The tenant's schema is the tenant."""
+    rows = (
+        Delivery.objects.filter(created_at__gte=since)
+        .values("channel", "status", "reason")
+        .annotate(count=Count("id"))
+        .order_by("channel", "status", "reason")
+    )
+    return [
+        {"channel": row["channel"], "status": row["status"], "reason": row["reason"], "count": row["count"]}
+        for row in rows
+    ]
+
+
+def delivery_settings(*, tenant) -> dict:
+    """The tenant's off-site timing (tenant admins change it with
+    `services.delivery_settings_update`)."""
+    return {"push_after_seconds": tenant.push_after_seconds, "email_digest_minutes": tenant.email_digest_minutes}

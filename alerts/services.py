@@ -22,6 +22,7 @@ from alerts.models import Notification, NotificationKindPolicy, NotificationPref
 from platform_core import jobs
 from platform_core.errors import ApplicationError
 from platform_core.i18n import language_of
+from tenants.models import Tenant
 from ws import events
 from ws.layer import publish_to_user, publish_to_users
 
@@ -418,6 +419,57 @@ def kind_policies_update(*, actor, policies) -> dict:
             muted |= Q(**{f"channels__{kind}__in_app": False})
         _push_counts(list(NotificationPreference.objects.filter(muted).values_list("user_id", flat=True)))
     return selectors.kind_policies()
+
+
+# --- off-site timing --------------------------------------------------------------
+# Each setting's bounds: a push is never held longer than an hour, a digest
+# never waits more than a day nor less than a minute (the sweep's grain).
+DELIVERY_SETTINGS = {"push_after_seconds": (0, 3600), "email_digest_minutes": (1, 1440)}
+
+
+def _delivery_setting_hint(name: str) -> str:
+    low, high = DELIVERY_SETTINGS[name]
+    if name == "push_after_seconds":
+        return _("a whole number of seconds from %(low)s to %(high)s") % {"low": low, "high": high}
+    return _("a whole number of minutes from %(low)s to %(high)s") % {"low": low, "high": high}
+
+
+@transaction.atomic
+def delivery_settings_update(*, actor, tenant: Tenant, changes: dict) -> dict:
+    """A tenant admin changes some of the tenant's off-site timing
+    (`{"push_after_seconds": 60}`, partial). Values are JSON integers
+    only: no booleans, strings or floats (`1e3` is a float). Notifications
+    made after the commit use them; pushes already queued keep their time.
+
+    `tenant` is the active one (its row is in the public schema, which the
+    tenant's search path reaches); it is changed in place too, so the rest
+    of this request reads the new values."""
+    if not getattr(actor, "is_tenant_admin", False):
+        raise ApplicationError("forbidden", _("only tenant admins may change the delivery timing"))
+    if not isinstance(changes, dict) or not changes:
+        raise ApplicationError(
+            "invalid",
+            _("send push_after_seconds, email_digest_minutes or both"),
+            fields=dict.fromkeys(DELIVERY_SETTINGS, _("one of these is required")),
+        )
+    errors = {}
+    for name, value in changes.items():
+        if name not in DELIVERY_SETTINGS:
+            errors[name] = _("unexpected field")
+            continue
+        low, high = DELIVERY_SETTINGS[name]
+        # type(), not isinstance(): True is an int to Python, not to a client.
+        if type(value) is not int or not low <= value <= high:
+            errors[name] = _delivery_setting_hint(name)
+    if errors:
+        raise ApplicationError("invalid", _("invalid delivery timing"), fields=errors)
+    # The row lock orders two admins saving at once; each writes only what it sent.
+    row = Tenant.objects.select_for_update().get(pk=tenant.pk)
+    for name, value in changes.items():
+        setattr(row, name, value)
+        setattr(tenant, name, value)
+    row.save(update_fields=sorted(changes))  # post_save: every socket's tenant cache forgets it
+    return selectors.delivery_settings(tenant=row)
 
 
 # --- retention ---------------------------------------------------------------------

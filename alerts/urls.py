@@ -10,7 +10,10 @@ api_urlpatterns = [
     path("notifications/archive", api.archive, name="api-notifications-archive"),
     path("notifications/unarchive", api.unarchive, name="api-notifications-unarchive"),
     path("notifications/preferences", api.preferences, name="api-notification-preferences"),
+    path("notifications/deliveries", api.deliveries, name="api-notification-deliveries"),
     path("manage/notification-kinds", api.notification_kinds, name="api-notification-kinds"),
+    path("manage/notification-settings", api.notification_settings, name="api-notification-settings"),
+    path("manage/deliveries/summary", api.delivery_summary, name="api-delivery-summary"),
     path("announcements", api.announcements, name="api-announcements"),
     path("announcements/audience", api.announcement_audience, name="api-announcement-audience"),
 ]

@@ -7,7 +7,7 @@ from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_http_methods
 
 from alerts import digest, selectors, services
-from alerts.models import Announcement, Notification
+from alerts.models import Announcement, Delivery, Notification
 from platform_core.i18n import language_for
 from platform_core.views import tenant_admin_required
 from stores.models import Store
@@ -27,10 +27,27 @@ def inbox(request):
     return render(request, "alerts/inbox.html", {"box": box if box in BOXES else "all"})
 
 
+# How many deliveries the preferences page lists before "Show older".
+HISTORY_PAGE = 20
+
+
+def delivery_words() -> dict:
+    """The delivery log's words in the reader's language, for the pages'
+    scripts: each channel, status and reason by its code."""
+    return {
+        "channels": {code: str(label) for code, label in Delivery.Channel.choices},
+        "statuses": {code: str(label) for code, label in Delivery.Status.choices},
+        "reasons": {code: str(label) for code, label in Delivery.Reason.choices if code},
+        # "Skipped: Already read"
+        "with_reason": _("%(status)s: %(reason)s"),
+    }
+
+
 @login_required
 def preferences(request):
-    """Which kinds reach the user, on which channel: the switches come from the API."""
-    return render(request, "alerts/preferences.html")
+    """Which kinds reach the user, on which channel, and what became of the
+    latest deliveries: the switches and the history come from the API."""
+    return render(request, "alerts/preferences.html", {"history": {"limit": HISTORY_PAGE, **delivery_words()}})
 
 
 # Mail clients post the one-click unsubscribe (RFC 8058) with no cookie and
@@ -79,8 +96,13 @@ def _no_store(response):
 
 @tenant_admin_required
 def notification_kinds(request):
-    """Tenant admins mark kinds critical (nobody can mute them): the list comes from the API."""
-    return render(request, "alerts/notification_kinds.html")
+    """Tenant admins: critical kinds (nobody can mute them), the off-site
+    timing and the last days' delivery totals; lists and values come from the API."""
+    return render(
+        request,
+        "alerts/notification_kinds.html",
+        {"deliveries": {"days": selectors.SUMMARY_DAYS, **delivery_words()}},
+    )
 
 
 @tenant_admin_required

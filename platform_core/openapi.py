@@ -110,6 +110,9 @@ IDS_BODY = {
     },
 }
 TIME = {"type": "string", "format": "date-time"}
+DELIVERY_CHANNELS = ["push", "email"]
+DELIVERY_STATUSES = ["queued", "sending", "sent", "skipped", "failed"]
+DELIVERY_REASONS = ["", "read", "seen", "muted", "no_device", "no_address", "gone", "error"]
 NULLABLE_STR = {"type": ["string", "null"]}
 
 SCHEMAS = {
@@ -247,6 +250,49 @@ SCHEMAS = {
                 "type": "object",
                 "additionalProperties": _obj(["label", "critical"], {"label": STR, "critical": BOOL}),
             }
+        },
+    ),
+    "NotificationDelivery": _obj(
+        ["id", "notification", "channel", "status", "reason", "detail", "created_at", "updated_at"],
+        {
+            "id": INT,
+            "notification": _obj(
+                ["id", "title", "url"],
+                {"id": INT, "title": {"type": "string", "description": _("in the reader's language")}, "url": STR},
+            ),
+            "channel": {"type": "string", "enum": DELIVERY_CHANNELS},
+            "status": {"type": "string", "enum": DELIVERY_STATUSES},
+            "reason": {"type": "string", "enum": DELIVERY_REASONS, "description": _("why it was skipped or failed")},
+            "detail": {"type": "string", "description": _("what the sender noted (how many devices, the answer)")},
+            "created_at": TIME,
+            "updated_at": {**TIME, "description": _("when it reached its status")},
+        },
+    ),
+    "DeliverySummary": _obj(
+        ["days", "since", "counts"],
+        {
+            "days": INT,
+            "since": TIME,
+            "counts": {
+                "type": "array",
+                "description": _("one item per channel, status and reason that occurs"),
+                "items": _obj(
+                    ["channel", "status", "reason", "count"],
+                    {
+                        "channel": {"type": "string", "enum": DELIVERY_CHANNELS},
+                        "status": {"type": "string", "enum": DELIVERY_STATUSES},
+                        "reason": {"type": "string", "enum": DELIVERY_REASONS},
+                        "count": {"type": "integer", "minimum": 1},
+                    },
+                ),
+            },
+        },
+    ),
+    "NotificationSettings": _obj(
+        ["push_after_seconds", "email_digest_minutes"],
+        {
+            "push_after_seconds": {"type": "integer", "minimum": 0, "maximum": 3600},
+            "email_digest_minutes": {"type": "integer", "minimum": 1, "maximum": 1440},
         },
     ),
     "Audience": {
@@ -505,6 +551,70 @@ PATHS = {
                 ]
             },
             errors=("400", "401", "413", "422"),
+            tags=T_ALERTS,
+        ),
+    },
+    "/api/notifications/deliveries": {
+        "get": _op(
+            _(
+                "What became of the user's own notifications on each off-site channel (push, e-mail): queued,"
+                " sending, sent, skipped (and why) or failed; newest notification first, with the cursor of the"
+                " next page"
+            ),
+            _json(
+                _obj(
+                    ["before", "results", "next"],
+                    {
+                        "before": {"type": ["integer", "null"]},
+                        "results": {"type": "array", "items": _ref("NotificationDelivery")},
+                        "next": {"type": ["integer", "null"], "description": _("`before` of the next page")},
+                    },
+                )
+            ),
+            errors=("400", "401"),
+            params=(
+                _query(
+                    "before",
+                    {"type": "integer", "minimum": 1},
+                    _("the deliveries after this one of yours (the previous page's next)"),
+                ),
+                _query("limit", {"type": "integer", "minimum": 1, "maximum": 100}),
+            ),
+            tags=T_ALERTS,
+        )
+    },
+    "/api/manage/deliveries/summary": {
+        "get": _op(
+            _("How many deliveries made in the last `days` are in each channel, status and reason (tenant admins)"),
+            _json(_ref("DeliverySummary")),
+            errors=("400", "401", "403"),
+            params=(_query("days", {"type": "integer", "minimum": 1, "maximum": 90, "default": 7}),),
+            tags=T_ALERTS,
+        )
+    },
+    "/api/manage/notification-settings": {
+        "get": _op(
+            _("The tenant's push and e-mail timing (tenant admins)"),
+            _json(_ref("NotificationSettings")),
+            errors=("401", "403"),
+            tags=T_ALERTS,
+        ),
+        "put": _op(
+            _(
+                "Change some of the tenant's timing (tenant admins): JSON integers only; notifications made"
+                " after it use it, pushes already queued keep their time"
+            ),
+            _json(_ref("NotificationSettings")),
+            body={
+                "type": "object",
+                "minProperties": 1,
+                "additionalProperties": False,
+                "properties": {
+                    "push_after_seconds": {"type": "integer", "minimum": 0, "maximum": 3600},
+                    "email_digest_minutes": {"type": "integer", "minimum": 1, "maximum": 1440},
+                },
+            },
+            errors=("400", "401", "403", "413", "422"),
             tags=T_ALERTS,
         ),
     },

@@ -71,7 +71,7 @@ def test_a_kind_the_admin_makes_critical_is_locked_for_customers(product_server,
         critical = admin.get_by_role("switch", name="Order status")
         expect(critical).not_to_be_checked()
         critical.check()
-        admin.get_by_role("button", name="Save").click()
+        admin.get_by_role("button", name="Save", exact=True).click()  # not "Save timing"
         expect(admin.locator("#saved")).to_have_text("Saved.")
         assert elsewhere(preferences_of, acme.tenant, acme.customer)["order_status"]["critical"] is True
         admin.reload()

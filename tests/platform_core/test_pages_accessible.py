@@ -83,6 +83,28 @@ def a_critical_kind(world: World) -> None:
         kind_policies_update(actor=world.acme.admin, policies={"order_status": {"critical": True}})
 
 
+def some_deliveries(world: World) -> None:
+    """What became of the customer's notifications off-site: every kind of
+    outcome, a long detail, a title of long unbroken words (acme's totals
+    count them)."""
+    from alerts.models import Delivery
+
+    outcomes = [
+        ("push", "sent", "", "2 devices"),
+        ("email", "skipped", "read", ""),
+        ("push", "failed", "gone", "410 Gone from https://push.example/" + "x" * 120),
+        ("email", "queued", "", ""),
+        ("push", "skipped", "no_device", ""),
+    ]
+    for n, (channel, status, reason, detail) in enumerate(outcomes):
+        title = "Order WEB-7 is now Accepted" if n % 2 else "W" * 90
+        notification = notify(world.acme.tenant, world.acme.customer, title, url="/orders/1/")
+        with tenant_context(world.acme.tenant):
+            Delivery.objects.filter(notification=notification, channel=channel).update(
+                status=status, reason=reason, detail=detail
+            )
+
+
 def open_the_bell(page) -> None:
     page.wait_for_selector("#bell[data-state=live]", timeout=10_000)
     if page.get_attribute("#bell", "aria-expanded") != "true":
@@ -200,6 +222,19 @@ PAGES = [
         prepare=a_critical_kind,
         ready="#kinds .locked",
     ),
+    Page(
+        "notification preferences, delivery history",
+        "customer",
+        "/notifications/preferences/",
+        prepare=some_deliveries,
+        ready="#deliveries li",
+    ),
+    Page(
+        "notification preferences, no deliveries",
+        "customer",
+        "/notifications/preferences/",
+        ready="#deliveries-empty:not([hidden])",
+    ),
     Page("no store access", "customer", "/stores/1/", status=403, ready="#bell"),
     Page("admins only", "customer", "/manage/integrations/", status=403, ready="#bell"),
     Page("not found, signed in", "customer", "/no-such-page/", status=404, deployed=True, ready="#bell"),
@@ -258,6 +293,13 @@ PAGES = [
         prepare=a_critical_kind,
         ready="#kinds input:checked",
     ),
+    Page(
+        "alert kinds, timing and totals",
+        "admin",
+        "/manage/notifications/",
+        prepare=some_deliveries,
+        ready="#totals:not([aria-busy]) tbody tr",
+    ),
     Page("alert kinds, not an admin", "customer", "/manage/notifications/", status=403, ready="#bell"),
     # The same in Spanish (longer words).
     Page("dashboard, Spanish", "staff1", "/stores/1/", prepare=in_spanish(some_orders), ready="#board article"),
@@ -273,6 +315,20 @@ PAGES = [
     ),
     Page(
         "preferences, Spanish", "customer", "/notifications/preferences/", prepare=in_spanish(), ready="#kinds fieldset"
+    ),
+    Page(
+        "preferences, delivery history, Spanish",
+        "customer",
+        "/notifications/preferences/",
+        prepare=in_spanish(some_deliveries),
+        ready="#deliveries li",
+    ),
+    Page(
+        "alert kinds, timing and totals, Spanish",
+        "admin",
+        "/manage/notifications/",
+        prepare=in_spanish(some_deliveries),
+        ready="#totals:not([aria-busy]) tbody tr",
     ),
     Page("manage a store, Spanish", "admin", "/manage/stores/1/", prepare=in_spanish()),
     Page("integrations, Spanish", "admin", "/manage/integrations/", prepare=in_spanish(), ready="#list"),

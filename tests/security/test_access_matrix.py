@@ -74,6 +74,10 @@ HTTP = [
     ("POST", "/api/notifications/read", {"ids": [1]}, SIGNED_IN),  # only the owner's row changes (asserted below)
     ("GET", "/api/notifications/preferences", None, SIGNED_IN),
     ("PUT", "/api/notifications/preferences", {"muted_kinds": ["order_comment"]}, SIGNED_IN),
+    ("GET", "/api/notifications/deliveries", None, SIGNED_IN),  # each their own (tests/alerts/test_delivery_log.py)
+    ("GET", "/api/manage/deliveries/summary", None, ADMIN_ONLY),
+    ("GET", "/api/manage/notification-settings", None, ADMIN_ONLY),
+    ("PUT", "/api/manage/notification-settings", {"push_after_seconds": 45}, ADMIN_ONLY),
     ("GET", "/api/announcements", None, ADMIN_ONLY),
     ("POST", "/api/announcements", ANNOUNCEMENT, expect(403, anon=401, other_admin=401, admin=201)),
     ("GET", "/api/integrations", None, ADMIN_ONLY),
@@ -108,6 +112,8 @@ HTTP = [
     ("GET", "/manage/stores/3/", None, expect(403, anon=302, other_admin=302, admin=404)),
     ("POST", "/manage/stores/1/", None, expect(403, anon=302, other_admin=302, admin=422)),  # no fields: named
     ("GET", "/manage/announcements/", None, PAGE_ADMIN),
+    ("GET", "/manage/notifications/", None, PAGE_ADMIN),
+    ("GET", "/notifications/preferences/", None, PAGE_SIGNED_IN),
     ("GET", "/manage/integrations/", None, PAGE_ADMIN),
     ("GET", "/admin/", None, expect(302, admin=200)),  # the tenant's own admin site: its admins only
     # Public by design: the API's description, the sign-in and password-reset pages, the health check.
