@@ -202,7 +202,7 @@ class Delivery(models.Model):
 
     class Channel(models.TextChoices):
         PUSH = "push", _("Push")
-        EMAIL = "email", _("E-mail")
+        EMAIL = "email", _("Email")
 
     class Status(models.TextChoices):
         QUEUED = "queued", _("Queued")
@@ -217,11 +217,11 @@ class Delivery(models.Model):
         SEEN = "seen", _("Already seen")
         MUTED = "muted", _("Turned off")
         NO_DEVICE = "no_device", _("No device")
-        NO_ADDRESS = "no_address", _("No e-mail address")
+        NO_ADDRESS = "no_address", _("No email address")
         GONE = "gone", _("Device gone")
         ERROR = "error", _("Error")
         # The deployment sends no e-mail (settings.EMAIL_CONFIGURED is false).
-        NO_EMAIL_SERVICE = "no_email_service", _("E-mail not set up")
+        NO_EMAIL_SERVICE = "no_email_service", _("Email not set up")
 
     notification = models.ForeignKey(Notification, on_delete=models.CASCADE, related_name="deliveries")
     channel = models.CharField(max_length=8, choices=Channel.choices)

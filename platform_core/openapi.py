@@ -594,7 +594,7 @@ PATHS = {
     },
     "/api/manage/notification-settings": {
         "get": _op(
-            _("The tenant's push and e-mail timing (tenant admins)"),
+            _("The tenant's push and email timing (tenant admins)"),
             _json(_ref("NotificationSettings")),
             errors=("401", "403"),
             tags=T_ALERTS,

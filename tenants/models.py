@@ -25,7 +25,7 @@ class Tenant(TenantMixin):
     # this long after it was made is pushed even to someone with a socket
     # open; unread ones are mailed in a digest this long after the first.
     push_after_seconds = models.PositiveIntegerField(_("push after (seconds)"), default=30)
-    email_digest_minutes = models.PositiveIntegerField(_("e-mail digest after (minutes)"), default=10)
+    email_digest_minutes = models.PositiveIntegerField(_("email digest after (minutes)"), default=10)
 
     auto_create_schema = True
 

@@ -32,7 +32,7 @@ form.addEventListener("submit", async (event) => {
   );
   const { ok, data } = await api("PUT", "/api/manage/notification-kinds", { kinds });
   saved.classList.toggle("error", !ok);
-  saved.textContent = ok ? word("saved") : `${word("failed")} ${data.detail ?? data.code ?? ""}`.trim();
+  saved.textContent = ok ? word("saved") : `${word("failed")} ${data.error?.message ?? ""}`.trim();
   if (ok) show(data);
 });
 

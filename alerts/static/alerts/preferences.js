@@ -1,8 +1,7 @@
 // The user's notification preferences: one group per kind, a switch per
 // channel. Each switch is saved as it changes (PUT with only that switch);
 // a refused change (a critical kind, a server error) is switched back and
-// the reason shown. In-app is what works today; push and email are stored
-// and say they arrive soon. Critical kinds (the tenant admins choose them)
+// the reason shown. Critical kinds (the tenant admins choose them)
 // keep every channel on, locked, with the reason.
 import { api } from "/static/ws/pregon-api.js";
 
@@ -41,12 +40,6 @@ function row(kind, preference) {
     }
     input.addEventListener("change", () => save(kind, channel, input));
     label.append(input, channelName(channel));
-    if (channel !== "in_app") {
-      const soon = document.createElement("span");
-      soon.className = "soon";
-      soon.textContent = `(${word("soon")})`;
-      label.append(soon);
-    }
     channels.append(label);
   }
   fieldset.append(legend, channels);
@@ -74,7 +67,7 @@ async function save(kind, channel, input) {
     show(data);
   } else {
     input.checked = !value;
-    say(`${word("failed")} ${data.detail ?? data.code ?? ""}`.trim(), { error: true });
+    say(`${word("failed")} ${data.error?.message ?? ""}`.trim(), { error: true });
   }
 }
 
