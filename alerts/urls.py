@@ -11,11 +11,14 @@ api_urlpatterns = [
     path("notifications/unarchive", api.unarchive, name="api-notifications-unarchive"),
     path("notifications/preferences", api.preferences, name="api-notification-preferences"),
     path("manage/notification-kinds", api.notification_kinds, name="api-notification-kinds"),
+    path("push/key", api.push_key, name="api-push-key"),
+    path("push/devices", api.push_devices, name="api-push-devices"),
     path("announcements", api.announcements, name="api-announcements"),
     path("announcements/audience", api.announcement_audience, name="api-announcement-audience"),
 ]
 
 page_urlpatterns = [
+    path("sw.js", views.service_worker, name="service-worker"),
     path("notifications/", views.inbox, name="inbox"),
     path("notifications/preferences/", views.preferences, name="notification-preferences"),
     path("manage/notifications/", views.notification_kinds, name="manage-notification-kinds"),
