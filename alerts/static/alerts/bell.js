@@ -22,6 +22,7 @@
 import { api, csrfToken } from "/static/ws/pregon-api.js";
 import { ReconnectingSocket, socketUrl } from "/static/ws/pregon-socket.js";
 import { keepFresh, timeElement } from "/static/alerts/when.js";
+import { refresh as refreshPushDevice } from "/static/alerts/push-device.js";
 
 const POPOVER_SIZE = 10;
 const MAX_TOASTS = 3;
@@ -244,6 +245,7 @@ async function open() {
   popover.hidden = false;
   bell.setAttribute("aria-expanded", "true");
   popover.focus();
+  refreshPushDevice().catch(() => null); // "notifications on this device": its own calls, not awaited
   await loadFeed();
   // What the popover shows is now seen: the badge clears in every tab.
   if (Number(badge.dataset.count) > 0 || feed.some((n) => !isSeen(n))) {
