@@ -6,7 +6,8 @@
 // Seen, read, archived (Knock's and Novu's model): opening the popover marks
 // what is there *seen* (the badge counts the unseen and clears); clicking an
 // item marks it *read* and follows its link; archiving takes it out of the
-// lists (the inbox page's Archived tab keeps it).
+// lists (the inbox page's Archived tab keeps it). The popover also holds
+// "notifications on this device" (Web Push: alerts/push-device.js).
 //
 // For the page (the inbox listens): `pregon:unread` at every connect, then
 // `pregon:notification` for every notification the socket brings, whichever
