@@ -122,7 +122,11 @@ if (supported) {
     toggle.disabled = false;
     await refresh();
     if (failure) {
-      state.textContent = interpolate(gettext("Could not turn on notifications on this device: %s"), [failure.message]);
+      const words =
+        action === "on"
+          ? gettext("Could not turn on notifications on this device: %s")
+          : gettext("Could not turn off notifications on this device: %s");
+      state.textContent = interpolate(words, [failure.message]);
       section.dataset.state = "error";
     }
   });
