@@ -411,16 +411,14 @@ def push_device_register(*, user, subscription: dict, user_agent: str = "") -> t
     WEB_PUSH_DEVICES_PER_USER, the user's oldest devices are deleted."""
     push.check_configured()
     checked = push.check_subscription(subscription)
-    for attempt in range(2):
-        try:
-            with transaction.atomic():
-                return _push_device_store(user, checked, user_agent[:300])
-        except IntegrityError:
-            # Another request stored this endpoint between our read and our
-            # insert: once more, it is an update now.
-            if attempt:
-                raise
-    raise AssertionError("unreachable")
+    try:
+        with transaction.atomic():
+            return _push_device_store(user, checked, user_agent[:300])
+    except IntegrityError:
+        # Another request stored this endpoint between our read and our
+        # insert: once more, and it is an update now.
+        with transaction.atomic():
+            return _push_device_store(user, checked, user_agent[:300])
 
 
 def _push_device_store(user, checked, user_agent: str) -> tuple[PushDevice, bool]:

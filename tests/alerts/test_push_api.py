@@ -3,9 +3,12 @@ browser's subscription becomes one of its user's devices, in its tenant
 only; anything else is a clear JSON error and stores nothing."""
 
 import json
+import threading
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 from django.conf import settings
+from django.db import connections
 from django.test import Client
 from django_tenants.utils import tenant_context
 from hypothesis import HealthCheck, given
@@ -13,6 +16,7 @@ from hypothesis import settings as hypothesis_settings
 from hypothesis import strategies as st
 
 from alerts.models import PushDevice
+from alerts.services import push_device_register
 from platform_core.tokens import api_token_create
 from tests.push_service import b64url
 
@@ -278,3 +282,24 @@ def test_the_service_worker_is_served_at_the_root_as_javascript(world):
     assert "script-src 'self'" in response["Content-Security-Policy"]
     assert b'addEventListener("push"' in response.content
     assert b'addEventListener("notificationclick"' in response.content
+
+
+@pytest.mark.django_db(transaction=True)
+def test_two_people_registering_one_endpoint_at_once_leave_one_device(world, push_keys, push_stand_in):
+    """Both find no row, both insert: the second insert's unique violation
+    becomes an update (no 500), and the endpoint is one device."""
+    browser = push_stand_in.subscribe(push_keys)
+    start = threading.Barrier(2)
+
+    def register(who):
+        try:
+            start.wait()
+            with tenant_context(world.acme.tenant):
+                return push_device_register(user=getattr(world.acme, who), subscription=browser.json())[1]
+        finally:
+            connections.close_all()
+
+    for _ in range(5):
+        with ThreadPoolExecutor(2) as pool:
+            assert all(pool.map(register, ["customer", "staff1"])), "each is new to whoever registered it"
+        assert [endpoint for _user, endpoint in devices(world.acme)] == [browser.endpoint]

@@ -74,6 +74,9 @@ HTTP = [
     ("POST", "/api/notifications/read", {"ids": [1]}, SIGNED_IN),  # only the owner's row changes (asserted below)
     ("GET", "/api/notifications/preferences", None, SIGNED_IN),
     ("PUT", "/api/notifications/preferences", {"muted_kinds": ["order_comment"]}, SIGNED_IN),
+    ("GET", "/api/push/devices", None, SIGNED_IN),  # one's own devices only (tests/alerts/test_push_api.py)
+    ("DELETE", "/api/push/devices", {"endpoint": "https://fcm.googleapis.com/fcm/send/x"}, SIGNED_IN),
+    ("GET", "/sw.js", None, expect(200)),  # the service worker: public, like a static file
     ("GET", "/api/announcements", None, ADMIN_ONLY),
     ("POST", "/api/announcements", ANNOUNCEMENT, expect(403, anon=401, other_admin=401, admin=201)),
     ("GET", "/api/integrations", None, ADMIN_ONLY),
