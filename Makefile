@@ -13,7 +13,7 @@ export DEBUG ?= true
 # permessage-deflate: it doubled the memory and CPU of a socket (tests/bench/notes.md).
 UVICORN_FLAGS := --lifespan on --ws config.websocket_protocol:WebSocketProtocol --ws-max-size 65536 --ws-ping-interval 20 --ws-ping-timeout 20 --ws-per-message-deflate false
 
-.PHONY: install run workers-need-redis test lint i18n-check messages chaos bench migrate seed lock clean
+.PHONY: install run workers-need-redis vapid-keys test lint i18n-check messages chaos bench migrate seed lock clean
 
 install: $(VENV)/.installed
 
@@ -29,8 +29,14 @@ migrate: install
 seed: migrate
 	$(PY) manage.py seed_demo
 
-run: workers-need-redis seed
+run: workers-need-redis seed vapid-keys
 	$(PY) -m uvicorn config.asgi:application --host 127.0.0.1 --port $(PORT) --workers $(WORKERS) $(UVICORN_FLAGS)
+
+# Web Push keys for local runs, made once under var/ and kept (browsers'
+# subscriptions are bound to them); an environment with VAPID_PRIVATE_KEY
+# uses its own. Production sets them (`manage.py vapid_keys` prints a pair).
+vapid-keys: install
+	@if [ -z "$$VAPID_PRIVATE_KEY" ]; then $(PY) manage.py vapid_keys --write "$${VAR_DIR:-var}/vapid.env"; fi
 
 workers-need-redis:
 	@if [ "$(WORKERS)" != 1 ] && [ -z "$$REDIS_URL$$REDIS_SENTINELS" ]; then \

@@ -5,11 +5,12 @@ timing and totals; announcements."""
 from dataclasses import asdict
 from datetime import timedelta
 
+from django.conf import settings
 from django.http import JsonResponse
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from alerts import selectors, services
+from alerts import push, selectors, services
 from alerts.announcements import announcement_create, audience_size
 from platform_core.api import api_view, paginate, read_json
 from platform_core.errors import ApplicationError
@@ -238,3 +239,39 @@ def announcement_audience(request):
         raise ApplicationError("forbidden", _("only tenant admins may announce"))
     audience = read_json(request, required={"audience"})["audience"]
     return JsonResponse({"audience": audience, "recipients": audience_size(audience)})
+
+
+# --- Web Push -------------------------------------------------------------------------
+@api_view("GET")
+def push_key(request):
+    """The VAPID public key browsers subscribe with; 404 `push_unavailable`
+    when push is not set up."""
+    push.check_configured()
+    return JsonResponse({"public_key": settings.VAPID_PUBLIC_KEY})
+
+
+def _device_json(device) -> dict:
+    return {
+        "id": device.pk,
+        "endpoint": device.endpoint,
+        "user_agent": device.user_agent,
+        "created_at": device.created_at.isoformat(),
+        "last_sent_at": device.last_sent_at.isoformat() if device.last_sent_at else None,
+    }
+
+
+@api_view("GET", "POST", "DELETE")
+def push_devices(request):
+    """GET: my devices. POST: a browser's `PushSubscription.toJSON()`;
+    201 when the device is new to me, 200 when it was mine already.
+    DELETE `{"endpoint"}`: forget it (`deleted`: 0 if it was not mine)."""
+    if request.method == "GET":
+        return JsonResponse({"results": [_device_json(d) for d in selectors.push_devices(user=request.user)]})
+    if request.method == "DELETE":
+        endpoint = read_json(request, required={"endpoint"})["endpoint"]
+        return JsonResponse({"deleted": services.push_device_remove(user=request.user, endpoint=endpoint)})
+    body = read_json(request, required={"endpoint", "keys"}, optional={"expirationTime"})
+    device, new = services.push_device_register(
+        user=request.user, subscription=body, user_agent=request.headers.get("User-Agent", "")
+    )
+    return JsonResponse(_device_json(device), status=201 if new else 200)

@@ -6,4 +6,4 @@ class AlertsConfig(AppConfig):
     verbose_name = "Notifications"
 
     def ready(self):
-        from alerts import announcements, digest, offsite, services  # noqa: F401  (register their job handlers)
+        from alerts import announcements, digest, offsite, push, services  # noqa: F401  (register their job handlers)

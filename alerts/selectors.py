@@ -14,6 +14,7 @@ from alerts.models import (
     Notification,
     NotificationKindPolicy,
     NotificationPreference,
+    PushDevice,
     UnreadCounter,
 )
 from platform_core.errors import ApplicationError
@@ -93,6 +94,22 @@ def preferences(*, user) -> dict:
             channels = dict.fromkeys(kinds.CHANNELS, True)
         result[kind] = {"label": str(label), "critical": kind in critical, "channels": channels}
     return result
+
+
+def channel_on(*, user, kind: str, channel: str) -> bool:
+    """Whether `user` gets `kind` on `channel` now (as `preferences` reads
+    it, for one kind): a critical kind always, else their choice, else the
+    default."""
+    if NotificationKindPolicy.objects.filter(kind=kind, critical=True).exists():
+        return True
+    chosen = NotificationPreference.objects.filter(user=user).values_list("channels", flat=True).first() or {}
+    choice = chosen.get(kind, {}).get(channel) if isinstance(chosen.get(kind), dict) else None
+    return choice if isinstance(choice, bool) else kinds.default_channels(kind)[channel]
+
+
+def push_devices(*, user) -> QuerySet[PushDevice]:
+    """The user's Web Push devices, newest first."""
+    return PushDevice.objects.filter(user=user).order_by("-created_at", "-id")
 
 
 def kind_policies() -> dict:

@@ -11,14 +11,14 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 from django.conf import settings
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.db.models import F, Q, Value
 from django.db.models.functions import Coalesce
 from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 
-from alerts import kinds, offsite, selectors
-from alerts.models import Notification, NotificationKindPolicy, NotificationPreference
+from alerts import kinds, offsite, push, selectors
+from alerts.models import Notification, NotificationKindPolicy, NotificationPreference, PushDevice
 from platform_core import jobs
 from platform_core.errors import ApplicationError
 from platform_core.i18n import language_of
@@ -470,6 +470,54 @@ def delivery_settings_update(*, actor, tenant: Tenant, changes: dict) -> dict:
         setattr(tenant, name, value)
     row.save(update_fields=sorted(changes))  # post_save: every socket's tenant cache forgets it
     return selectors.delivery_settings(tenant=row)
+
+
+# --- Web Push devices (alerts/push.py) ------------------------------------------------
+def push_device_register(*, user, subscription: dict, user_agent: str = "") -> tuple[PushDevice, bool]:
+    """Store a browser's push subscription (`PushSubscription.toJSON()`) as
+    one of `user`'s devices; True if it is new to them. An endpoint is one
+    browser profile: one already stored for another user of the tenant (who
+    signed out, or shares the device) becomes this user's. Past
+    WEB_PUSH_DEVICES_PER_USER, the user's oldest devices are deleted."""
+    push.check_configured()
+    checked = push.check_subscription(subscription)
+    try:
+        with transaction.atomic():
+            return _push_device_store(user, checked, user_agent[:300])
+    except IntegrityError:
+        # Another request stored this endpoint between our read and our
+        # insert: once more, and it is an update now.
+        with transaction.atomic():
+            return _push_device_store(user, checked, user_agent[:300])
+
+
+def _push_device_store(user, checked, user_agent: str) -> tuple[PushDevice, bool]:
+    device = PushDevice.objects.select_for_update().filter(endpoint=checked.endpoint).first()
+    new = device is None or device.user_id != user.pk
+    if device is None:
+        device = PushDevice(endpoint=checked.endpoint)
+    if new:
+        device.created_at = timezone.now()
+    device.user = user
+    device.p256dh, device.auth, device.user_agent = checked.p256dh, checked.auth, user_agent
+    device.save()
+    keep = settings.WEB_PUSH_DEVICES_PER_USER
+    PushDevice.objects.filter(user=user).exclude(pk__in=selectors.push_devices(user=user).values("pk")[:keep]).delete()
+    return device, new
+
+
+@transaction.atomic
+def push_device_remove(*, user, endpoint) -> int:
+    """Forget `user`'s device at `endpoint` (the browser turned push off);
+    how many were deleted (0 or 1; another user's endpoint is not theirs)."""
+    if not isinstance(endpoint, str) or not endpoint or len(endpoint) > push.MAX_ENDPOINT:
+        raise ApplicationError(
+            "invalid",
+            _("not a push subscription"),
+            fields={"endpoint": f"the subscription's endpoint, at most {push.MAX_ENDPOINT} characters"},
+        )
+    deleted, _by_model = PushDevice.objects.filter(user=user, endpoint=endpoint).delete()
+    return deleted
 
 
 # --- retention ---------------------------------------------------------------------

@@ -14,11 +14,14 @@ api_urlpatterns = [
     path("manage/notification-kinds", api.notification_kinds, name="api-notification-kinds"),
     path("manage/notification-settings", api.notification_settings, name="api-notification-settings"),
     path("manage/deliveries/summary", api.delivery_summary, name="api-delivery-summary"),
+    path("push/key", api.push_key, name="api-push-key"),
+    path("push/devices", api.push_devices, name="api-push-devices"),
     path("announcements", api.announcements, name="api-announcements"),
     path("announcements/audience", api.announcement_audience, name="api-announcement-audience"),
 ]
 
 page_urlpatterns = [
+    path("sw.js", views.service_worker, name="service-worker"),
     path("notifications/", views.inbox, name="inbox"),
     path("notifications/preferences/", views.preferences, name="notification-preferences"),
     path("notifications/unsubscribe/<str:token>/", views.unsubscribe, name="email-unsubscribe"),

@@ -1,10 +1,15 @@
+import functools
+from pathlib import Path
+
 from django.conf import settings
 from django.contrib.auth.decorators import login_required
+from django.contrib.staticfiles import finders
+from django.http import HttpResponse
 from django.shortcuts import render
 from django.utils import translation
 from django.utils.translation import gettext as _
 from django.views.decorators.csrf import csrf_exempt
-from django.views.decorators.http import require_http_methods
+from django.views.decorators.http import require_GET, require_http_methods
 
 from alerts import digest, selectors, services
 from alerts.models import Announcement, Delivery, Notification
@@ -143,3 +148,23 @@ def _page(stores) -> dict:
             "untitled": _("…"),
         },
     }
+
+
+@require_GET
+def service_worker(request):
+    """The Web Push service worker (alerts/static/alerts/sw.js), at the
+    site's root so its scope is every page of the tenant's host."""
+    source = _read_service_worker() if settings.DEBUG else _service_worker_source()
+    response = HttpResponse(source, content_type="text/javascript; charset=utf-8")
+    # Browsers look for a new version on every navigation past a day; a
+    # fresh deploy should reach them sooner.
+    response["Cache-Control"] = "no-cache"
+    response["Service-Worker-Allowed"] = "/"
+    return response
+
+
+def _read_service_worker() -> bytes:
+    return Path(finders.find("alerts/sw.js")).read_bytes()
+
+
+_service_worker_source = functools.cache(_read_service_worker)  # read once when deployed

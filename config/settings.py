@@ -12,6 +12,8 @@ from pathlib import Path
 import environ
 from django.core.exceptions import ImproperlyConfigured
 
+from platform_core import vapid
+
 BASE_DIR = Path(__file__).resolve().parent.parent
 env = environ.Env()
 VAR_DIR = Path(env.str("VAR_DIR", default=str(BASE_DIR / "var")))
@@ -387,6 +389,47 @@ DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="Pregón <no-reply@lo
 SERVER_EMAIL = DEFAULT_FROM_EMAIL
 # Django waits forever on a silent SMTP server by default; a request would hang.
 EMAIL_TIMEOUT = env.int("EMAIL_TIMEOUT", default=10)
+
+# --- Web Push (docs/notifications.md, "Web Push") ---------------------------
+# The VAPID pair that signs every push (RFC 8292), base64url: the private
+# key's 32 bytes, and the public key browsers subscribe with (derived from
+# the private one when unset; refused if it does not match). VAPID_SUBJECT
+# is a mailto: or https: contact for the push services. `python manage.py
+# vapid_keys` prints a new pair. Unset, push is off (the bell says so) and
+# nothing stops. A DEBUG run reads the pair `make run` wrote once under
+# var/, unless the environment sets one.
+_local_vapid = {} if not DEBUG or "VAPID_PRIVATE_KEY" in env.ENVIRON else vapid.read_env_file(VAR_DIR / "vapid.env")
+try:
+    VAPID_PRIVATE_KEY, VAPID_PUBLIC_KEY, VAPID_SUBJECT = vapid.checked(
+        env.str("VAPID_PRIVATE_KEY", default=_local_vapid.get("VAPID_PRIVATE_KEY", "")),
+        env.str("VAPID_PUBLIC_KEY", default=_local_vapid.get("VAPID_PUBLIC_KEY", "")),
+        env.str("VAPID_SUBJECT", default=_local_vapid.get("VAPID_SUBJECT", "mailto:admin@localhost" if DEBUG else "")),
+    )
+except ValueError as error:
+    raise ImproperlyConfigured(str(error)) from None
+# We POST to whatever endpoint a browser's subscription names: only https
+# hosts of the push services are accepted, when a device subscribes and
+# again when we send. `*.example.com` is any subdomain of it; `host:port`
+# that port only; `http://host:port` allows plain http there (tests' local
+# push service, never a real one).
+WEB_PUSH_HOSTS = env.list(
+    "WEB_PUSH_HOSTS",
+    default=[
+        "fcm.googleapis.com",
+        "updates.push.services.mozilla.com",
+        "*.push.services.mozilla.com",
+        "*.notify.windows.com",
+        "web.push.apple.com",
+        "*.push.apple.com",
+    ],
+)
+# Connecting to a push service, and waiting for its answer, per device.
+WEB_PUSH_CONNECT_TIMEOUT = env.float("WEB_PUSH_CONNECT_TIMEOUT", default=5)
+WEB_PUSH_TIMEOUT = env.float("WEB_PUSH_TIMEOUT", default=10)
+# How long a push service keeps a push for a device that is off (RFC 8030 TTL).
+WEB_PUSH_TTL_SECONDS = env.int("WEB_PUSH_TTL_SECONDS", default=24 * 3600)
+# Devices per user; registering one more deletes the oldest.
+WEB_PUSH_DEVICES_PER_USER = env.int("WEB_PUSH_DEVICES_PER_USER", default=10)
 
 # --- Links in mail and on the command line --------------------------------
 # A request knows its own scheme and host; a command (create_tenant) does

@@ -29,6 +29,7 @@ STATUS_BY_CODE = {
     "forbidden": 403,
     "csrf_failed": 403,
     "not_found": 404,
+    "push_unavailable": 404,
     "method_not_allowed": 405,
     "conflict": 409,
     "too_large": 413,

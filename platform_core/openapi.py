@@ -373,6 +373,34 @@ SCHEMAS = {
             "order_id": {"type": ["integer", "null"]},
         },
     ),
+    "PushDevice": _obj(
+        ["id", "endpoint", "created_at"],
+        {
+            "id": INT,
+            "endpoint": STR,
+            "user_agent": STR,
+            "created_at": TIME,
+            "last_sent_at": {"type": ["string", "null"]},
+        },
+    ),
+    "PushSubscription": _obj(
+        ["endpoint", "keys"],
+        {
+            "endpoint": {
+                "type": "string",
+                "maxLength": 1000,
+                "description": _("an https URL of a push service this server sends to (WEB_PUSH_HOSTS)"),
+            },
+            "expirationTime": {"type": ["number", "null"], "description": _("ignored")},
+            "keys": _obj(
+                ["p256dh", "auth"],
+                {
+                    "p256dh": {"type": "string", "description": _("the browser's P-256 public key, base64url")},
+                    "auth": {"type": "string", "description": _("the 16-byte auth secret, base64url")},
+                },
+            ),
+        },
+    ),
     "ApiToken": _obj(
         ["id", "name", "prefix"],
         {
@@ -633,6 +661,40 @@ PATHS = {
                 {"kinds": {"type": "object", "additionalProperties": _obj(["critical"], {"critical": BOOL})}},
             ),
             errors=("400", "401", "403", "413", "422"),
+            tags=T_ALERTS,
+        ),
+    },
+    "/api/push/key": {
+        "get": _op(
+            _("The VAPID public key (base64url) browsers subscribe with; 404 push_unavailable when push is off"),
+            _json(_obj(["public_key"], {"public_key": STR})),
+            errors=("401", "404"),
+            tags=T_ALERTS,
+        )
+    },
+    "/api/push/devices": {
+        "get": _op(
+            _("My Web Push devices, newest first"),
+            _json(_obj(["results"], {"results": {"type": "array", "items": _ref("PushDevice")}})),
+            tags=T_ALERTS,
+        ),
+        "post": _op(
+            _(
+                "Register this browser's push subscription (PushSubscription.toJSON()): 201 when the device is new"
+                " to me (an endpoint another user of the tenant had moves to me), 200 when it was mine already; the"
+                " oldest of more than 10 devices is deleted"
+            ),
+            _json(_ref("PushDevice"), _("Created")),
+            status="201",
+            body=_ref("PushSubscription"),
+            errors=("400", "401", "404", "413", "422"),
+            tags=T_ALERTS,
+        ),
+        "delete": _op(
+            _("Forget my device at this endpoint (`deleted` is 0 when it was not mine)"),
+            _json(_obj(["deleted"], {"deleted": INT})),
+            body=_obj(["endpoint"], {"endpoint": STR}),
+            errors=("400", "401", "413", "422"),
             tags=T_ALERTS,
         ),
     },

@@ -177,3 +177,26 @@ def published(monkeypatch) -> list[Published]:
     monkeypatch.setattr(layer, "publish_now", recording_publish_now)
     monkeypatch.setattr(layer, "publish_many_now", recording_publish_many_now)
     return sent
+
+
+# --- Web Push -------------------------------------------------------------------------
+@pytest.fixture
+def push_stand_in():
+    """A local push service (tests/push_service.py), for this test."""
+    from tests.push_service import push_service
+
+    with push_service() as service:
+        yield service
+
+
+@pytest.fixture
+def push_keys(settings, push_stand_in) -> str:
+    """Web Push on in this process: a fresh VAPID pair, and the stand-in
+    among the push services we may POST to. Returns the public key."""
+    from platform_core import vapid
+
+    private, public = vapid.generate()
+    settings.VAPID_PRIVATE_KEY, settings.VAPID_PUBLIC_KEY = private, public
+    settings.VAPID_SUBJECT = "mailto:ops@pregon.test"
+    settings.WEB_PUSH_HOSTS = [*settings.WEB_PUSH_HOSTS, push_stand_in.allowed_host]
+    return public

@@ -23,6 +23,7 @@ from django.utils.encoding import force_bytes
 from django.utils.http import urlsafe_base64_encode
 from django_tenants.utils import tenant_context
 
+from platform_core import vapid
 from tests.browser import assert_accessible, browser, sign_in
 from tests.factories import PASSWORD, World, add_comment, change_status, create_order, notify
 from tests.servers import uvicorn_server
@@ -214,6 +215,9 @@ PAGES = [
     ),
     Page("bell popover", "customer", "/", prepare=some_notifications, act=open_the_bell, ready="#bell-list li"),
     Page("bell popover, empty", "customer", "/", act=open_the_bell, ready="#bell-empty:not([hidden])"),
+    Page("bell popover, push available", "customer", "/", act=open_the_bell, ready="#bell-push-toggle:not([hidden])"),
+    # Deployed with no VAPID keys: the popover says push is not set up.
+    Page("bell popover, push off", "customer", "/", deployed=True, act=open_the_bell, ready="#bell-push:not([hidden])"),
     Page("notification preferences", "customer", "/notifications/preferences/", ready="#kinds fieldset"),
     Page(
         "notification preferences, a critical kind",
@@ -314,6 +318,14 @@ PAGES = [
         ready="#bell-list li",
     ),
     Page(
+        "bell popover, push available, Spanish",
+        "customer",
+        "/",
+        prepare=in_spanish(),
+        act=open_the_bell,
+        ready="#bell-push-toggle:not([hidden])",
+    ),
+    Page(
         "preferences, Spanish", "customer", "/notifications/preferences/", prepare=in_spanish(), ready="#kinds fieldset"
     ),
     Page(
@@ -385,7 +397,9 @@ def test_every_page_is_accessible_and_fits_a_phone(world, servers, page_row: Pag
 
 def _server(*, deployed: bool):
     if not deployed:
-        return uvicorn_server(extra_env={"TENANT_CACHE_SECONDS": "0"})
+        # Web Push on (the bell offers it); the deployed one has no keys (the bell says so).
+        private, _public = vapid.generate()
+        return uvicorn_server(extra_env={"TENANT_CACHE_SECONDS": "0", "VAPID_PRIVATE_KEY": private})
     # config.settings as deployed (DEBUG off) on plain http, with the test
     # database and hosts: the error pages are the product's, not Django's
     # debug pages.

@@ -78,6 +78,9 @@ HTTP = [
     ("GET", "/api/manage/deliveries/summary", None, ADMIN_ONLY),
     ("GET", "/api/manage/notification-settings", None, ADMIN_ONLY),
     ("PUT", "/api/manage/notification-settings", {"push_after_seconds": 45}, ADMIN_ONLY),
+    ("GET", "/api/push/devices", None, SIGNED_IN),  # one's own devices only (tests/alerts/test_push_api.py)
+    ("DELETE", "/api/push/devices", {"endpoint": "https://fcm.googleapis.com/fcm/send/x"}, SIGNED_IN),
+    ("GET", "/sw.js", None, expect(200)),  # the service worker: public, like a static file
     ("GET", "/api/announcements", None, ADMIN_ONLY),
     ("POST", "/api/announcements", ANNOUNCEMENT, expect(403, anon=401, other_admin=401, admin=201)),
     ("GET", "/api/integrations", None, ADMIN_ONLY),

@@ -6,7 +6,8 @@
 // Seen, read, archived (Knock's and Novu's model): opening the popover marks
 // what is there *seen* (the badge counts the unseen and clears); clicking an
 // item marks it *read* and follows its link; archiving takes it out of the
-// lists (the inbox page's Archived tab keeps it).
+// lists (the inbox page's Archived tab keeps it). The popover also holds
+// "notifications on this device" (Web Push: alerts/push-device.js).
 //
 // For the page (the inbox listens): `pregon:unread` at every connect, then
 // `pregon:notification` for every notification the socket brings, whichever
@@ -22,6 +23,7 @@
 import { api, csrfToken } from "/static/ws/pregon-api.js";
 import { ReconnectingSocket, socketUrl } from "/static/ws/pregon-socket.js";
 import { keepFresh, timeElement } from "/static/alerts/when.js";
+import { refresh as refreshPushDevice } from "/static/alerts/push-device.js";
 
 const POPOVER_SIZE = 10;
 const MAX_TOASTS = 3;
@@ -244,6 +246,7 @@ async function open() {
   popover.hidden = false;
   bell.setAttribute("aria-expanded", "true");
   popover.focus();
+  refreshPushDevice().catch(() => null); // "notifications on this device": its own calls, not awaited
   await loadFeed();
   // What the popover shows is now seen: the badge clears in every tab.
   if (Number(badge.dataset.count) > 0 || feed.some((n) => !isSeen(n))) {

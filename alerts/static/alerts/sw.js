@@ -1,0 +1,66 @@
+// Pregón's service worker, served at /sw.js (scope: every page of the
+// tenant's host). It only shows Web Push notifications and opens their page;
+// it caches nothing and handles no fetch. A push's payload is JSON from
+// alerts/push.py: {id, title, body, url, tag}, already in the reader's
+// language (docs/notifications.md, "Web Push").
+"use strict";
+
+const ICON = "/static/alerts/push-icon.png";
+
+// The page a notification opens, always on this worker's own host: the
+// payload's URL names the tenant's primary host, which may be another name
+// (or port) of the same site; only its path is taken from it.
+function targetUrl(data) {
+  let url;
+  try {
+    url = new URL(data && typeof data.url === "string" ? data.url : "/", self.location.origin);
+  } catch {
+    url = new URL("/", self.location.origin);
+  }
+  return new URL(`${url.pathname}${url.search}${url.hash}`, self.location.origin).href;
+}
+
+function payloadOf(event) {
+  if (!event.data) return {};
+  try {
+    const data = event.data.json();
+    return data && typeof data === "object" ? data : {};
+  } catch {
+    return { body: event.data.text() };
+  }
+}
+
+self.addEventListener("push", (event) => {
+  const data = payloadOf(event);
+  const tag = typeof data.tag === "string" && data.tag ? data.tag : undefined;
+  event.waitUntil(
+    self.registration.showNotification(typeof data.title === "string" && data.title ? data.title : "Pregón", {
+      body: typeof data.body === "string" ? data.body : "",
+      icon: ICON,
+      badge: ICON,
+      tag,
+      // News of the same order replaces the last one, and still rings.
+      renotify: Boolean(tag),
+      timestamp: Date.now(),
+      data: { id: data.id, url: targetUrl(data) },
+    }),
+  );
+});
+
+// A click focuses a tab already on that page, or opens one.
+self.addEventListener("notificationclick", (event) => {
+  event.notification.close();
+  const url = targetUrl(event.notification.data);
+  event.waitUntil(
+    (async () => {
+      const windows = await self.clients.matchAll({ type: "window", includeUncontrolled: true });
+      const open = windows.find((client) => client.url === url);
+      if (open) return open.focus();
+      return self.clients.openWindow(url);
+    })(),
+  );
+});
+
+// A new worker takes over at once: it holds no state an old page relies on.
+self.addEventListener("install", () => self.skipWaiting());
+self.addEventListener("activate", (event) => event.waitUntil(self.clients.claim()));
