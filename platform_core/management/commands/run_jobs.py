@@ -13,6 +13,7 @@ class Command(BaseCommand):
 
     def handle(self, *args, once, **options):
         if once:
+            jobs.ensure_periodic()  # as a web worker's loop does when it starts
             total = 0
             while ran := jobs.run_due():
                 total += ran
