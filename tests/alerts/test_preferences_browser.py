@@ -107,7 +107,9 @@ def test_a_refused_change_is_switched_back_with_the_reason(product_server, world
         in_app = switch(page, "announcement", "in_app")
         expect(in_app).to_be_enabled()
         elsewhere(make_critical, acme.tenant, acme.admin, "announcement")
-        in_app.uncheck()
+        # A click, not uncheck(): the refusal may switch it back before
+        # Playwright looks, which uncheck() would take for a failed click.
+        in_app.click()
         # The server's reason, not only that it failed.
         expect(page.locator("#saved")).to_have_text(
             "Not saved: the tenant made these kinds critical: they cannot be muted"
