@@ -271,7 +271,12 @@ def push_devices(request):
         endpoint = read_json(request, required={"endpoint"})["endpoint"]
         return JsonResponse({"deleted": services.push_device_remove(user=request.user, endpoint=endpoint)})
     body = read_json(request, required={"endpoint", "keys"}, optional={"expirationTime"})
+    token = request.api_token
     device, new = services.push_device_register(
-        user=request.user, subscription=body, user_agent=request.headers.get("User-Agent", "")
+        user=request.user,
+        subscription=body,
+        user_agent=request.headers.get("User-Agent", ""),
+        session_key="" if token is not None else request.session.session_key or "",
+        token_id=token.pk if token is not None else None,
     )
     return JsonResponse(_device_json(device), status=201 if new else 200)

@@ -187,6 +187,12 @@ class PushDevice(models.Model):
     p256dh = models.CharField(max_length=200)  # the browser's public key (base64url)
     auth = models.CharField(max_length=100)  # the shared auth secret (base64url)
     user_agent = models.CharField(max_length=300, blank=True)
+    # The sign-in that registered it: a browser session's key, or an API
+    # token's id. A device lives as long as that credential holds (checked
+    # before every send): signing out, a password change, a revoked token
+    # or a deactivated user ends its pushes.
+    session_key = models.CharField(max_length=40, blank=True)
+    token_id = models.BigIntegerField(null=True, blank=True)
     created_at = models.DateTimeField(default=timezone.now)
     last_sent_at = models.DateTimeField(null=True, blank=True)
 

@@ -35,6 +35,7 @@ from pywebpush import WebPusher, WebPushException
 from alerts import offsite, selectors
 from alerts.models import Delivery, Notification, PushDevice
 from platform_core import jobs, links, vapid
+from platform_core.access import Credential, credentials_ended
 from platform_core.errors import ApplicationError
 from platform_core.i18n import language_of
 
@@ -225,6 +226,23 @@ def push_given_up(delivery_id: int) -> None:
     )
 
 
+def _still_signed_in(devices: list[PushDevice]) -> list[PushDevice]:
+    """The devices whose registering sign-in still holds; the others are
+    deleted (three queries, whatever the number of devices). A device
+    stored with no credential (by code, not through the API) is bound to
+    the account alone."""
+    pairs = {
+        device.pk: (device.user_id, Credential(device.session_key or None, device.token_id))
+        for device in devices
+        if device.session_key or device.token_id is not None
+    }
+    ended = credentials_ended(list(pairs.values())) if pairs else set()
+    gone = [pk for pk, pair in pairs.items() if pair in ended]
+    if gone:
+        PushDevice.objects.filter(pk__in=gone).delete()
+    return [device for device in devices if device.pk not in gone]
+
+
 @jobs.handler(offsite.PUSH_JOB, on_give_up=push_given_up)
 def push_send(delivery_id: int) -> None:
     """Push one notification to its recipient's devices, or record why not.
@@ -259,7 +277,7 @@ def _deliver(delivery: Delivery) -> None:
         return offsite.settle(
             delivery, Delivery.Status.FAILED, reason=Delivery.Reason.ERROR, detail="Web Push is off (no VAPID keys)"
         )
-    devices = list(PushDevice.objects.filter(user=user).order_by("pk"))
+    devices = _still_signed_in(list(PushDevice.objects.filter(user=user).order_by("pk")))
     if not devices:
         return offsite.settle(delivery, skipped, reason=Delivery.Reason.NO_DEVICE)
 

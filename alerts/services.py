@@ -473,25 +473,29 @@ def delivery_settings_update(*, actor, tenant: Tenant, changes: dict) -> dict:
 
 
 # --- Web Push devices (alerts/push.py) ------------------------------------------------
-def push_device_register(*, user, subscription: dict, user_agent: str = "") -> tuple[PushDevice, bool]:
+def push_device_register(
+    *, user, subscription: dict, user_agent: str = "", session_key: str = "", token_id: int | None = None
+) -> tuple[PushDevice, bool]:
     """Store a browser's push subscription (`PushSubscription.toJSON()`) as
     one of `user`'s devices; True if it is new to them. An endpoint is one
     browser profile: one already stored for another user of the tenant (who
     signed out, or shares the device) becomes this user's. Past
-    WEB_PUSH_DEVICES_PER_USER, the user's oldest devices are deleted."""
+    WEB_PUSH_DEVICES_PER_USER, the user's oldest devices are deleted.
+    `session_key` or `token_id` is the sign-in registering it: the device
+    is used only while that still holds (alerts/push.py)."""
     push.check_configured()
     checked = push.check_subscription(subscription)
     try:
         with transaction.atomic():
-            return _push_device_store(user, checked, user_agent[:300])
+            return _push_device_store(user, checked, user_agent[:300], session_key, token_id)
     except IntegrityError:
         # Another request stored this endpoint between our read and our
         # insert: once more, and it is an update now.
         with transaction.atomic():
-            return _push_device_store(user, checked, user_agent[:300])
+            return _push_device_store(user, checked, user_agent[:300], session_key, token_id)
 
 
-def _push_device_store(user, checked, user_agent: str) -> tuple[PushDevice, bool]:
+def _push_device_store(user, checked, user_agent: str, session_key: str, token_id) -> tuple[PushDevice, bool]:
     device = PushDevice.objects.select_for_update().filter(endpoint=checked.endpoint).first()
     new = device is None or device.user_id != user.pk
     if device is None:
@@ -500,6 +504,7 @@ def _push_device_store(user, checked, user_agent: str) -> tuple[PushDevice, bool
         device.created_at = timezone.now()
     device.user = user
     device.p256dh, device.auth, device.user_agent = checked.p256dh, checked.auth, user_agent
+    device.session_key, device.token_id = session_key or "", token_id
     device.save()
     keep = settings.WEB_PUSH_DEVICES_PER_USER
     PushDevice.objects.filter(user=user).exclude(pk__in=selectors.push_devices(user=user).values("pk")[:keep]).delete()

@@ -14,6 +14,7 @@ from asgiref.sync import sync_to_async
 from django.conf import settings
 from django.db import connections
 from django.test import Client
+from django.utils import timezone
 from django_tenants.utils import get_public_schema_name, schema_context, tenant_context
 from py_vapid import Vapid
 from pywebpush import WebPusher
@@ -529,3 +530,40 @@ def test_an_endpoint_registered_in_acme_is_not_used_for_globex(world, push_keys,
     acme_news = notify(world.acme.tenant, world.acme.customer, "for acme's customer")
     assert run_pushes() == 1
     assert [p["id"] for p in push_stand_in.delivered(browser)] == [acme_news.pk]
+
+
+# --- a device lives as long as the sign-in that registered it ------------------------------------
+@pytest.mark.django_db
+@pytest.mark.parametrize("ending", ["sign_out", "password_change", "token_revoked"])
+def test_a_device_stops_getting_pushes_when_its_sign_in_ends(world, push_keys, push_stand_in, ending):
+    from platform_core.tokens import api_token_create
+
+    acme = world.acme
+    browser = push_stand_in.subscribe(push_keys)
+    client = Client(HTTP_HOST="acme.localhost")
+    headers = {}
+    with tenant_context(acme.tenant):
+        if ending == "token_revoked":
+            token_row, token = api_token_create(user=acme.customer, name="phone")
+            headers = {"HTTP_AUTHORIZATION": f"Bearer {token}"}
+        else:
+            client.force_login(acme.customer)
+    response = client.post("/api/push/devices", json.dumps(browser.json()), content_type="application/json", **headers)
+    assert response.status_code == 201
+    first = notify(acme.tenant, acme.customer, "while signed in")
+    assert run_pushes() == 1 and len(push_stand_in.delivered(browser)) == 1
+
+    with tenant_context(acme.tenant):
+        if ending == "sign_out":
+            client.logout()
+        elif ending == "password_change":
+            acme.customer.set_password("a-new-secret-987")
+            acme.customer.save()
+        else:
+            type(token_row).objects.filter(pk=token_row.pk).update(revoked_at=timezone.now())
+    after = notify(acme.tenant, acme.customer, "after the sign-in ended")
+    run_pushes()
+    assert len(push_stand_in.delivered(browser)) == 1  # nothing more reached that browser
+    assert outcome(acme, first) == ("sent", "")
+    assert outcome(acme, after) == ("skipped", "no_device")
+    assert device_endpoints(acme) == []
