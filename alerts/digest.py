@@ -6,8 +6,9 @@ the first of them, in one mail, in the reader's language
 user gets by e-mail. Every EMAIL_DIGEST_POLL_SECONDS one worker runs the
 sweep (`jobs.periodic`): in each tenant, every user whose oldest queued
 e-mail was made at least the tenant's `email_digest_minutes` ago (by
-`clock.now()`) gets one mail listing all of their queued ones that are
-still unread.
+`clock.now()`) gets one mail listing all of their queued ones that have
+waited those minutes and are still unread; younger ones wait for a later
+digest (one made seconds ago may yet be read on the site).
 
 At most once per notification: a user's rows are claimed (`sending`) and
 committed under the recipient's lock before the mail server is asked, so
@@ -179,8 +180,14 @@ def _claim(user, tenant: Tenant) -> _Claimed | None:
         # Another sweep may have mailed them while this one waited for the lock.
         if not _due(queued, tenant).exists():
             return None
+        # Only what has had its minutes: one made seconds ago may yet be read
+        # on the site (it waits for a later digest of its own).
+        cutoff = clock.now() - timedelta(minutes=tenant.email_digest_minutes)
         deliveries = list(
-            queued.select_related("notification").select_for_update(of=("self",)).order_by("-notification_id")
+            queued.filter(notification__created_at__lte=cutoff)
+            .select_related("notification")
+            .select_for_update(of=("self",))
+            .order_by("-notification_id")
         )
         person = get_user_model().objects.filter(pk=user.pk).values("email", "is_active").first()
         email = person["email"] if person and person["is_active"] else ""

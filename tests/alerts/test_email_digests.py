@@ -8,6 +8,7 @@ email_digest_minutes, 10, after the first notification)."""
 
 import threading
 import time
+from datetime import timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -439,3 +440,26 @@ def test_sweeps_racing_over_many_recipients_mail_each_once(world, inbox):
         assert sum(Sweeps(world.acme.tenant, 3).finish()) == 8
     assert sorted(mail.recipients[0] for mail in inbox.received) == sorted(f"c{n}@example.com" for n in range(8))
     assert {status for _, status, _ in deliveries(world.acme)} == {"sent"}
+
+
+def test_a_notification_made_after_the_first_waits_its_own_minutes(world, inbox, ana):
+    """One overdue notification does not carry a brand-new one into the mail:
+    the new one may yet be read on the site."""
+    cast = world.acme
+    order = create_order(cast.tenant, external_id="OLD-1", customer=cast.customer)
+    change_status(cast.tenant, order, "accepted")
+    add_comment(cast.tenant, order, cast.staff1, "Made seconds before the sweep")
+    with tenant_context(cast.tenant):
+        young = Notification.objects.filter(recipient=cast.customer).latest("pk")
+        # Made 5 s before the sweep below: the accepted one has waited its minutes, this one not.
+        Notification.objects.filter(pk=young.pk).update(created_at=timezone.now() + timedelta(seconds=DUE - 5))
+    sweep(DUE, cast.tenant)
+    [first] = inbox.received
+    assert "OLD-1" in text(first) and "Made seconds before the sweep" not in text(first)
+    with tenant_context(cast.tenant):
+        assert Delivery.objects.get(notification=young, channel="email").status == "queued"
+        notifications_mark_read(user=cast.customer, ids=[young.pk])  # read on the site meanwhile
+    sweep(2 * DUE, cast.tenant)
+    assert len(inbox.received) == 1
+    with tenant_context(cast.tenant):
+        assert Delivery.objects.get(notification=young, channel="email").reason == "read"
