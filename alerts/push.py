@@ -243,7 +243,7 @@ def _still_signed_in(devices: list[PushDevice]) -> list[PushDevice]:
     return [device for device in devices if device.pk not in gone]
 
 
-@jobs.handler(offsite.PUSH_JOB, on_give_up=push_given_up)
+@jobs.handler(offsite.PUSH_JOB, on_give_up=push_given_up, lane="push")
 def push_send(delivery_id: int) -> None:
     """Push one notification to its recipient's devices, or record why not.
 

@@ -38,16 +38,22 @@ logger = logging.getLogger(__name__)
 
 HANDLERS: dict[str, Callable[[int], None]] = {}
 GIVE_UP: dict[str, Callable[[int], None]] = {}
+# Kinds that wait on other services (pushes) run in a lane of their own:
+# each lane is its own loop, so a slow push service never holds up
+# announcements, digests or the unattended-board checks.
+DEFAULT_LANE = "default"
+LANES: dict[str, str] = {}
 PERIODIC: dict[str, timedelta] = {}
 
 
-def handler(kind: str, *, on_give_up: Callable[[int], None] | None = None):
+def handler(kind: str, *, on_give_up: Callable[[int], None] | None = None, lane: str = DEFAULT_LANE):
     """Register `func(object_id)` to run jobs of `kind`, inside the job's
     tenant; `on_give_up(object_id)`, in the same tenant, after its last
-    failed attempt."""
+    failed attempt. `lane`: which of the worker's loops runs them."""
 
     def register(func):
         HANDLERS[kind] = func
+        LANES[kind] = lane
         if on_give_up is not None:
             GIVE_UP[kind] = on_give_up
         return func
@@ -142,16 +148,31 @@ def arm(*, kind: str, object_id: int, start, delay_column: tuple[str, str]) -> b
         return cursor.fetchone() is not None
 
 
-def run_due(*, limit: int = 10, kinds: list[str] | None = None) -> int:
-    """Claim and run up to `limit` due jobs (of `kinds`, if given: tests);
-    return how many were claimed."""
-    jobs = _claim(limit, kinds)
+def lanes() -> list[str]:
+    return sorted({DEFAULT_LANE, *LANES.values()})
+
+
+def lane_kinds(lane: str) -> tuple[list[str] | None, list[str]]:
+    """The kinds a lane runs, as (only these, or None for any; not these)."""
+    others = [kind for kind, its in LANES.items() if its != DEFAULT_LANE]
+    if lane == DEFAULT_LANE:
+        return None, others
+    return [kind for kind, its in LANES.items() if its == lane], []
+
+
+def run_due(*, limit: int = 10, kinds: list[str] | None = None, lane: str | None = None) -> int:
+    """Claim and run up to `limit` due jobs (of `kinds`, or of `lane`'s
+    kinds, if given; else of any); return how many were claimed."""
+    exclude: list[str] = []
+    if lane is not None:
+        kinds, exclude = lane_kinds(lane)
+    jobs = _claim(limit, kinds, exclude)
     for job in jobs:
         _run(job)
     return len(jobs)
 
 
-def _claim(limit: int, kinds: list[str] | None = None) -> list[Job]:
+def _claim(limit: int, kinds: list[str] | None = None, exclude: list[str] = ()) -> list[Job]:
     now = clock.now()
     with schema_context(get_public_schema_name()), transaction.atomic():
         jobs = list(
@@ -160,6 +181,7 @@ def _claim(limit: int, kinds: list[str] | None = None) -> list[Job]:
             .filter(done_at__isnull=True, due_at__lte=now)
             .filter(Q(claimed_until__isnull=True) | Q(claimed_until__lt=now))
             .filter(**({"kind__in": kinds} if kinds is not None else {}))
+            .exclude(kind__in=exclude)
             .order_by("due_at")[:limit]
         )
         lease = now + timedelta(seconds=settings.JOB_LEASE_SECONDS)
@@ -252,49 +274,59 @@ def ensure_periodic_then_close() -> None:
         connections.close_all()
 
 
-def run_due_then_close() -> int:
-    """`run_due` for a thread of its own (the loop's pool threads)."""
+def run_due_then_close(lane: str = DEFAULT_LANE) -> int:
+    """`run_due` of one lane, for a thread of its own (the loop's pool threads)."""
     try:
-        return run_due()
+        return run_due(lane=lane)
     finally:
         # This runs on a pool thread that no request cycle cleans up after.
         connections.close_all()
 
 
 class Runner:
-    """The loop: run what is due, then sleep until the next poll or a wake-up."""
+    """The loops, one per lane: run what is due, then sleep until the next
+    poll or a wake-up."""
 
     def __init__(self):
         self.loop: asyncio.AbstractEventLoop | None = None
-        self.event: asyncio.Event | None = None
+        self.events: list[asyncio.Event] = []
 
     def wake(self) -> None:
         """Called after a commit that scheduled something due now (any thread)."""
-        if self.loop is not None and self.event is not None and not self.loop.is_closed():
-            self.loop.call_soon_threadsafe(self.event.set)
+        loop = self.loop
+        if loop is not None and not loop.is_closed():
+            for event in list(self.events):
+                loop.call_soon_threadsafe(event.set)
 
     async def run_forever(self) -> None:
-        self.loop, self.event = asyncio.get_running_loop(), asyncio.Event()
+        self.loop = asyncio.get_running_loop()
         try:
             try:
                 await sync_to_async(ensure_periodic_then_close, thread_sensitive=False)()
             except Exception:
                 logger.exception("could not queue the periodic jobs")
-            while True:
-                self.event.clear()
-                try:
-                    # Not the consumers' shared DB thread: a delivery to
-                    # thousands must not stall every socket's queries.
-                    ran = await sync_to_async(run_due_then_close, thread_sensitive=False)()
-                except Exception:
-                    logger.exception("job runner tick failed")
-                    ran = 0
-                if ran:
-                    continue
-                with contextlib.suppress(asyncio.TimeoutError):
-                    await asyncio.wait_for(self.event.wait(), settings.JOBS_POLL_SECONDS)
+            async with asyncio.TaskGroup() as group:
+                for lane in lanes():
+                    group.create_task(self._lane(lane))
         finally:
-            self.loop = self.event = None
+            self.loop, self.events = None, []
+
+    async def _lane(self, lane: str) -> None:
+        event = asyncio.Event()
+        self.events.append(event)
+        while True:
+            event.clear()
+            try:
+                # Not the consumers' shared DB thread: a delivery to
+                # thousands must not stall every socket's queries.
+                ran = await sync_to_async(run_due_then_close, thread_sensitive=False)(lane)
+            except Exception:
+                logger.exception("job runner tick failed (lane %s)", lane)
+                ran = 0
+            if ran:
+                continue
+            with contextlib.suppress(asyncio.TimeoutError):
+                await asyncio.wait_for(event.wait(), settings.JOBS_POLL_SECONDS)
 
 
 runner = Runner()

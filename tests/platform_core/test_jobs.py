@@ -1,7 +1,10 @@
 """Deferred jobs: retries with backoff, giving up, periodic runs, the clock
 tests move, and two runners never running one job twice (real PostgreSQL)."""
 
+import asyncio
+import contextlib
 import threading
+import time
 from datetime import timedelta
 
 import pytest
@@ -142,3 +145,42 @@ def test_two_runners_racing_run_each_due_job_once(world):
     for thread in threads:
         thread.join(60)
     assert sorted(n for _, n in runs) == list(range(40))
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_slow_lane_never_holds_up_the_others_jobs(world):
+    """Pushes wait on push services: in a lane of their own, a stuck one
+    leaves announcements, digests and board checks on time."""
+    release = threading.Event()
+    started = threading.Event()
+
+    @jobs.handler("test.stuck", lane="test-slow")
+    def stuck(object_id: int) -> None:
+        started.set()
+        release.wait(30)
+
+    try:
+        with tenant_context(world.acme.tenant):
+            for n in range(3):
+                jobs.schedule(kind="test.stuck", object_id=n, due_at=clock.now())
+            jobs.schedule(kind="test.flaky", object_id=99, due_at=clock.now())
+
+        async def run_a_while():
+            task = asyncio.create_task(jobs.runner.run_forever())
+            try:
+                deadline = time.monotonic() + 10
+                while not (started.is_set() and runs) and time.monotonic() < deadline:
+                    await asyncio.sleep(0.05)
+                return list(runs)  # while the stuck ones still hold their lane
+            finally:
+                release.set()
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
+
+        ran_meanwhile = asyncio.run(run_a_while())
+        assert started.is_set() and ran_meanwhile == [("acme", 99)]
+    finally:
+        release.set()
+        jobs.HANDLERS.pop("test.stuck", None)
+        jobs.LANES.pop("test.stuck", None)
