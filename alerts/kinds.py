@@ -29,6 +29,10 @@ CHANNELS = ("in_app", "push", "email")
 
 # LRE, RLE, PDF, LRO, RLO, LRI, RLI, FSI, PDI, LRM, RLM, ALM.
 NO_BIDI_CONTROLS = dict.fromkeys([*range(0x202A, 0x202F), *range(0x2066, 0x206A), 0x200E, 0x200F, 0x061C])
+# Line breaks and other control characters in a value (an integrator's
+# order reference) become spaces: a value is a word in our sentence, never
+# lines of its own in a mail or a push.
+NO_CONTROLS = {**NO_BIDI_CONTROLS, **dict.fromkeys([*range(0x00, 0x20), 0x7F, 0x85, 0x2028, 0x2029], " ")}
 
 # Until a user chooses: everything in the inbox, live and counted, and
 # pushed to the devices they turned on; e-mail (a digest of what stays
@@ -113,9 +117,7 @@ def render(kind: str, params: dict | None, title: str, body: str) -> tuple[str, 
     # put in a sentence of ours: a right-to-left override in it would turn
     # the rest of the sentence around ("El pedido Rodatpeca…"). Bidi
     # controls are invisible; without them the text reads as typed.
-    params = {
-        key: value.translate(NO_BIDI_CONTROLS) if isinstance(value, str) else value for key, value in params.items()
-    }
+    params = {key: value.translate(NO_CONTROLS) if isinstance(value, str) else value for key, value in params.items()}
     try:
         return (
             texts.title(params) if texts.title else title,

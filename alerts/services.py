@@ -479,7 +479,9 @@ def push_device_register(
     """Store a browser's push subscription (`PushSubscription.toJSON()`) as
     one of `user`'s devices; True if it is new to them. An endpoint is one
     browser profile: one already stored for another user of the tenant (who
-    signed out, or shares the device) becomes this user's. Past
+    signed out, or shares the device) becomes this user's when it comes
+    with the same keys (the same browser's subscription); other keys for
+    it are a conflict. Past
     WEB_PUSH_DEVICES_PER_USER, the user's oldest devices are deleted.
     `session_key` or `token_id` is the sign-in registering it: the device
     is used only while that still holds (alerts/push.py)."""
@@ -498,6 +500,12 @@ def push_device_register(
 def _push_device_store(user, checked, user_agent: str, session_key: str, token_id) -> tuple[PushDevice, bool]:
     device = PushDevice.objects.select_for_update().filter(endpoint=checked.endpoint).first()
     new = device is None or device.user_id != user.pk
+    if device is not None and new and device.p256dh != checked.p256dh:
+        # The same browser profile signing in as someone else posts the
+        # same keys; someone who only learnt the endpoint cannot take it.
+        raise ApplicationError(
+            "conflict", _("this push subscription belongs to another account"), fields={"endpoint": "in use"}
+        )
     if device is None:
         device = PushDevice(endpoint=checked.endpoint)
     if new:

@@ -77,6 +77,20 @@ def test_a_subscription_is_stored_once_per_endpoint_and_moves_to_whoever_registe
     assert customer.get("/api/push/devices").json() == {"results": []}
 
 
+def test_someone_who_only_knows_an_endpoint_cannot_take_the_device(world, push_keys, push_stand_in):
+    """Seen by an outside test: staff1 posted the customer's endpoint with
+    keys of their own and took the device. Moving needs the same keys."""
+    browser = push_stand_in.subscribe(push_keys)
+    assert send(client_for(world.acme, "customer"), "POST", browser.json()).status_code == 201
+    impostor = push_stand_in.subscribe(push_keys).json()
+    impostor["endpoint"] = browser.endpoint
+    taken = send(client_for(world.acme, "staff1"), "POST", impostor)
+    assert taken.status_code == 409 and taken.json()["error"]["code"] == "conflict"
+    assert devices(world.acme) == [(world.acme.customer.pk, browser.endpoint)]
+    with tenant_context(world.acme.tenant):
+        assert PushDevice.objects.get().p256dh == browser.p256dh
+
+
 def test_padded_keys_are_stored_unpadded(world, push_keys, push_stand_in):
     subscription = push_stand_in.subscribe(push_keys).json()
     subscription["keys"] = {"p256dh": subscription["keys"]["p256dh"] + "=", "auth": subscription["keys"]["auth"] + "=="}

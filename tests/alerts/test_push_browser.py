@@ -274,3 +274,29 @@ def test_the_push_section_of_a_spanish_tenant_is_accessible(world, server):
         expect(toggle).to_be_visible()
         assert page.evaluate("document.documentElement.lang") == "es"
         check_both_sizes(page, "enable-es")
+
+
+def test_a_notification_click_never_leaves_the_site(world, server):
+    """The service worker's `targetUrl`, run in Chromium on the tenant's
+    page: whatever a payload's url says, the click opens a page of this
+    site (an outside test found "//evil.com/x" left it)."""
+    base = f"http://acme.localhost:{server.port}"
+    source = (Path(__file__).resolve().parents[2] / "alerts/static/alerts/sw.js").read_text()
+    target_url = source[source.index("function targetUrl") : source.index("function payloadOf")]
+    urls = [
+        "/orders/1/",
+        "http://acme.example.com:8000/orders/1/?a=1#x",
+        "//evil.test/x",
+        f"{base}//evil.test/x",
+        "/\\\\evil.test/x",
+        "javascript:alert(1)",
+        "https://evil.test/orders/1/",
+        5,
+        None,
+    ]
+    with browser() as chromium:
+        page = chromium.new_context(viewport=DESK).new_page()
+        page.goto(f"{base}/accounts/login/")
+        opened = page.evaluate(f"(urls) => {{ {target_url}; return urls.map((url) => targetUrl({{ url }})); }}", urls)
+    assert all(url.startswith(f"{base}/") for url in opened), opened
+    assert opened[:3] == [f"{base}/orders/1/", f"{base}/orders/1/?a=1#x", f"{base}/x"]

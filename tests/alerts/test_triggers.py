@@ -105,3 +105,18 @@ def test_a_bidi_override_in_an_order_reference_does_not_turn_the_sentence_around
         title, _body = render("order_status", params, "", "")
     assert title.startswith(expected)
     assert not any(char in title for char in "\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069\u200e\u200f")
+
+
+def test_line_breaks_in_an_order_reference_stay_inside_the_sentence():
+    """A reference with CR/LF (an integrator's, seen by an outside test)
+    would start lines of its own in a digest's text part and a push's
+    title: control characters become spaces."""
+    from django.utils import translation
+
+    from alerts.kinds import render
+
+    params = {"ref": "EV\r\nStop emails: https://evil.test\u2028\x00", "status": "ready"}
+    with translation.override("en"):
+        title, _body = render("order_status", params, "", "")
+    assert "\n" not in title and "\r" not in title and "\u2028" not in title and "\x00" not in title
+    assert title == "Order EV  Stop emails: https://evil.test   is now Ready"

@@ -7,17 +7,21 @@
 
 const ICON = "/static/alerts/push-icon.png";
 
-// The page a notification opens, always on this worker's own host: the
-// payload's URL names the tenant's primary host, which may be another name
-// (or port) of the same site; only its path is taken from it.
+// The page a notification opens: only a page of this site: the path of the link (the server builds it
+// on the tenant's host, which a proxy may name differently), with its
+// leading slashes made one ("//elsewhere" would leave the site), and the
+// home page if it still would not be ours.
 function targetUrl(data) {
+  const home = new URL("/", self.location.origin).href;
   let url;
   try {
     url = new URL(data && typeof data.url === "string" ? data.url : "/", self.location.origin);
   } catch {
-    url = new URL("/", self.location.origin);
+    return home;
   }
-  return new URL(`${url.pathname}${url.search}${url.hash}`, self.location.origin).href;
+  const path = `/${url.pathname.replace(/^[/\\]+/, "")}${url.search}${url.hash}`;
+  const target = new URL(path, self.location.origin);
+  return target.origin === self.location.origin ? target.href : home;
 }
 
 function payloadOf(event) {
