@@ -29,8 +29,6 @@ from django.db.models import Q
 from django.urls import reverse
 from django.utils import timezone, translation
 from django.utils.translation import gettext as _
-from py_vapid import Vapid, VapidException
-from pywebpush import WebPusher, WebPushException
 
 from alerts import offsite, selectors
 from alerts.models import Delivery, Notification, PushDevice
@@ -326,6 +324,11 @@ class _NoRedirects(requests.Session):
 def _send(devices: list[PushDevice], message: dict, *, urgency: str) -> Outcome:
     outcome = Outcome()
     data = json.dumps(message, ensure_ascii=False, separators=(",", ":"))
+    # Imported here: pywebpush brings aiohttp, half a second at every
+    # process start (each web worker, each manage.py) for what only a
+    # push job needs.
+    from py_vapid import Vapid
+
     signer = Vapid(private_key=vapid.private_key(settings.VAPID_PRIVATE_KEY))
     with _NoRedirects() as session:
         for device in devices:
@@ -340,8 +343,12 @@ def _send(devices: list[PushDevice], message: dict, *, urgency: str) -> Outcome:
     return outcome
 
 
-def _post(session, signer: Vapid, device: PushDevice, data: str, urgency: str) -> tuple[str, str]:
-    """POST to one device: ("sent" | "gone" | "retry" | "refused", detail)."""
+def _post(session, signer, device: PushDevice, data: str, urgency: str) -> tuple[str, str]:
+    """POST to one device: ("sent" | "gone" | "retry" | "refused", detail).
+    `signer`: a py_vapid Vapid of our key."""
+    from py_vapid import VapidException
+    from pywebpush import WebPusher, WebPushException
+
     if refusal := endpoint_refusal(device.endpoint):
         return "refused", f"device {device.pk}: endpoint refused ({refusal})"
     parts = urlsplit(device.endpoint)

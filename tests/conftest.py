@@ -200,3 +200,13 @@ def push_keys(settings, push_stand_in) -> str:
     settings.VAPID_SUBJECT = "mailto:ops@pregon.test"
     settings.WEB_PUSH_HOSTS = [*settings.WEB_PUSH_HOSTS, push_stand_in.allowed_host]
     return public
+
+
+@pytest.fixture
+def inbox(settings):
+    """A real SMTP server (tests/smtp.py), and Django's mail pointed at it."""
+    from tests.smtp import point_django_at, smtp_server
+
+    with smtp_server() as inbox:
+        point_django_at(settings, inbox.email_url)
+        yield inbox

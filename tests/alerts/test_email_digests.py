@@ -34,13 +34,6 @@ ANA, BOB = "ana@example.com", "bob@example.org"
 
 
 @pytest.fixture
-def inbox(settings):
-    with smtp_server() as inbox:
-        point_django_at(settings, inbox.email_url)
-        yield inbox
-
-
-@pytest.fixture
 def ana(world):
     """acme's customer, with an address; globex's customer (the same id) with another."""
     give_address(world.acme, ANA)

@@ -18,18 +18,10 @@ from alerts.services import kind_policies_update
 from config.asgi import application
 from tests.digests import DUE, give_address, sweep, text
 from tests.factories import add_comment, change_status, create_order
-from tests.smtp import point_django_at, smtp_server
 
 pytestmark = pytest.mark.django_db
 
 ONE_CLICK = "List-Unsubscribe=One-Click"  # the body RFC 8058 has mail clients post
-
-
-@pytest.fixture
-def inbox(settings):
-    with smtp_server() as inbox:
-        point_django_at(settings, inbox.email_url)
-        yield inbox
 
 
 @pytest.fixture

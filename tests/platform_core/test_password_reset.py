@@ -17,19 +17,11 @@ from django.test import Client
 from tests.clock import clear_of_window_edge
 from tests.factories import PASSWORD
 from tests.servers import ROOT
-from tests.smtp import point_django_at, smtp_server
 
 pytestmark = pytest.mark.django_db
 
 EMAIL = "alice@example.com"
 NEW_PASSWORD = "a-new-and-long-passphrase"
-
-
-@pytest.fixture
-def inbox(settings):
-    with smtp_server() as inbox:
-        point_django_at(settings, inbox.email_url)
-        yield inbox
 
 
 @pytest.fixture
