@@ -35,7 +35,7 @@ from django.urls import reverse
 from django.utils import timezone, translation
 from django.utils.text import Truncator
 
-from alerts import selectors
+from alerts import offsite, selectors
 from alerts.models import Delivery, Notification
 from platform_core import clock, jobs
 from platform_core.i18n import language_for, time_zone_for
@@ -149,14 +149,15 @@ def send_digest(user, *, tenant: Tenant | None = None) -> str:
         # The connection broke or timed out mid-conversation: the server may
         # have taken the mail. At most once: never sent again.
         logger.exception("the e-mail digest of user %s of %s may or may not have gone", user.pk, connection.schema_name)
-        _settle(ids, Delivery.Status.FAILED, Delivery.Reason.ERROR, f"connection lost while sending: {error!r}")
+        lost = f"connection lost while sending: {error!r}"
+        offsite.settle_many(ids, Delivery.Status.FAILED, reason=Delivery.Reason.ERROR, detail=lost)
         return LOST
     finally:
         try:
             backend.close()
         except Exception:  # the mail was taken (or not) already; QUIT failing changes nothing
             logger.warning("closing the mail connection failed", exc_info=True)
-    _settle(ids, Delivery.Status.SENT, Delivery.Reason.NONE, "")
+    offsite.settle_many(ids, Delivery.Status.SENT)
     return SENT
 
 
@@ -210,14 +211,8 @@ def _claim(user, tenant: Tenant) -> _Claimed | None:
                 sending.append(delivery)
             outcome.setdefault(key, []).append(delivery.pk)
         for (status, reason, detail), ids in outcome.items():
-            _settle(ids, status, reason, detail)
+            offsite.settle_many(ids, status, reason=reason, detail=detail)
     return _Claimed(deliveries=sending, email=email) if sending else None
-
-
-def _settle(ids: list[int], status: str, reason: str, detail: str) -> None:
-    Delivery.objects.filter(pk__in=ids).update(
-        status=status, reason=reason, detail=detail[:300], retry_at=None, updated_at=timezone.now()
-    )
 
 
 def _retry(ids: list[int], error: Exception) -> None:

@@ -99,6 +99,11 @@ def _schedule_pushes(pushes: list[tuple[int, int]]) -> None:
 
 def settle(delivery: Delivery, status: str, *, reason: str = "", detail: str = "") -> None:
     """Record what became of a delivery."""
-    Delivery.objects.filter(pk=delivery.pk).update(
-        status=status, reason=reason, detail=detail[:300], updated_at=timezone.now()
+    settle_many([delivery.pk], status, reason=reason, detail=detail)
+
+
+def settle_many(ids: list[int], status: str, *, reason: str = "", detail: str = "") -> None:
+    """Record what became of these deliveries (no retry waiting any more)."""
+    Delivery.objects.filter(pk__in=ids).update(
+        status=status, reason=reason, detail=detail[:300], retry_at=None, updated_at=timezone.now()
     )

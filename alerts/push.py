@@ -98,7 +98,9 @@ def _allows(entry: str, scheme: str, host: str, port: int | None) -> bool:
             allowed_scheme, entry = prefix[:-3], entry.removeprefix(prefix)
     name, _colon, entry_port = entry.partition(":")
     default = 443 if scheme == "https" else 80
-    if scheme != allowed_scheme or (port or default) != (int(entry_port) if entry_port.isdigit() else default):
+    if scheme != allowed_scheme or (default if port is None else port) != (
+        int(entry_port) if entry_port.isdigit() else default
+    ):
         return False
     if name.startswith("*."):
         return host.endswith(name[1:]) and len(host) > len(name) - 1

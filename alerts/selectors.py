@@ -82,29 +82,36 @@ def critical_kinds() -> set[str]:
     return set(NotificationKindPolicy.objects.filter(critical=True).values_list("kind", flat=True))
 
 
+def _chosen(user) -> dict:
+    """The user's stored choices ({kind: {channel: bool}}), {} if none."""
+    return NotificationPreference.objects.filter(user=user).values_list("channels", flat=True).first() or {}
+
+
+def _channels(kind: str, chosen: dict, critical: bool) -> dict[str, bool]:
+    """The channels a user gets `kind` on: every one for a critical kind,
+    else their choices over the defaults."""
+    if critical:
+        return dict.fromkeys(kinds.CHANNELS, True)
+    choice = chosen.get(kind)
+    return {**kinds.default_channels(kind), **(choice if isinstance(choice, dict) else {})}
+
+
 def preferences(*, user) -> dict:
     """Every kind with its label, whether the tenant made it critical, and
     the channels the user gets it on (a critical kind: all of them)."""
-    chosen = NotificationPreference.objects.filter(user=user).values_list("channels", flat=True).first() or {}
+    chosen = _chosen(user)
     critical = critical_kinds()
-    result = {}
-    for kind, label in Notification.Kind.choices:
-        channels = {**kinds.default_channels(kind), **chosen.get(kind, {})}
-        if kind in critical:
-            channels = dict.fromkeys(kinds.CHANNELS, True)
-        result[kind] = {"label": str(label), "critical": kind in critical, "channels": channels}
-    return result
+    return {
+        kind: {"label": str(label), "critical": kind in critical, "channels": _channels(kind, chosen, kind in critical)}
+        for kind, label in Notification.Kind.choices
+    }
 
 
 def channel_on(*, user, kind: str, channel: str) -> bool:
     """Whether `user` gets `kind` on `channel` now (as `preferences` reads
-    it, for one kind): a critical kind always, else their choice, else the
-    default."""
-    if NotificationKindPolicy.objects.filter(kind=kind, critical=True).exists():
-        return True
-    chosen = NotificationPreference.objects.filter(user=user).values_list("channels", flat=True).first() or {}
-    choice = chosen.get(kind, {}).get(channel) if isinstance(chosen.get(kind), dict) else None
-    return choice if isinstance(choice, bool) else kinds.default_channels(kind)[channel]
+    it, for one kind)."""
+    critical = NotificationKindPolicy.objects.filter(kind=kind, critical=True).exists()
+    return _channels(kind, _chosen(user), critical)[channel] is True
 
 
 def push_devices(*, user) -> QuerySet[PushDevice]:

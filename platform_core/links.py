@@ -1,8 +1,9 @@
 """Links that leave the site (a push, a mail): a path made absolute on the
 active tenant's host, where no request is there to say its address."""
 
-from django.conf import settings
 from django.db import connection
+
+from platform_core.provisioning import site_url
 
 
 def tenant_url(path: str) -> str:
@@ -15,5 +16,4 @@ def tenant_url(path: str) -> str:
     domain = connection.tenant.get_primary_domain()
     if domain is None:
         return path
-    port = f":{settings.SITE_URL_PORT}" if settings.SITE_URL_PORT else ""
-    return f"{settings.SITE_URL_SCHEME}://{domain.domain}{port}{path}"
+    return site_url(domain=domain.domain, path=path)
