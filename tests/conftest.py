@@ -24,7 +24,7 @@ from django.db import connection, connections
 from config.asgi import application
 from tenants.models import Tenant
 from tests import factories
-from tests.factories import World, ensure_tenants, truncate_tenant_schemas
+from tests.factories import World, empty_tenant_schemas, ensure_tenants
 from tests.sockets import Socket, headers_for
 from ws import db as ws_db
 from ws.middleware import tenants_by_host
@@ -36,16 +36,47 @@ def django_db_setup(django_db_setup, django_db_blocker):
         ensure_tenants()
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _quick_flush():
+    """pytest-django empties the public tables after each transactional test
+    with Django's `flush`: a TRUNCATE of every table, then `post_migrate`
+    (content types and permissions made again). Together 0.3 s a test, for
+    a few rows (tenants, domains) and for content types nothing here reads
+    (the tenant schemas' own are emptied too, below). Here: DELETEs with
+    foreign keys off, and no `post_migrate`."""
+    from django.contrib.contenttypes.models import ContentType
+    from django.core.management.commands import flush
+
+    originals = flush.sql_flush, flush.emit_post_migrate_signal
+
+    def sql_flush(style, connection, reset_sequences=True, allow_cascade=False):
+        if reset_sequences:
+            return originals[0](style, connection, reset_sequences=True, allow_cascade=allow_cascade)
+        tables = connection.introspection.django_table_names(only_existing=True, include_views=False)
+        deletes = [f"DELETE FROM {connection.ops.quote_name(table)}" for table in tables]
+        return ["SET session_replication_role = replica", *deletes, "SET session_replication_role = DEFAULT"]
+
+    flush.sql_flush = sql_flush
+    flush.emit_post_migrate_signal = lambda *args, **kwargs: ContentType.objects.clear_cache()
+    yield
+    flush.sql_flush, flush.emit_post_migrate_signal = originals
+
+
+# Whether the tenant schemas are as `empty_tenant_schemas` leaves them: no
+# row, every sequence at its start. A rolled-back test still advances them.
+_schemas_empty = {"now": False}
+
+
 @pytest.fixture(autouse=True)
 def _clean_tenant_schemas(request, django_db_blocker):
     marker = request.node.get_closest_marker("django_db")
     transactional = bool(marker and marker.kwargs.get("transaction"))
-    if transactional:
-        # Rolled-back tests still advance sequences: restart them so ids
-        # start from 1 in both tenants (colliding on purpose).
+    if transactional and not _schemas_empty["now"]:
+        # ids start from 1 in both tenants (colliding on purpose).
         with django_db_blocker.unblock():
             connection.set_schema_to_public()
-            truncate_tenant_schemas()
+            empty_tenant_schemas()
+    _schemas_empty["now"] = False
     yield
     if transactional:
         # sync_to_async / database_sync_to_async calls made from async tests
@@ -58,7 +89,8 @@ def _clean_tenant_schemas(request, django_db_blocker):
         tenants_by_host.forget()
         with django_db_blocker.unblock():
             connection.set_schema_to_public()
-            truncate_tenant_schemas()
+            empty_tenant_schemas()
+        _schemas_empty["now"] = True
 
 
 @pytest.fixture

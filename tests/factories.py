@@ -38,16 +38,43 @@ def ensure_tenants() -> dict[str, Tenant]:
     return tenants
 
 
-def truncate_tenant_schemas() -> None:
+def empty_tenant_schemas() -> None:
+    """Delete every row of the tenants' schemas and restart their sequences
+    (ids from 1 again), in one round trip. DELETE, not TRUNCATE: TRUNCATE
+    makes new files for each of the ~80 tables and cost 0.27 s, twice per
+    transactional test; these tables hold a test's few rows. Foreign keys
+    and triggers are off meanwhile (`session_replication_role`), so the
+    order of the tables does not matter and no counter trigger fires."""
     with connection.cursor() as cursor:
-        cursor.execute(
-            "SELECT quote_ident(table_schema) || '.' || quote_ident(table_name) FROM information_schema.tables "
-            "WHERE table_schema = ANY(%s) AND table_type = 'BASE TABLE' AND table_name <> 'django_migrations'",
-            [list(TENANT_HOSTS)],
+        cursor.execute(_emptying_sql())
+
+
+_EMPTYING: list[str] = []
+
+
+def _emptying_sql() -> str:
+    """The statements, worked out once per process (the schemas' tables do not change)."""
+    if not _EMPTYING:
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT format('%%I.%%I', table_schema, table_name) FROM information_schema.tables "
+                "WHERE table_schema = ANY(%s) AND table_type = 'BASE TABLE' AND table_name <> 'django_migrations'",
+                [list(TENANT_HOSTS)],
+            )
+            deletes = [f"DELETE FROM {table}" for (table,) in cursor.fetchall()]
+        schemas = ", ".join(f"'{schema}'" for schema in TENANT_HOSTS)  # our own constants
+        restart = (
+            "SELECT setval(format('%I.%I', schemaname, sequencename), start_value, false) "
+            f"FROM pg_sequences WHERE schemaname IN ({schemas})"
         )
-        tables = [row[0] for row in cursor.fetchall()]
-        if tables:
-            cursor.execute(f"TRUNCATE {', '.join(tables)} RESTART IDENTITY CASCADE")
+        statements = [
+            "SET session_replication_role = replica",
+            *deletes,
+            restart,
+            "SET session_replication_role = DEFAULT",
+        ]
+        _EMPTYING.append(";\n".join(statements))
+    return _EMPTYING[0]
 
 
 # --- people ------------------------------------------------------------------------
