@@ -65,7 +65,7 @@ def _emptying_sql() -> str:
         schemas = ", ".join(f"'{schema}'" for schema in TENANT_HOSTS)  # our own constants
         restart = (
             "SELECT setval(format('%I.%I', schemaname, sequencename), start_value, false) "
-            f"FROM pg_sequences WHERE schemaname IN ({schemas})"
+            f"FROM pg_sequences WHERE schemaname IN ({schemas}) AND sequencename <> 'django_migrations_id_seq'"
         )
         statements = [
             "SET session_replication_role = replica",
