@@ -4,9 +4,9 @@ functions in tests/factories.py; socket clients are in tests/sockets.py.
 
 Tenant schemas are created and migrated once per session. Transactional
 tests (needed for consumers, whose DB thread must see committed rows)
-truncate the public tables at teardown, so tenant rows are recreated per
-test (their schemas are kept), and tenant tables are truncated with
-identities restarted, so such a test starts with ids from 1 in both
+empty the public tables at teardown, so tenant rows are recreated per
+test (their schemas are kept), and the tenant tables are emptied with
+their sequences restarted, so such a test starts with ids from 1 in both
 tenants. Plain tests that need colliding ids pass the id explicitly.
 """
 
