@@ -24,7 +24,7 @@ from django.db import connection, connections
 from config.asgi import application
 from tenants.models import Tenant
 from tests import factories
-from tests.factories import World, empty_tenant_schemas, ensure_tenants
+from tests.factories import World, empty_tenant_schemas, ensure_tenants, keys_can_be_switched_off
 from tests.sockets import Socket, headers_for
 from ws import db as ws_db
 from ws.middleware import tenants_by_host
@@ -50,8 +50,8 @@ def _quick_flush():
     originals = flush.sql_flush, flush.emit_post_migrate_signal
 
     def sql_flush(style, connection, reset_sequences=True, allow_cascade=False):
-        if reset_sequences:
-            return originals[0](style, connection, reset_sequences=True, allow_cascade=allow_cascade)
+        if reset_sequences or not keys_can_be_switched_off():
+            return originals[0](style, connection, reset_sequences=reset_sequences, allow_cascade=allow_cascade)
         tables = connection.introspection.django_table_names(only_existing=True, include_views=False)
         deletes = [f"DELETE FROM {connection.ops.quote_name(table)}" for table in tables]
         return ["SET session_replication_role = replica", *deletes, "SET session_replication_role = DEFAULT"]
