@@ -24,7 +24,13 @@ from django.db import connection, connections
 from config.asgi import application
 from tenants.models import Tenant
 from tests import factories
-from tests.factories import World, empty_tenant_schemas, ensure_tenants, keys_can_be_switched_off
+from tests.factories import (
+    World,
+    deleting_with_keys_off,
+    empty_tenant_schemas,
+    ensure_tenants,
+    keys_can_be_switched_off,
+)
 from tests.sockets import Socket, headers_for
 from ws import db as ws_db
 from ws.middleware import tenants_by_host
@@ -43,7 +49,8 @@ def _quick_flush():
     (content types and permissions made again). Together 0.3 s a test, for
     a few rows (tenants, domains) and for content types nothing here reads
     (the tenant schemas' own are emptied too, below). Here: DELETEs with
-    foreign keys off, and no `post_migrate`."""
+    foreign keys off (a role that may not: the TRUNCATE), and no
+    `post_migrate`."""
     from django.contrib.contenttypes.models import ContentType
     from django.core.management.commands import flush
 
@@ -53,8 +60,7 @@ def _quick_flush():
         if reset_sequences or not keys_can_be_switched_off():
             return originals[0](style, connection, reset_sequences=reset_sequences, allow_cascade=allow_cascade)
         tables = connection.introspection.django_table_names(only_existing=True, include_views=False)
-        deletes = [f"DELETE FROM {connection.ops.quote_name(table)}" for table in tables]
-        return ["SET session_replication_role = replica", *deletes, "SET session_replication_role = DEFAULT"]
+        return deleting_with_keys_off([connection.ops.quote_name(table) for table in tables])
 
     flush.sql_flush = sql_flush
     flush.emit_post_migrate_signal = lambda *args, **kwargs: ContentType.objects.clear_cache()

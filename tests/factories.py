@@ -43,16 +43,11 @@ def empty_tenant_schemas() -> None:
     """Delete every row of the tenants' schemas and restart their sequences
     (ids from 1 again), in one round trip. DELETE, not TRUNCATE: TRUNCATE
     makes new files for each of the ~80 tables and cost 0.27 s, twice per
-    transactional test; these tables hold a test's few rows. Foreign keys
-    and triggers are off meanwhile (`session_replication_role`), so the
-    order of the tables does not matter and no counter trigger fires. A
-    database role that may not switch them off (not a superuser) gets the
+    transactional test; these tables hold a test's few rows. A database
+    role that may not switch keys off (`deleting_with_keys_off`) gets the
     slower TRUNCATE."""
     with connection.cursor() as cursor:
         cursor.execute(_emptying_sql())
-
-
-_EMPTYING: list[str] = []
 
 
 @functools.cache
@@ -63,32 +58,32 @@ def keys_can_be_switched_off() -> bool:
         return cursor.fetchone()[0] == "on"
 
 
+def deleting_with_keys_off(tables: list[str], *also: str) -> list[str]:
+    """Statements deleting every row of `tables` (quoted names), then `also`,
+    with foreign keys and triggers off meanwhile: the order of the tables
+    does not matter and no counter trigger fires. Needs a superuser."""
+    deletes = [f"DELETE FROM {table}" for table in tables]
+    return ["SET session_replication_role = replica", *deletes, *also, "SET session_replication_role = DEFAULT"]
+
+
+@functools.cache
 def _emptying_sql() -> str:
     """The statements, worked out once per process (the schemas' tables do not change)."""
-    if not _EMPTYING:
-        with connection.cursor() as cursor:
-            cursor.execute(
-                "SELECT format('%%I.%%I', table_schema, table_name) FROM information_schema.tables "
-                "WHERE table_schema = ANY(%s) AND table_type = 'BASE TABLE' AND table_name <> 'django_migrations'",
-                [list(TENANT_HOSTS)],
-            )
-            tables = [table for (table,) in cursor.fetchall()]
-        if not keys_can_be_switched_off():
-            _EMPTYING.append(f"TRUNCATE {', '.join(tables)} RESTART IDENTITY CASCADE")
-            return _EMPTYING[0]
-        schemas = ", ".join(f"'{schema}'" for schema in TENANT_HOSTS)  # our own constants
-        restart = (
-            "SELECT setval(format('%I.%I', schemaname, sequencename), start_value, false) "
-            f"FROM pg_sequences WHERE schemaname IN ({schemas}) AND sequencename <> 'django_migrations_id_seq'"
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT format('%%I.%%I', table_schema, table_name) FROM information_schema.tables "
+            "WHERE table_schema = ANY(%s) AND table_type = 'BASE TABLE' AND table_name <> 'django_migrations'",
+            [list(TENANT_HOSTS)],
         )
-        statements = [
-            "SET session_replication_role = replica",
-            *(f"DELETE FROM {table}" for table in tables),
-            restart,
-            "SET session_replication_role = DEFAULT",
-        ]
-        _EMPTYING.append(";\n".join(statements))
-    return _EMPTYING[0]
+        tables = [table for (table,) in cursor.fetchall()]
+    if not keys_can_be_switched_off():
+        return f"TRUNCATE {', '.join(tables)} RESTART IDENTITY CASCADE"
+    schemas = ", ".join(f"'{schema}'" for schema in TENANT_HOSTS)  # our own constants
+    restart = (
+        "SELECT setval(format('%I.%I', schemaname, sequencename), start_value, false) "
+        f"FROM pg_sequences WHERE schemaname IN ({schemas}) AND sequencename <> 'django_migrations_id_seq'"
+    )
+    return ";\n".join(deleting_with_keys_off(tables, restart))
 
 
 # --- people ------------------------------------------------------------------------
