@@ -4,6 +4,7 @@ WEB_CONCURRENCY workers, `make run WORKERS=n`, and the Redis settings."""
 import os
 import socket
 import subprocess
+import sys
 import time
 import urllib.request
 
@@ -92,3 +93,21 @@ def test_sentinels_name_the_master_and_replace_redis_url(redis_env):
     assert redis_hosts(environ.Env()) == [
         {"sentinels": [("s1", 26379), ("10.0.0.2", 26380)], "master_name": "pregon", "password": "s3cret"}
     ]
+
+
+def test_a_worker_freezes_the_app_and_collects_garbage_less_often():
+    """What uvicorn's worker runs on import of `config.asgi`: the app's
+    long-lived objects leave the collector's view, and the young generation
+    waits for 50,000 allocations, not Python's 700 (a third of a connect
+    storm's event loop was collections; docs/performance.md)."""
+    probe = (
+        "import gc; before = gc.get_freeze_count(); import config.asgi; "
+        "print(before, gc.get_freeze_count(), *gc.get_threshold())"
+    )
+    env = {**os.environ, "DJANGO_SETTINGS_MODULE": "tests.settings"}
+    output = subprocess.run([sys.executable, "-c", probe], cwd=ROOT, env=env, capture_output=True, text=True)
+    assert output.returncode == 0, output.stderr
+    before, frozen, young, middle, old = map(int, output.stdout.split())
+    assert before == 0
+    assert frozen > 50_000  # Django, the models, the URL conf, the consumers
+    assert (young, middle, old) == (50_000, 20, 100)  # not (0, …): cycles are still collected
