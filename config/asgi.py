@@ -3,9 +3,6 @@
 import gc
 import os
 
-# (young, middle, old): see gc.set_threshold below.
-GC_THRESHOLDS = (50_000, 20, 100)
-
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
 
 # Django must be set up before anything imports models (consumers do).
@@ -66,7 +63,7 @@ protocols = ProtocolTypeRouter(
 # every 50,000 allocations instead of 700. Cycles are still freed, a few
 # MB later (docs/performance.md, "The garbage collector").
 gc.freeze()
-gc.set_threshold(*GC_THRESHOLDS)
+gc.set_threshold(50_000, 20, 100)  # (young, middle, old); Python's: (700, 10, 10)
 
 
 async def application(scope, receive, send):

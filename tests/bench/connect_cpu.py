@@ -20,13 +20,14 @@ from tests.bench.run import Bench
 
 
 def cpu_seconds(pid: int) -> dict[str, float]:
+    """User + system CPU seconds of the process's threads, from /proc."""
+    ticks = os.sysconf("SC_CLK_TCK")
     by_thread = {"main": 0.0, "other": 0.0}
     for task in os.listdir(f"/proc/{pid}/task"):
         with open(f"/proc/{pid}/task/{task}/stat") as stat:
-            fields = stat.read().rsplit(")", 1)[1].split()
-        by_thread["main" if task == str(pid) else "other"] += (int(fields[11]) + int(fields[12])) / os.sysconf(
-            "SC_CLK_TCK"
-        )
+            fields = stat.read().rsplit(")", 1)[1].split()  # the fields after the thread's name
+        utime, stime = int(fields[11]), int(fields[12])
+        by_thread["main" if task == str(pid) else "other"] += (utime + stime) / ticks
     return by_thread
 
 
@@ -48,7 +49,7 @@ def main():
                     path="/ws/stores/1/orders/",
                     mode="stream",
                     cookies=bench.staff_cookies,
-                    per_process=n // 2,
+                    per_process=max(1, n // 2),  # two client processes, as in `make bench`
                     concurrency=50,
                 )
                 after = cpu_seconds(bench.server.pid)
