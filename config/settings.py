@@ -214,6 +214,10 @@ else:
 # waits on PostgreSQL most of its trip: in the connect bench 8 threads
 # opened 44 sockets/s where 4 opened 13, in the same minute.
 WS_DB_THREADS = env.int("WS_DB_THREADS", default=8)
+# Connections per worker on which dashboards read, on the event loop, what
+# they open with (ws/reads.py): outside the pool, so size PostgreSQL's
+# max_connections as workers × (DB_POOL_MAX + this).
+WS_DB_READ_CONNECTIONS = env.int("WS_DB_READ_CONNECTIONS", default=2)
 # How long a worker trusts its own record of which tenant a host name
 # serves (ws/middleware.py). A Domain or Tenant saved or deleted in this
 # process is honoured at once; one changed by another process (another

@@ -15,20 +15,24 @@ import logging
 from collections import defaultdict
 from urllib.parse import parse_qs
 
+from channels.auth import UserLazyObject
 from django.conf import settings
+from django.contrib.auth.models import AnonymousUser
 
 from orders import selectors
 from orders.stream import Start, StreamCursor, Verdict
-from platform_core.access import credentials_ended
+from platform_core.access import DB_SESSIONS, credentials_ended, read_session, session_user
 from platform_core.availability import is_outage
 from platform_core.errors import ApplicationError
 from platform_core.parsing import parse_client_int
+from platform_core.plain_sql import Reads, run, run_async
 from stores.presence import presence_enter, presence_leave
 from stores.selectors import Access, store_access_and_seq, store_access_many
 from ws import close_codes, events
 from ws.consumers import JsonSocket
 from ws.db import in_tenant
 from ws.loops import cancel_and_wait, per_event_loop
+from ws.reads import read
 
 logger = logging.getLogger(__name__)
 
@@ -57,27 +61,58 @@ class StoreOrdersSocket(JsonSocket):
         # its staff reader is not on the board, so is not listed as present
         # there, nor counted as watching it (orders/unattended.py).
         self.present = parse_qs(self.scope.get("query_string", b"").decode("latin1")).get("presence") != ["off"]
-        # The connect's one trip to the database thread (each costs a
-        # thread hop, and a schema switch when the thread's last call was
-        # another tenant's): the user, access to the store, the stream
-        # position and the first replay batch (presence is in memory).
-        refusal, self.open_state = await in_tenant(self.tenant, self._admit_and_read, self.after)
+        # The connect's reads, two statements: the session, then the user,
+        # access to the store, the stream position and the first replay
+        # batch (presence is in memory). With the database session engine
+        # they run on the event loop (ws/reads.py: a trip to a thread, and
+        # the GIL it fights for, cost three times the reads themselves);
+        # with another engine, whose store is synchronous, on the DB thread.
+        if settings.SESSION_ENGINE == DB_SESSIONS:
+            schema = self.tenant.schema_name
+            refusal, self.open_state = await read(lambda cursor: run_async(self._opening(schema), cursor))
+        else:
+            refusal, self.open_state = await in_tenant(self.tenant, lambda: run(self._opening()))
         return refusal
 
-    def _admit_and_read(self, after: int | None):
-        """(a close code, None) to refuse, else (None, the open state). On
-        the DB thread, in the tenant."""
-        refusal = self.admit_now()
+    def _opening(self, schema: str | None = None) -> Reads:
+        """(a close code, None) to refuse, else (None, (the store's latest
+        seq, the first replay batch)): the session, then everything else in
+        one statement (`selectors.dashboard_opening`), with `admit_now`'s
+        rules. Sets `self.user`."""
+        user, session = self.scope["user"], None
+        if isinstance(user, UserLazyObject):  # a session cookie
+            found = yield from read_session(self.credential.session_key, schema)
+            session, user_id = found or (None, None)
+        else:  # a ticket's user
+            user_id = user.pk
+        row, access, latest, batch = None, Access.NOT_FOUND, None, []
+        if user_id is not None:
+            row, access, latest, batch = yield from selectors.dashboard_opening(
+                user_id=user_id,
+                store_id=self.store_id,
+                after=self.after,
+                limit=settings.STREAM_REPLAY_BATCH,
+                schema=schema,
+            )
+        if isinstance(user, UserLazyObject):
+            # Django's get_user decision, kept in the scope as admit_now does.
+            user._wrapped = session_user(session, row) if session is not None else AnonymousUser()
+            self.user = user._wrapped
+        else:
+            self.user = user if row is not None else AnonymousUser()  # deactivated since
+        if not self.user.is_authenticated:
+            return close_codes.NOT_SIGNED_IN, None
+        refusal = self._refusal_for(access)
         if refusal is not None:
             return refusal, None
-        return None, self._open_state(after)
-
-    authorized_seq: int | None = None  # the store's latest seq, read with its last access check
+        return None, (latest, batch)
 
     def authorize_now(self):
-        # With the store's latest seq, in the same statement: the connect's
-        # open state needs it (`_open_state`).
-        access, self.authorized_seq = store_access_and_seq(user=self.user, store_id=self.store_id)
+        access, _latest = store_access_and_seq(user=self.user, store_id=self.store_id)
+        return self._refusal_for(access)
+
+    @staticmethod
+    def _refusal_for(access: Access) -> int | None:
         return {Access.ALLOWED: None, Access.FORBIDDEN: close_codes.FORBIDDEN}.get(access, close_codes.NOT_FOUND)
 
     suspended = 0  # access checks under way (ws/access.py): park live frames meanwhile
@@ -298,15 +333,6 @@ class StoreOrdersSocket(JsonSocket):
         except Exception:
             # The database may be restarting; the next beat tries again.
             logger.warning("heartbeat of store %s failed", self.store_id, exc_info=True)
-
-    def _open_state(self, after: int | None):
-        """The connect's reads, in one go, after `admit_now` allowed it (which
-        read the latest seq). Runs on the DB thread, in the tenant."""
-        latest = self.authorized_seq
-        batch = []
-        if after is not None and after <= latest:
-            batch = selectors.stream_after(store_id=self.store_id, after=after, limit=settings.STREAM_REPLAY_BATCH)
-        return latest, batch
 
 
 class DashboardBeat:

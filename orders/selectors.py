@@ -6,8 +6,11 @@ from django.db.models import Count, F, Q, QuerySet, Window
 from django.db.models.functions import RowNumber
 
 from orders.models import Order, OrderComment, OrderStatusChange, StoreEvent
-from stores.models import Store
-from stores.selectors import staff_store_ids
+from platform_core.access import user_columns
+from platform_core.models import User
+from platform_core.plain_sql import Reads, table
+from stores.models import StaffMembership, Store
+from stores.selectors import Access, staff_store_ids
 from ws import events
 
 BOARD_COMMENTS = 20  # per order, the latest: what a board's card shows
@@ -138,6 +141,35 @@ def stream_after(*, store_id: int, after: int, upto: int | None = None, limit: i
     if upto is not None:
         events_ = events_.filter(seq__lte=upto)
     return list(events_.order_by("seq").values_list("seq", "frame")[:limit])
+
+
+def dashboard_opening(
+    *, user_id: int, store_id: int, after: int | None, limit: int, schema: str | None = None
+) -> Reads[tuple[tuple | None, Access, int | None, list[tuple[int, str]]]]:
+    """What a dashboard opens with, in one plain statement
+    (platform_core/plain_sql.py): (the user's row, `user_columns()`, or None
+    if the user is gone or inactive; the user's access to the store; the
+    store's latest seq; and only for its staff, with `after` given, the
+    first `limit` events after it, as `stream_after` reads them)."""
+    rows = yield (
+        f"SELECT {user_columns('u')}, s.id, s.last_seq, a.staff, e.seqs, e.frames "
+        f"FROM {table(User, schema)} u "
+        f"LEFT JOIN {table(Store, schema)} s ON s.id = %(store)s "
+        "LEFT JOIN LATERAL (SELECT EXISTS ("
+        f"SELECT 1 FROM {table(StaffMembership, schema)} m WHERE m.store_id = s.id AND m.user_id = u.id"
+        ") AS staff) a ON true "
+        "LEFT JOIN LATERAL (SELECT array_agg(seq ORDER BY seq) AS seqs, array_agg(frame ORDER BY seq) AS frames "
+        f"FROM (SELECT seq, frame FROM {table(StoreEvent, schema)} "
+        "WHERE a.staff AND %(after)s::bigint IS NOT NULL AND store_id = s.id AND seq > %(after)s "
+        "ORDER BY seq LIMIT %(limit)s) page) e ON true "
+        "WHERE u.id = %(user)s AND u.is_active",
+        {"user": user_id, "store": store_id, "after": after, "limit": limit},
+    )
+    if not rows:
+        return None, Access.NOT_FOUND, None, []
+    *user, store, latest, staff, seqs, frames = rows[0]
+    access = Access.NOT_FOUND if store is None else Access.ALLOWED if staff else Access.FORBIDDEN
+    return tuple(user), access, latest, list(zip(seqs or (), frames or (), strict=True))
 
 
 def stores_existing(store_ids) -> set[int]:

@@ -11,17 +11,17 @@ import hashlib
 from dataclasses import dataclass
 
 from django.conf import settings
-from django.contrib.auth import BACKEND_SESSION_KEY, HASH_SESSION_KEY, SESSION_KEY, get_user
+from django.contrib.auth import BACKEND_SESSION_KEY, HASH_SESSION_KEY, SESSION_KEY
 from django.contrib.auth.models import AnonymousUser
 from django.core.exceptions import ValidationError
 from django.db import connection
 from django.db.models import Q
-from django.http import HttpRequest
 from django.utils import timezone
 from django.utils.crypto import constant_time_compare
 from django.utils.module_loading import import_string
 
 from platform_core.models import ApiToken, User
+from platform_core.plain_sql import Reads, run, table
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,39 +60,58 @@ def user_for_session(session_key: str):
     no longer verifies is not deleted here: the socket is refused, and the
     next HTTP request, which runs `get_user`, flushes it.
     """
-    if settings.SESSION_ENGINE != DB_SESSIONS:
-        request = HttpRequest()
-        request.session = import_string(settings.SESSION_ENGINE + ".SessionStore")(session_key)
-        return get_user(request)
-    from django.contrib.sessions.backends.db import SessionStore
+    found = run(read_session(session_key))
+    if found is None:
+        return AnonymousUser()
+    session, user_id = found
+    with connection.cursor() as cursor:
+        cursor.execute(f"SELECT {user_columns()} FROM {table(User)} WHERE id = %s AND is_active", [user_id])
+        return session_user(session, cursor.fetchone())
+
+
+def read_session(session_key: str, schema: str | None = None) -> Reads[tuple[dict, int] | None]:
+    """(the decoded session, the id of the user it names) of an unexpired
+    session, or None. With the database engine, one plain statement
+    (platform_core/plain_sql.py); another engine's store is asked through
+    Django, synchronously, so only `run` may drive it then. The user is
+    not checked yet: `session_user` does, with the user's row."""
     from django.contrib.sessions.models import Session
 
-    store = SessionStore()
+    store = import_string(settings.SESSION_ENGINE + ".SessionStore")(session_key)
     if not store._validate_session_key(session_key) or "\x00" in session_key:
-        return AnonymousUser()
-    with connection.cursor() as cursor:
-        cursor.execute(
-            f"SELECT session_data FROM {Session._meta.db_table} WHERE session_key = %s AND expire_date > %s",
+        return None
+    if settings.SESSION_ENGINE != DB_SESSIONS:
+        session = store.load()
+    else:
+        rows = yield (
+            f"SELECT session_data FROM {table(Session, schema)} WHERE session_key = %s AND expire_date > %s",
             [session_key, timezone.now()],
         )
-        row = cursor.fetchone()
-        if row is None:
-            return AnonymousUser()
-        session = store.decode(row[0])  # {} when tampered with
-        try:
-            user_id = User._meta.pk.to_python(session[SESSION_KEY])
-        except (KeyError, ValueError, ValidationError):
-            return AnonymousUser()
-        cursor.execute(f"SELECT {_USER_COLUMNS} FROM {User._meta.db_table} WHERE id = %s AND is_active", [user_id])
-        row = cursor.fetchone()
+        if not rows:
+            return None
+        session = store.decode(rows[0][0])  # {} when tampered with
+    try:
+        return session, User._meta.pk.to_python(session[SESSION_KEY])
+    except (KeyError, ValueError, ValidationError):
+        return None
+
+
+def user_columns(alias: str = "") -> str:
+    """The user's columns, in `USER_FIELDS` order, for a plain statement."""
+    prefix = f"{alias}." if alias else ""
+    return ", ".join(f'{prefix}"{field.column}"' for field in User._meta.concrete_fields)
+
+
+USER_FIELDS = [field.attname for field in User._meta.concrete_fields]
+
+
+def session_user(session: dict, row: tuple | None):
+    """The user of `row` (its `user_columns()`, read for an active user) if
+    `session` still signs them in, else AnonymousUser."""
     if row is None:
         return AnonymousUser()
-    user = User.from_db(connection.alias, _USER_FIELDS, row)
+    user = User.from_db("default", USER_FIELDS, row)
     return user if _signed_in_user(session, {user.pk: user}) == user.pk else AnonymousUser()
-
-
-_USER_FIELDS = [field.attname for field in User._meta.concrete_fields]
-_USER_COLUMNS = ", ".join(f'"{field.column}"' for field in User._meta.concrete_fields)
 
 
 def active_tokens():

@@ -5,8 +5,9 @@ schema), what to do once open (`opened`: join groups, send the first
 frames) and which client message types they accept (`handlers`). A
 connect makes one trip to the database thread (`admit`): the user of a
 session cookie is loaded there (ws/middleware.py leaves it to the socket),
-with the socket's own rule, and a socket that reads something to open
-(the dashboard) folds those reads into the same trip. The base
+with the socket's own rule. The dashboard reads its user, its access and
+what it opens with on the event loop instead (orders/consumers.py,
+ws/reads.py): no trip to a thread at all. The base
 gives every socket the same behaviour for the rest: sign-in required,
 `ping` → `pong`, error frames that keep the socket open, a size limit that
 closes with 1009, group membership that is undone on disconnect, and
@@ -57,7 +58,8 @@ class JsonSocket(AsyncWebsocketConsumer):
     # no channel of its own. With an alias, Channels would give it one: on
     # the pub/sub layer a SUBSCRIBE on connect and an UNSUBSCRIBE on close
     # (Redis round trips, one at a time per shard) and a receive task for
-    # the socket's whole life. No alias configured: no channel.
+    # the socket's whole life. No alias configured: no channel (`_serve`
+    # does not ask for one).
     channel_layer_alias = "pregon.sockets-have-no-channel"
 
     accepted = False
@@ -85,7 +87,7 @@ class JsonSocket(AsyncWebsocketConsumer):
 
     async def __call__(self, scope, receive, send):
         try:
-            await super().__call__(scope, receive, send)
+            await self._serve(scope, receive, send)
         except Exception as error:
             # Raised in channels' own code (a channel for this socket while
             # Redis is down) or in a handler: close cleanly, never crash.
@@ -103,6 +105,18 @@ class JsonSocket(AsyncWebsocketConsumer):
                     await receive()  # websocket.connect
                     await send({"type": "websocket.accept"})
                 await send({"type": "websocket.close", "code": code})
+
+    async def _serve(self, scope, receive, send):
+        """Channels' `AsyncConsumer.__call__` for a socket with no channel:
+        each message of the client to `dispatch`, in order, until
+        StopConsumer. (Channels' own waits for every message in a new task,
+        through `asyncio.wait`, ready to wait on a channel beside it.)"""
+        self.scope, self.channel_layer, self.base_send = scope, None, send
+        try:
+            while True:
+                await self.dispatch(await receive())
+        except StopConsumer:
+            pass
 
     async def accept(self, subprotocol=None, headers=None):
         await super().accept(subprotocol, headers)

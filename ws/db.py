@@ -35,6 +35,7 @@ from django.conf import settings
 from django.db import InterfaceError, OperationalError, connection
 
 from tenants.models import Tenant
+from ws import reads
 
 T = TypeVar("T")
 
@@ -118,8 +119,10 @@ def _keeping_connection(func: Callable[[], T]) -> T:
 
 
 def close_connections() -> None:
-    """Close the connection of every socket DB thread (tests: before the
-    test database is truncated or dropped; a process about to stop)."""
+    """Close the connection of every socket DB thread, and the event loops'
+    read connections (ws/reads.py) (tests: before the test database is
+    truncated or dropped; a process about to stop)."""
+    reads.close_connections()
     if _executor is None:
         return
     threads = _threads

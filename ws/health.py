@@ -35,6 +35,7 @@ from django.conf import settings
 from ws import close_codes
 from ws.loops import per_event_loop
 from ws.occupancy import forget_stale_subscriptions
+from ws.outbox import writing
 
 logger = logging.getLogger(__name__)
 
@@ -77,14 +78,14 @@ class LayerWatch:
 
     async def _watch_writes(self) -> None:
         """Close (4408) any socket whose pending write has waited on its
-        client longer than WS_SEND_TIMEOUT_SECONDS (ws/outbox.py)."""
+        client longer than WS_SEND_TIMEOUT_SECONDS (ws/outbox.py). Only the
+        outboxes that are writing are looked at, not every socket."""
         while True:
             await asyncio.sleep(min(1.0, settings.WS_SEND_TIMEOUT_SECONDS / 2))
             now = time.monotonic()
-            for socket in list(self.sockets):
-                outbox = getattr(socket, "outbox", None)
-                if outbox is not None and outbox.stuck_for(now) > settings.WS_SEND_TIMEOUT_SECONDS:
-                    socket.too_slow()
+            for outbox in list(writing()):
+                if outbox.stuck_for(now) > settings.WS_SEND_TIMEOUT_SECONDS:
+                    outbox.overflow()
 
     async def _run(self) -> None:
         failures = 0

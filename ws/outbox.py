@@ -21,9 +21,14 @@ import time
 from collections.abc import Awaitable, Callable
 
 from platform_core.availability import is_client_gone
-from ws.loops import cancel_and_wait
+from ws.loops import cancel_and_wait, per_event_loop
 
 logger = logging.getLogger(__name__)
+
+# The outboxes of this event loop whose writer is running: the only ones a
+# write can be stuck in (health.LayerWatch looks at these, not at every
+# socket of the worker, once a second).
+writing = per_event_loop(set)
 
 
 class Outbox:
@@ -74,6 +79,10 @@ class Outbox:
         self._signal_progress()  # nobody waits for room on a closing socket
         self._start_writer()
 
+    def overflow(self) -> None:
+        """The client is too slow: as when the queue overflows."""
+        self._on_overflow()
+
     def stuck_for(self, now: float) -> float:
         """How long the write under way has been waiting for the client."""
         return now - self.sending_since if self.sending_since is not None else 0.0
@@ -115,6 +124,8 @@ class Outbox:
     async def _run(self) -> None:
         # Ends when the queue is empty; `push` starts it again. Between the
         # last check and the return nothing awaits, so no frame is stranded.
+        running = writing()
+        running.add(self)
         try:
             while self.frames and self.close_code is None:
                 text = self.frames[0]
@@ -134,5 +145,6 @@ class Outbox:
             if not is_client_gone(error):
                 logger.exception("socket writer failed")
         finally:
+            running.discard(self)
             self.sending_since = None
             self._signal_progress()

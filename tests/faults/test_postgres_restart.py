@@ -43,6 +43,12 @@ async def test_postgres_restart_gives_503s_then_recovers_without_a_server_restar
         assert await asyncio.to_thread(feeder.post_one) == 200
         status, _, body = await asyncio.to_thread(get, server, "/api/stores/1/orders", token=staff_token)
         assert (status, body["count"]) == (200, 1)
+        # A dashboard opens before the stop: the worker's read connections
+        # (ws/reads.py) exist, and die with the server.
+        before = StreamFollower([server], store_id=1, cookie=staff_cookie)
+        before.start()
+        await before.wait_until(lambda: before.opened, 15, "a socket before the restart")
+        await before.stop()
 
         await asyncio.to_thread(postgres.stop)
 

@@ -14,13 +14,14 @@ from django.db import OperationalError, connection, connections
 from django.test import Client
 from django_tenants.utils import schema_context
 
+from orders import consumers
 from orders.consumers import StoreOrdersSocket
 from stores.models import Store
 from tenants.models import Domain
 from tests.factories import create_order, login_cookie, session_cookie
 from tests.servers import uvicorn_server, websocket
 from tests.sockets import closed, first_frames
-from ws import close_codes, middleware
+from ws import close_codes, middleware, reads
 from ws import db as ws_db
 from ws.access import access_watch
 
@@ -83,20 +84,31 @@ async def test_a_change_no_signal_announces_is_honoured_within_tenant_cache_seco
     assert await socket.closed_with() == close_codes.NOT_FOUND
 
 
-async def test_a_dashboard_connect_makes_one_trip_to_the_database_thread(world, open_socket, monkeypatch):
+async def test_a_dashboard_connect_reads_on_the_event_loop_with_no_trip_to_a_thread(world, open_socket, monkeypatch):
     cookie = await login_cookie(world.acme.tenant, world.acme.staff1)
     await first_frames(await open_socket(STORE, cookie=cookie), "stream.live")  # the host is on record
-    trips = []
-    real = ws_db.on_db_thread
+    trips, statements = [], []
+    real_trip, real_run = ws_db.on_db_thread, consumers.run_async
 
-    async def counted(func):
+    async def counted_trip(func):
         trips.append(func)
-        return await real(func)
+        return await real_trip(func)
 
-    monkeypatch.setattr(ws_db, "on_db_thread", counted)
-    monkeypatch.setattr(middleware, "on_db_thread", counted)
-    await first_frames(await open_socket(STORE + "?after=0", cookie=cookie), "stream.live")
-    assert len(trips) == 1
+    async def counted_run(reads, cursor):
+        statements.append(cursor)
+        return await real_run(reads, cursor)
+
+    monkeypatch.setattr(ws_db, "on_db_thread", counted_trip)
+    monkeypatch.setattr(middleware, "on_db_thread", counted_trip)
+    monkeypatch.setattr(consumers, "run_async", counted_run)
+    await sync_to_async(create_order)(world.acme.tenant, external_id="ACME-1")
+    socket = await open_socket(STORE + "?after=0", cookie=cookie)
+    frames = [await socket.receive()]
+    while frames[-1]["type"] != "stream.live":
+        frames.append(await socket.receive())
+    # The replay batch came with the connect's reads, all on the loop.
+    assert [f["type"] for f in frames if f["type"] != "presence"] == ["order.created", "stream.live"]
+    assert (trips, len(statements)) == ([], 1)
 
 
 async def test_a_signed_out_session_is_refused_even_on_a_warm_path(world, open_socket):
@@ -179,6 +191,50 @@ async def test_a_call_that_did_part_of_its_work_is_not_run_again(world, one_db_t
     assert attempts == [1]
     # The thread takes a fresh connection for the next call.
     assert await ws_db.in_tenant(world.acme.tenant, lambda: Store.objects.count()) == 2
+
+
+# --- the event loop's read connections (ws/reads.py) -----------------------------------------
+@pytest.fixture
+def one_read_connection(settings):
+    """One read connection per loop, so that consecutive reads share it."""
+    settings.WS_DB_READ_CONNECTIONS = 1
+
+
+async def read_backend_pid() -> int:
+    async def pid(cursor):
+        await cursor.execute("SELECT pg_backend_pid()")
+        return (await cursor.fetchone())[0]
+
+    return await reads.read(pid)
+
+
+async def test_a_dead_read_connection_is_replaced_and_the_dashboard_still_opens(
+    world, open_socket, one_read_connection
+):
+    cookie = await login_cookie(world.acme.tenant, world.acme.staff1)
+    await first_frames(await open_socket(STORE, cookie=cookie), "stream.live")
+    first = await read_backend_pid()
+    assert await read_backend_pid() == first  # kept from read to read
+    await asyncio.to_thread(kill, first)  # as a PostgreSQL restart does
+    await first_frames(await open_socket(STORE, cookie=cookie), "stream.live")
+    assert await read_backend_pid() != first
+
+
+async def test_a_statement_that_fails_on_a_live_read_connection_is_not_run_again(world, one_read_connection):
+    attempts = []
+
+    async def too_slow(cursor):
+        attempts.append(1)
+        await cursor.execute("SET statement_timeout = 10")
+        try:
+            await cursor.execute("SELECT pg_sleep(1)")
+        finally:
+            await cursor.execute("RESET statement_timeout")
+
+    with pytest.raises(OperationalError):  # an outage to the socket: 1013
+        await reads.read(too_slow)
+    assert attempts == [1]
+    assert await read_backend_pid() > 0  # the connection is still in use
 
 
 async def test_handshakes_in_flight_share_one_tenant_lookup(world, monkeypatch):

@@ -1,0 +1,108 @@
+"""Reads on the event loop: a dashboard's connect without a thread hop.
+
+A dashboard signed in by a session cookie reads, to open: the session, its
+user, the user's access to the store with the store's latest seq, and with
+`?after=` the first replay batch. On a socket DB thread (ws/db.py) those
+reads cost 0.55–0.6 ms of CPU per connect, most of it the hop there and
+back and the thread's fight with the event loop for the GIL; on an async
+psycopg connection of the worker's own event loop, 0.13–0.16 ms (measured
+with 100 connects in flight, docs/performance.md). So they run here.
+
+Each event loop keeps WS_DB_READ_CONNECTIONS autocommit connections, made
+on first use, and hands reads to them in turn (psycopg runs one statement
+at a time per connection; the others queue). They serve every tenant, so
+the statements name the tenant's schema themselves and never rely on a
+`search_path`. They only read.
+
+A read that fails because its connection died (PostgreSQL restarted, an
+idle connection cut) drops the connection and runs once more on a new one:
+it only reads, so nothing is done twice. A failure to connect, a second
+dead connection or a cancelled statement is raised as Django's
+`OperationalError`, an outage to the sockets (1013, try again later).
+"""
+
+import asyncio
+import weakref
+from collections.abc import Awaitable, Callable
+from typing import TypeVar
+
+import psycopg
+from django.conf import settings
+from django.db import OperationalError, connections
+
+from ws.loops import per_event_loop
+
+T = TypeVar("T")
+
+# Every read connection of the process, whatever its loop: closed together
+# by `close_connections` (tests, before the test database is emptied or dropped).
+_all: weakref.WeakSet = weakref.WeakSet()
+
+
+async def read(func: Callable[[psycopg.AsyncCursor], Awaitable[T]]) -> T:
+    """`await func(cursor)` on one of this event loop's read connections."""
+    return await _readers().read(func)
+
+
+class Readers:
+    def __init__(self):
+        self.slots: list[asyncio.Future | None] = [None] * max(1, settings.WS_DB_READ_CONNECTIONS)
+        self.turn = 0
+
+    async def read(self, func):
+        self.turn = index = (self.turn + 1) % len(self.slots)
+        for attempt in (1, 2):
+            conn = await self._connection(index)
+            try:
+                async with conn.cursor() as cursor:
+                    return await func(cursor)
+            except (psycopg.OperationalError, psycopg.InterfaceError) as error:
+                if not (conn.closed or conn.broken):  # a cancelled or timed-out statement
+                    raise OperationalError(str(error)) from error
+                self._drop(index, conn)
+                if attempt == 2:
+                    raise OperationalError(str(error)) from error
+        raise AssertionError("unreachable")
+
+    async def _connection(self, index: int) -> psycopg.AsyncConnection:
+        """The slot's connection; the reads that find it empty wait for one
+        connect together (a storm at start must not open hundreds)."""
+        slot = self.slots[index]
+        if slot is None or (slot.done() and (slot.cancelled() or slot.exception() is not None)):
+            slot = self.slots[index] = asyncio.ensure_future(_connect())
+        try:
+            return await asyncio.shield(slot)
+        except psycopg.Error as error:
+            raise OperationalError(str(error)) from error
+
+    def _drop(self, index: int, conn: psycopg.AsyncConnection) -> None:
+        slot = self.slots[index]
+        if (
+            slot is not None
+            and slot.done()
+            and not slot.cancelled()
+            and slot.exception() is None
+            and slot.result() is conn
+        ):
+            self.slots[index] = None
+        conn.pgconn.finish()
+
+
+_readers = per_event_loop(Readers)
+
+
+async def _connect() -> psycopg.AsyncConnection:
+    params = connections["default"].get_connection_params()
+    params.pop("cursor_factory", None)  # Django's is a sync cursor
+    params.setdefault("connect_timeout", 5)
+    conn = await psycopg.AsyncConnection.connect(**params, autocommit=True)
+    _all.add(conn)
+    return conn
+
+
+def close_connections() -> None:
+    """Close every read connection of the process (any loop's). A loop that
+    reads again finds its connection dead and makes a new one."""
+    for conn in list(_all):
+        conn.pgconn.finish()
+    _all.clear()
