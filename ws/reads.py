@@ -92,11 +92,16 @@ _readers = per_event_loop(Readers)
 
 
 async def _connect() -> psycopg.AsyncConnection:
-    params = connections["default"].get_connection_params()
+    """A connection set up as Django sets up its own: its adapters, and the
+    session's time zone, which Django's timestamp loader takes for granted
+    (it labels, not converts)."""
+    django = connections["default"]
+    params = django.get_connection_params()
     params.pop("cursor_factory", None)  # Django's is a sync cursor
     params.setdefault("connect_timeout", 5)
     conn = await psycopg.AsyncConnection.connect(**params, autocommit=True)
     _all.add(conn)
+    await conn.execute(django.ops.set_time_zone_sql(), [django.timezone_name])
     return conn
 
 

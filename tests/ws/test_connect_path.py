@@ -237,6 +237,28 @@ async def test_a_statement_that_fails_on_a_live_read_connection_is_not_run_again
     assert await read_backend_pid() > 0  # the connection is still in use
 
 
+async def test_reads_load_timestamps_as_django_does_whatever_the_database_time_zone(world, one_read_connection):
+    @sync_to_async
+    def database_time_zone(zone: str | None):
+        with connection.cursor() as cursor:
+            name = connection.ops.quote_name(connection.settings_dict["NAME"])
+            cursor.execute(
+                f"ALTER DATABASE {name} SET TimeZone = %s" if zone else f"ALTER DATABASE {name} RESET TimeZone",
+                [zone] if zone else [],
+            )
+
+    async def date_joined(cursor):
+        await cursor.execute("SELECT date_joined FROM acme.platform_core_user WHERE id = %s", [world.acme.staff1.pk])
+        return (await cursor.fetchone())[0]
+
+    await database_time_zone("America/Bogota")  # UTC-5: a read connection made now starts there
+    try:
+        ws_db.close_connections()
+        assert await reads.read(date_joined) == world.acme.staff1.date_joined
+    finally:
+        await database_time_zone(None)
+
+
 async def test_handshakes_in_flight_share_one_tenant_lookup(world, monkeypatch):
     middleware.tenants_by_host.forget()  # as when the entry expires in a storm
     lookups = []
