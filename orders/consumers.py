@@ -21,7 +21,14 @@ from django.contrib.auth.models import AnonymousUser
 
 from orders import selectors
 from orders.stream import Start, StreamCursor, Verdict
-from platform_core.access import DB_SESSIONS, credentials_ended, read_session, session_user
+from platform_core.access import (
+    DB_SESSIONS,
+    credentials_ended,
+    known_session_user,
+    read_session,
+    session_of,
+    session_user,
+)
 from platform_core.availability import is_outage
 from platform_core.errors import ApplicationError
 from platform_core.parsing import parse_client_int
@@ -76,36 +83,52 @@ class StoreOrdersSocket(JsonSocket):
 
     def _opening(self, schema: str | None = None) -> Reads:
         """(a close code, None) to refuse, else (None, (the store's latest
-        seq, the first replay batch)): the session, then everything else in
-        one statement (`selectors.dashboard_opening`), with `admit_now`'s
-        rules. Sets `self.user`."""
-        user, session = self.scope["user"], None
+        seq, the first replay batch)), with `admit_now`'s rules. Sets
+        `self.user`."""
+        user = self.scope["user"]
         if isinstance(user, UserLazyObject):  # a session cookie
-            found = yield from read_session(self.credential.session_key, schema)
-            session, user_id = found or (None, None)
-        else:  # a ticket's user
-            user_id = user.pk
-        row, access, latest, batch = None, Access.NOT_FOUND, None, []
-        if user_id is not None:
-            row, access, latest, batch = yield from selectors.dashboard_opening(
-                user_id=user_id,
-                store_id=self.store_id,
-                after=self.after,
-                limit=settings.STREAM_REPLAY_BATCH,
-                schema=schema,
-            )
-        if isinstance(user, UserLazyObject):
+            found, opening = yield from self._session_opening(self.credential.session_key, schema)
             # Django's get_user decision, kept in the scope as admit_now does.
-            user._wrapped = session_user(session, row) if session is not None else AnonymousUser()
+            user._wrapped = session_user(found[0], opening[1]) if found else AnonymousUser()
             self.user = user._wrapped
-        else:
-            self.user = user if row is not None else AnonymousUser()  # deactivated since
+        else:  # a ticket's user
+            opening = (yield from self._dashboard(user.pk, None, schema)) if user.is_authenticated else None
+            self.user = user if opening and opening[1] is not None else AnonymousUser()  # deactivated since
         if not self.user.is_authenticated:
             return close_codes.NOT_SIGNED_IN, None
+        _data, _row, access, latest, batch = opening
         refusal = self._refusal_for(access)
         if refusal is not None:
             return refusal, None
         return None, (latest, batch)
+
+    def _session_opening(self, session_key: str, schema: str | None) -> Reads:
+        """(the session and the id of its user, or None; what the dashboard
+        opens with for that user). One statement when this worker knows
+        whom the session names (a reconnect): the session's row comes with
+        the rest, and decides; else two, the session first."""
+        guess = known_session_user(session_key)
+        if guess is not None:
+            opening = yield from self._dashboard(guess, session_key, schema)
+            if opening[0] is None:
+                return None, None  # the session ended
+            found = session_of(session_key, opening[0])
+            if found is not None and found[1] == guess:
+                return found, opening
+        found = yield from read_session(session_key, schema)
+        if found is None:
+            return None, None
+        return found, (yield from self._dashboard(found[1], None, schema))
+
+    def _dashboard(self, user_id: int, session_key: str | None, schema: str | None) -> Reads:
+        return selectors.dashboard_opening(
+            user_id=user_id,
+            store_id=self.store_id,
+            after=self.after,
+            limit=settings.STREAM_REPLAY_BATCH,
+            session_key=session_key,
+            schema=schema,
+        )
 
     def authorize_now(self):
         access, _latest = store_access_and_seq(user=self.user, store_id=self.store_id)

@@ -4,6 +4,7 @@ from dataclasses import asdict
 
 from django.db.models import Count, F, Q, QuerySet, Window
 from django.db.models.functions import RowNumber
+from django.utils import timezone
 
 from orders.models import Order, OrderComment, OrderStatusChange, StoreEvent
 from platform_core.access import user_columns
@@ -144,16 +145,28 @@ def stream_after(*, store_id: int, after: int, upto: int | None = None, limit: i
 
 
 def dashboard_opening(
-    *, user_id: int, store_id: int, after: int | None, limit: int, schema: str | None = None
-) -> Reads[tuple[tuple | None, Access, int | None, list[tuple[int, str]]]]:
+    *,
+    user_id: int,
+    store_id: int,
+    after: int | None,
+    limit: int,
+    session_key: str | None = None,
+    schema: str | None = None,
+) -> Reads[tuple[str | None, tuple | None, Access, int | None, list[tuple[int, str]]]]:
     """What a dashboard opens with, in one plain statement
-    (platform_core/plain_sql.py): (the user's row, `user_columns()`, or None
+    (platform_core/plain_sql.py): (with `session_key`, the data of that
+    unexpired session, else None; the user's row, `user_columns()`, or None
     if the user is gone or inactive; the user's access to the store; the
     store's latest seq; and only for its staff, with `after` given, the
     first `limit` events after it, as `stream_after` reads them)."""
+    from django.contrib.sessions.models import Session
+
     rows = yield (
-        f"SELECT {user_columns('u')}, s.id, s.last_seq, a.staff, e.seqs, e.frames "
-        f"FROM {table(User, schema)} u "
+        f"SELECT (SELECT session_data FROM {table(Session, schema)} "
+        "WHERE session_key = %(key)s AND expire_date > %(now)s), "
+        f"{user_columns('u')}, s.id, s.last_seq, a.staff, e.seqs, e.frames "
+        "FROM (SELECT 1) one "
+        f"LEFT JOIN {table(User, schema)} u ON u.id = %(user)s AND u.is_active "
         f"LEFT JOIN {table(Store, schema)} s ON s.id = %(store)s "
         "LEFT JOIN LATERAL (SELECT EXISTS ("
         f"SELECT 1 FROM {table(StaffMembership, schema)} m WHERE m.store_id = s.id AND m.user_id = u.id"
@@ -161,15 +174,13 @@ def dashboard_opening(
         "LEFT JOIN LATERAL (SELECT array_agg(seq ORDER BY seq) AS seqs, array_agg(frame ORDER BY seq) AS frames "
         f"FROM (SELECT seq, frame FROM {table(StoreEvent, schema)} "
         "WHERE a.staff AND %(after)s::bigint IS NOT NULL AND store_id = s.id AND seq > %(after)s "
-        "ORDER BY seq LIMIT %(limit)s) page) e ON true "
-        "WHERE u.id = %(user)s AND u.is_active",
-        {"user": user_id, "store": store_id, "after": after, "limit": limit},
+        "ORDER BY seq LIMIT %(limit)s) page) e ON true",
+        {"key": session_key, "now": timezone.now(), "user": user_id, "store": store_id, "after": after, "limit": limit},
     )
-    if not rows:
-        return None, Access.NOT_FOUND, None, []
-    *user, store, latest, staff, seqs, frames = rows[0]
+    session_data, *user, store, latest, staff, seqs, frames = rows[0]
     access = Access.NOT_FOUND if store is None else Access.ALLOWED if staff else Access.FORBIDDEN
-    return tuple(user), access, latest, list(zip(seqs or (), frames or (), strict=True))
+    batch = list(zip(seqs or (), frames or (), strict=True))
+    return session_data, (tuple(user) if user[0] is not None else None), access, latest, batch
 
 
 def stores_existing(store_ids) -> set[int]:

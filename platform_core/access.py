@@ -81,19 +81,53 @@ def read_session(session_key: str, schema: str | None = None) -> Reads[tuple[dic
     if not store._validate_session_key(session_key) or "\x00" in session_key:
         return None
     if settings.SESSION_ENGINE != DB_SESSIONS:
-        session = store.load()
-    else:
-        rows = yield (
-            f"SELECT session_data FROM {table(Session, schema)} WHERE session_key = %s AND expire_date > %s",
-            [session_key, timezone.now()],
-        )
-        if not rows:
-            return None
-        session = store.decode(rows[0][0])  # {} when tampered with
+        return _named_user(session_key, store.load())
+    rows = yield (
+        f"SELECT session_data FROM {table(Session, schema)} WHERE session_key = %s AND expire_date > %s",
+        [session_key, timezone.now()],
+    )
+    return session_of(session_key, rows[0][0]) if rows else None
+
+
+def session_of(session_key: str, session_data: str) -> tuple[dict, int] | None:
+    """`read_session`'s answer for the row it read, decoded once per worker:
+    a session's data is signed, so the same data under the same keys
+    decodes the same. The dict is shared: read it, never change it."""
+    memo = (session_data, settings.SECRET_KEY, tuple(settings.SECRET_KEY_FALLBACKS))
+    session = _decoded.get(memo)
+    if session is None:
+        if len(_decoded) >= _MEMORY:
+            _decoded.clear()
+        from django.contrib.sessions.backends.db import SessionStore
+
+        session = _decoded[memo] = SessionStore().decode(session_data)  # {} when tampered with
+    return _named_user(session_key, session)
+
+
+def known_session_user(session_key: str) -> int | None:
+    """The user this worker last found in the session of `session_key`: a
+    guess, to read the session and the user in one statement. Django gives
+    a session a new key at every sign-in, so the guess is right unless the
+    session ended; the caller still decides on the row it reads."""
+    return _users_by_key.get(session_key)
+
+
+def _named_user(session_key: str, session: dict) -> tuple[dict, int] | None:
     try:
-        return session, User._meta.pk.to_python(session[SESSION_KEY])
+        user_id = User._meta.pk.to_python(session[SESSION_KEY])
     except (KeyError, ValueError, ValidationError):
         return None
+    if len(_users_by_key) >= _MEMORY:
+        _users_by_key.clear()
+    _users_by_key[session_key] = user_id
+    return session, user_id
+
+
+# Bounded memories of this worker (cleared when full): decoded sessions by
+# their data, and the user each session key named.
+_MEMORY = 10_000
+_decoded: dict[tuple, dict] = {}
+_users_by_key: dict[str, int] = {}
 
 
 def user_columns(alias: str = "") -> str:

@@ -10,9 +10,10 @@ import tempfile
 import psycopg
 import pytest
 from asgiref.sync import sync_to_async
+from django.contrib.sessions.models import Session
 from django.db import OperationalError, connection, connections
 from django.test import Client
-from django_tenants.utils import schema_context
+from django_tenants.utils import schema_context, tenant_context
 
 from orders import consumers
 from orders.consumers import StoreOrdersSocket
@@ -125,6 +126,92 @@ async def test_a_signed_out_session_is_refused_even_on_a_warm_path(world, open_s
         return response.status_code
 
     assert await sign_out() == 302
+    socket = await open_socket(STORE, cookie=cookie)
+    assert await socket.closed_with() == close_codes.NOT_SIGNED_IN
+
+
+# --- a reconnect: the session read with the rest, in one statement -------------------------
+class CountedStatements:
+    """Wraps the read cursor of `run_async`: how many statements a connect made."""
+
+    def __init__(self, monkeypatch):
+        self.count = 0
+        real = consumers.run_async
+
+        async def counted(reads_, cursor):
+            return await real(reads_, self.wrap(cursor))
+
+        monkeypatch.setattr(consumers, "run_async", counted)
+
+    def wrap(self, cursor):
+        outer = self
+
+        class Counted:
+            async def execute(self, *args):
+                outer.count += 1
+                return await cursor.execute(*args)
+
+            async def fetchall(self):
+                return await cursor.fetchall()
+
+        return Counted()
+
+
+@sync_to_async
+def session_data_of(tenant, cookie: str) -> str:
+    with tenant_context(tenant):
+        return Session.objects.get(session_key=cookie.split("=", 1)[1]).session_data
+
+
+@sync_to_async
+def set_session_data(tenant, cookie: str, data: str) -> None:
+    with tenant_context(tenant):
+        Session.objects.filter(session_key=cookie.split("=", 1)[1]).update(session_data=data)
+
+
+@sync_to_async
+def end_session(tenant, cookie: str) -> None:
+    with tenant_context(tenant):
+        Session.objects.filter(session_key=cookie.split("=", 1)[1]).delete()
+
+
+async def test_a_reconnect_reads_in_one_statement_and_a_first_connect_in_two(world, open_socket, monkeypatch):
+    statements = CountedStatements(monkeypatch)
+    cookie = await login_cookie(world.acme.tenant, world.acme.staff1)
+    await first_frames(await open_socket(STORE, cookie=cookie), "stream.live")
+    assert statements.count == 2  # the session, then the rest
+    await first_frames(await open_socket(STORE, cookie=cookie), "stream.live")
+    assert statements.count == 3  # the session came with the rest
+
+
+async def test_a_remembered_session_that_now_names_someone_else_is_read_again(world, open_socket, monkeypatch):
+    staff_cookie = await login_cookie(world.acme.tenant, world.acme.staff1)
+    await first_frames(await open_socket(STORE, cookie=staff_cookie), "stream.live")  # remembered: staff1
+    # The same key now holds a session of the customer (no staff of any store).
+    customer_cookie = await login_cookie(world.acme.tenant, world.acme.customer)
+    await set_session_data(world.acme.tenant, staff_cookie, await session_data_of(world.acme.tenant, customer_cookie))
+    socket = await open_socket(STORE, cookie=staff_cookie)
+    assert await socket.closed_with() == close_codes.FORBIDDEN  # the customer's access, not staff1's
+
+
+@pytest.mark.parametrize("change", ["tampered", "ended", "new password"])
+async def test_a_remembered_session_is_judged_on_the_row_read_now(world, open_socket, change):
+    cookie = await login_cookie(world.acme.tenant, world.acme.staff1)
+    await first_frames(await open_socket(STORE, cookie=cookie), "stream.live")
+    if change == "tampered":
+        data = await session_data_of(world.acme.tenant, cookie)
+        await set_session_data(world.acme.tenant, cookie, data[:-3] + ("AAA" if data[-3:] != "AAA" else "BBB"))
+    elif change == "ended":
+        await end_session(world.acme.tenant, cookie)
+    else:
+
+        @sync_to_async
+        def new_password():
+            with tenant_context(world.acme.tenant):
+                world.acme.staff1.set_password("another-long-passphrase")
+                world.acme.staff1.save()
+
+        await new_password()
     socket = await open_socket(STORE, cookie=cookie)
     assert await socket.closed_with() == close_codes.NOT_SIGNED_IN
 
