@@ -218,6 +218,10 @@ WS_DB_THREADS = env.int("WS_DB_THREADS", default=8)
 # they open with (ws/reads.py): outside the pool, so size PostgreSQL's
 # max_connections as workers × (DB_POOL_MAX + this).
 WS_DB_READ_CONNECTIONS = env.int("WS_DB_READ_CONNECTIONS", default=2)
+# Their statements prepared (planned once per connection): off for a
+# pooler that cannot keep prepared statements (PgBouncer < 1.21 in
+# transaction mode).
+DB_READ_PREPARE = env.bool("DB_READ_PREPARE", default=True)
 # How long a worker trusts its own record of which tenant a host name
 # serves (ws/middleware.py). A Domain or Tenant saved or deleted in this
 # process is honoured at once; one changed by another process (another

@@ -1,5 +1,6 @@
 """Reads of orders and of store streams. The tenant's schema must be active."""
 
+import functools
 from dataclasses import asdict
 
 from django.db.models import Count, F, Q, QuerySet, Window
@@ -159,9 +160,22 @@ def dashboard_opening(
     if the user is gone or inactive; the user's access to the store; the
     store's latest seq; and only for its staff, with `after` given, the
     first `limit` events after it, as `stream_after` reads them)."""
+    rows = yield (
+        _opening_sql(schema),
+        {"key": session_key, "now": timezone.now(), "user": user_id, "store": store_id, "after": after, "limit": limit},
+    )
+    session_data, *user, store, latest, staff, seqs, frames = rows[0]
+    access = Access.NOT_FOUND if store is None else Access.ALLOWED if staff else Access.FORBIDDEN
+    batch = list(zip(seqs or (), frames or (), strict=True))
+    return session_data, (tuple(user) if user[0] is not None else None), access, latest, batch
+
+
+@functools.lru_cache(maxsize=1024)
+def _opening_sql(schema: str | None) -> str:
+    """`dashboard_opening`'s statement for a tenant's schema, written once."""
     from django.contrib.sessions.models import Session
 
-    rows = yield (
+    return (
         f"SELECT (SELECT session_data FROM {table(Session, schema)} "
         "WHERE session_key = %(key)s AND expire_date > %(now)s), "
         f"{user_columns('u')}, s.id, s.last_seq, a.staff, e.seqs, e.frames "
@@ -174,13 +188,8 @@ def dashboard_opening(
         "LEFT JOIN LATERAL (SELECT array_agg(seq ORDER BY seq) AS seqs, array_agg(frame ORDER BY seq) AS frames "
         f"FROM (SELECT seq, frame FROM {table(StoreEvent, schema)} "
         "WHERE a.staff AND %(after)s::bigint IS NOT NULL AND store_id = s.id AND seq > %(after)s "
-        "ORDER BY seq LIMIT %(limit)s) page) e ON true",
-        {"key": session_key, "now": timezone.now(), "user": user_id, "store": store_id, "after": after, "limit": limit},
+        "ORDER BY seq LIMIT %(limit)s) page) e ON true"
     )
-    session_data, *user, store, latest, staff, seqs, frames = rows[0]
-    access = Access.NOT_FOUND if store is None else Access.ALLOWED if staff else Access.FORBIDDEN
-    batch = list(zip(seqs or (), frames or (), strict=True))
-    return session_data, (tuple(user) if user[0] is not None else None), access, latest, batch
 
 
 def stores_existing(store_ids) -> set[int]:

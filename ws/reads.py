@@ -14,7 +14,8 @@ at a time per connection; the others queue). They serve every tenant, so
 the statements name the tenant's schema themselves and never rely on a
 `search_path`. They only read.
 
-A read that fails because its connection died (PostgreSQL restarted, an
+Their statements are prepared (DB_READ_PREPARE). A read that fails
+because its connection died (PostgreSQL restarted, an
 idle connection cut) drops the connection and runs once more on a new one:
 it only reads, so nothing is done twice. A failure to connect, a second
 dead connection or a cancelled statement is raised as Django's
@@ -102,6 +103,12 @@ async def _connect() -> psycopg.AsyncConnection:
     conn = await psycopg.AsyncConnection.connect(**params, autocommit=True)
     _all.add(conn)
     await conn.execute(django.ops.set_time_zone_sql(), [django.timezone_name])
+    # Prepared on first use: PostgreSQL plans a connect's statement once per
+    # connection and tenant instead of at every connect (measured: 1.3×
+    # the opens per second, docs/performance.md). Off for a pooler that
+    # cannot keep prepared statements (PgBouncer before 1.21 in
+    # transaction mode).
+    conn.prepare_threshold = 0 if settings.DB_READ_PREPARE else None
     return conn
 
 
