@@ -68,9 +68,10 @@ class StoreOrdersSocket(JsonSocket):
         # its staff reader is not on the board, so is not listed as present
         # there, nor counted as watching it (orders/unattended.py).
         self.present = parse_qs(self.scope.get("query_string", b"").decode("latin1")).get("presence") != ["off"]
-        # The connect's reads, two statements: the session, then the user,
-        # access to the store, the stream position and the first replay
-        # batch (presence is in memory). With the database session engine
+        # The connect's reads: the session, the user, access to the store,
+        # the stream position and the first replay batch, in one statement
+        # on a reconnect, two on a first connect (`_session_opening`;
+        # presence is in memory). With the database session engine
         # they run on the event loop (ws/reads.py: a trip to a thread, and
         # the GIL it fights for, cost three times the reads themselves);
         # with another engine, whose store is synchronous, on the DB thread.
