@@ -222,6 +222,9 @@ WS_DB_READ_CONNECTIONS = env.int("WS_DB_READ_CONNECTIONS", default=2)
 # pooler that cannot keep prepared statements (PgBouncer < 1.21 in
 # transaction mode).
 DB_READ_PREPARE = env.bool("DB_READ_PREPARE", default=True)
+# How long one of those reads may run (waiting on a lock included) before
+# the socket is told 1013, try again later.
+WS_DB_READ_TIMEOUT_SECONDS = env.float("WS_DB_READ_TIMEOUT_SECONDS", default=3)
 # How long a worker trusts its own record of which tenant a host name
 # serves (ws/middleware.py). A Domain or Tenant saved or deleted in this
 # process is honoured at once; one changed by another process (another

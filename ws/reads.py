@@ -9,8 +9,11 @@ psycopg connection of the worker's own event loop, 0.13–0.16 ms (measured
 with 100 connects in flight, docs/performance.md). So they run here.
 
 Each event loop keeps WS_DB_READ_CONNECTIONS autocommit connections, made
-on first use, and hands reads to them in turn (psycopg runs one statement
-at a time per connection; the others queue). They serve every tenant, so
+on first use, and hands each read to the one with the fewest queued
+(psycopg runs one statement at a time per connection; the others queue).
+A statement runs at most WS_DB_READ_TIMEOUT_SECONDS: one tenant's table
+locked (a migration, a VACUUM FULL) costs its own connects a 1013, and
+the others a bounded wait at worst. They serve every tenant, so
 the statements name the tenant's schema themselves and never rely on a
 `search_path`. They only read.
 
@@ -47,11 +50,27 @@ async def read(func: Callable[[psycopg.AsyncCursor], Awaitable[T]]) -> T:
 
 class Readers:
     def __init__(self):
-        self.slots: list[asyncio.Future | None] = [None] * max(1, settings.WS_DB_READ_CONNECTIONS)
+        count = max(1, settings.WS_DB_READ_CONNECTIONS)
+        self.slots: list[asyncio.Future | None] = [None] * count
+        self.in_flight = [0] * count
         self.turn = 0
 
     async def read(self, func):
-        self.turn = index = (self.turn + 1) % len(self.slots)
+        index = self._least_busy()
+        self.in_flight[index] += 1
+        try:
+            return await self._read(index, func)
+        finally:
+            self.in_flight[index] -= 1
+
+    def _least_busy(self) -> int:
+        """The connection with the fewest reads queued (ties in turn): a
+        read stuck on one tenant's lock does not hold up the others."""
+        count = len(self.slots)
+        self.turn = (self.turn + 1) % count
+        return min(range(count), key=lambda i: (self.in_flight[i], (i - self.turn) % count))
+
+    async def _read(self, index: int, func):
         for attempt in (1, 2):
             conn = await self._connection(index)
             try:
@@ -109,6 +128,12 @@ async def _connect() -> psycopg.AsyncConnection:
     # cannot keep prepared statements (PgBouncer before 1.21 in
     # transaction mode).
     conn.prepare_threshold = 0 if settings.DB_READ_PREPARE else None
+    # A read waits at most this long (a lock held on one tenant's table by a
+    # migration or a VACUUM FULL): then the socket is told 1013, and the
+    # reads queued behind it on this connection go on.
+    await conn.execute(
+        "SELECT set_config('statement_timeout', %s, false)", [f"{int(settings.WS_DB_READ_TIMEOUT_SECONDS * 1000)}"]
+    )
     return conn
 
 

@@ -307,21 +307,47 @@ async def test_a_dead_read_connection_is_replaced_and_the_dashboard_still_opens(
     assert await read_backend_pid() != first
 
 
-async def test_a_statement_that_fails_on_a_live_read_connection_is_not_run_again(world, one_read_connection):
+async def test_a_statement_that_fails_on_a_live_read_connection_is_not_run_again(world, one_read_connection, settings):
+    settings.WS_DB_READ_TIMEOUT_SECONDS = 0.05
+    ws_db.close_connections()  # the next read connects, with that timeout
     attempts = []
 
     async def too_slow(cursor):
         attempts.append(1)
-        await cursor.execute("SET statement_timeout = 10")
-        try:
-            await cursor.execute("SELECT pg_sleep(1)")
-        finally:
-            await cursor.execute("RESET statement_timeout")
+        await cursor.execute("SELECT pg_sleep(1)")
 
     with pytest.raises(OperationalError):  # an outage to the socket: 1013
         await reads.read(too_slow)
     assert attempts == [1]
     assert await read_backend_pid() > 0  # the connection is still in use
+
+
+async def test_one_tenants_locked_table_costs_its_connect_a_1013_and_the_other_tenant_a_free_connection(
+    world, open_socket, settings
+):
+    settings.WS_DB_READ_TIMEOUT_SECONDS = 1
+    ws_db.close_connections()
+    acme = await login_cookie(world.acme.tenant, world.acme.staff1)
+    globex = await login_cookie(world.globex.tenant, world.globex.staff1)
+    db = connection.settings_dict
+    locker = await psycopg.AsyncConnection.connect(
+        dbname=db["NAME"], user=db["USER"], host=db["HOST"], port=db["PORT"] or None
+    )
+    try:
+        # As a migration of acme's schema holds it.
+        await locker.execute("LOCK TABLE acme.stores_store IN ACCESS EXCLUSIVE MODE")
+        locked = await open_socket(STORE, cookie=acme)
+        await asyncio.sleep(0.2)  # its read waits on the lock, on one of the two read connections
+        loop = asyncio.get_running_loop()
+        started = loop.time()
+        for _ in range(3):
+            await first_frames(await open_socket(STORE, host="globex.localhost", cookie=globex), "stream.live")
+        assert loop.time() - started < 0.7  # no globex connect waited for acme's lock
+        assert await locked.closed_with() == close_codes.TRY_AGAIN_LATER  # after WS_DB_READ_TIMEOUT_SECONDS
+    finally:
+        await locker.rollback()
+        await locker.close()
+    await first_frames(await open_socket(STORE, cookie=acme), "stream.live")  # the lock gone, acme opens
 
 
 async def test_reads_load_timestamps_as_django_does_whatever_the_database_time_zone(world, one_read_connection):
