@@ -112,15 +112,25 @@ _readers = per_event_loop(Readers)
 
 
 async def _connect() -> psycopg.AsyncConnection:
-    """A connection set up as Django sets up its own: its adapters, and the
-    session's time zone, which Django's timestamp loader takes for granted
-    (it labels, not converts)."""
+    """A connection with Django's adapters, set up by `_set_up`."""
     django = connections["default"]
     params = django.get_connection_params()
     params.pop("cursor_factory", None)  # Django's is a sync cursor
     params.setdefault("connect_timeout", 5)
     conn = await psycopg.AsyncConnection.connect(**params, autocommit=True)
     _all.add(conn)
+    try:
+        await _set_up(conn, django)
+    except BaseException:
+        conn.pgconn.finish()
+        raise
+    return conn
+
+
+async def _set_up(conn: psycopg.AsyncConnection, django) -> None:
+    """The session's time zone, as Django sets its own (Django's timestamp
+    loader labels what it reads with it, it does not convert), prepared
+    statements and the read's time limit."""
     await conn.execute(django.ops.set_time_zone_sql(), [django.timezone_name])
     # Prepared on first use: PostgreSQL plans a connect's statement once per
     # connection and tenant instead of at every connect (measured: 1.3×
@@ -134,7 +144,6 @@ async def _connect() -> psycopg.AsyncConnection:
     await conn.execute(
         "SELECT set_config('statement_timeout', %s, false)", [f"{int(settings.WS_DB_READ_TIMEOUT_SECONDS * 1000)}"]
     )
-    return conn
 
 
 def close_connections() -> None:
