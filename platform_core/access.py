@@ -7,6 +7,7 @@ and asks `credential_holds` again whenever access may have changed
 (ws/access.py). The tenant's schema must be active for every function here.
 """
 
+import functools
 import hashlib
 from dataclasses import dataclass
 
@@ -106,9 +107,13 @@ def session_of(session_key: str, session_data: str) -> tuple[dict, int] | None:
 
 def known_session_user(session_key: str) -> int | None:
     """The user this worker last found in the session of `session_key`: a
-    guess, to read the session and the user in one statement. Django gives
-    a session a new key at every sign-in, so the guess is right unless the
-    session ended; the caller still decides on the row it reads."""
+    guess, to read the session's row and the user in one statement. Django
+    gives a session a new key at every sign-in, so the guess is right
+    unless the session ended; the caller still decides on the row it
+    reads. None with another engine than the database's: its sessions have
+    no row to read with the rest."""
+    if settings.SESSION_ENGINE != DB_SESSIONS:
+        return None
     return _users_by_key.get(session_key)
 
 
@@ -130,6 +135,7 @@ _decoded: dict[tuple, dict] = {}
 _users_by_key: dict[str, int] = {}
 
 
+@functools.cache
 def user_columns(alias: str = "") -> str:
     """The user's columns, in `USER_FIELDS` order, for a plain statement."""
     prefix = f"{alias}." if alias else ""
@@ -170,20 +176,20 @@ def credentials_ended(pairs: list[tuple[int, Credential]]) -> set[tuple[int, Cre
     keys = {c.session_key for _, c in pairs if c.session_key}
     token_ids = {c.token_id for _, c in pairs if c.token_id is not None}
     active = {user.pk: user for user in User.objects.filter(pk__in=user_ids, is_active=True)}
-    session_user: dict[str, int] = {}
+    user_of_session: dict[str, int] = {}
     if keys:
-        engine = import_string(settings.SESSION_ENGINE + ".SessionStore")()
         rows = Session.objects.filter(session_key__in=keys, expire_date__gt=timezone.now())
         for key, data in rows.values_list("session_key", "session_data"):
-            user_id = _signed_in_user(engine.decode(data), active)
+            found = session_of(key, data)
+            user_id = _signed_in_user(found[0], active) if found else None
             if user_id is not None:
-                session_user[key] = user_id
+                user_of_session[key] = user_id
     live_tokens = set(active_tokens().filter(pk__in=token_ids).values_list("pk", "user_id") if token_ids else ())
     return {
         (user_id, c)
         for user_id, c in pairs
         if user_id not in active
-        or (c.session_key and session_user.get(c.session_key) != user_id)
+        or (c.session_key and user_of_session.get(c.session_key) != user_id)
         or (c.token_id is not None and (c.token_id, user_id) not in live_tokens)
         or (not c.session_key and c.token_id is None)
     }

@@ -55,6 +55,7 @@ class Outbox:
         self._writer: asyncio.Task | None = None
         self._progress: asyncio.Event | None = None  # made when a flow waits for room
         self._close_sent = False
+        self._writing: set | None = None  # this loop's `writing`
 
     # --- for everyone --------------------------------------------------------------
     def push(self, text: str) -> None:
@@ -124,7 +125,9 @@ class Outbox:
     async def _run(self) -> None:
         # Ends when the queue is empty; `push` starts it again. Between the
         # last check and the return nothing awaits, so no frame is stranded.
-        running = writing()
+        if self._writing is None:
+            self._writing = writing()  # looked up once per socket, not per write
+        running = self._writing
         running.add(self)
         try:
             while self.frames and self.close_code is None:

@@ -194,6 +194,16 @@ async def test_a_remembered_session_that_now_names_someone_else_is_read_again(wo
     assert await socket.closed_with() == close_codes.FORBIDDEN  # the customer's access, not staff1's
 
 
+async def test_with_another_session_engine_a_reconnect_opens_too(world, open_socket, settings):
+    # Its sessions have no row: the connect reads them through Django, on
+    # the DB thread, and must not take a remembered user's shortcut that
+    # reads the session from the database table.
+    settings.SESSION_ENGINE = "django.contrib.sessions.backends.cache"
+    cookie = await login_cookie(world.acme.tenant, world.acme.staff1)
+    for _ in range(2):
+        await first_frames(await open_socket(STORE, cookie=cookie), "stream.live")
+
+
 @pytest.mark.parametrize("change", ["tampered", "ended", "new password"])
 async def test_a_remembered_session_is_judged_on_the_row_read_now(world, open_socket, change):
     cookie = await login_cookie(world.acme.tenant, world.acme.staff1)
