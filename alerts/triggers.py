@@ -97,7 +97,7 @@ def notify_board_unattended(*, store_id: int, store_name: str, waiting: int, old
 
     One notification per admin for all of them, and none to an admin told
     about this store within UNATTENDED_REPEAT. The caller holds the store's
-    row lock, so two runs of its check cannot both pass.
+    check lock, so two runs of its check cannot both pass.
     """
     url = unattended_store_url(store_id)
     told = Notification.objects.filter(

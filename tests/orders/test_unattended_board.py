@@ -4,13 +4,14 @@ per order (orders/unattended.py). Real PostgreSQL, the real job queue and,
 where a board is open, a real dashboard socket's presence."""
 
 import io
+import threading
 import time
 from datetime import timedelta
 
 import pytest
 from asgiref.sync import sync_to_async
 from django.core.management import call_command
-from django.db import transaction
+from django.db import connection, connections, transaction
 from django.utils import timezone
 from django_tenants.utils import tenant_context
 
@@ -202,3 +203,74 @@ def test_a_shorter_delay_applies_to_the_next_order_at_once(world):
     with tenant_context(acme.tenant):
         body = Notification.objects.get(kind=KIND).body
     assert body.startswith("2 orders are waiting, the oldest (WEB-1)"), "both are past the store's delay now"
+
+
+@pytest.mark.django_db
+def test_in_a_rush_a_store_is_checked_again_half_its_delay_later_at_the_soonest(world):
+    # Checks back to back, one per order of a rush, took the CPU the orders
+    # needed (issue 15): the next check waits min(5 s, delay / 2).
+    acme = world.acme
+    set_delay(acme.tenant, 1)
+    create_order(acme.tenant, external_id="WEB-1")
+    time.sleep(0.4)
+    second = create_order(acme.tenant, external_id="WEB-2")
+    time.sleep(0.7)  # WEB-1 is due; WEB-2 is due 0.3 s from now
+    ran_at = timezone.now()
+    jobs.run_due()
+    assert told(acme.tenant) == [("admin", STORE_1)]
+    (due_at,) = Job.objects.filter(kind=CHECK, done_at__isnull=True).values_list("due_at", flat=True)
+    assert due_at >= ran_at + timedelta(seconds=0.5), "not at WEB-2's due time, 0.3 s after the check"
+    assert due_at > second.created_at + timedelta(seconds=1)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_running_check_does_not_hold_up_the_stores_orders_and_a_second_check_waits_for_it(world):
+    """The check's lock is its own, not the store's row that every order
+    write locks for its stream seq (a check held up the store's webhooks)."""
+    acme = world.acme
+    set_delay(acme.tenant, 1)
+    create_order(acme.tenant, external_id="WEB-1")
+    time.sleep(1.05)
+    with tenant_context(acme.tenant):
+        notifications = Notification._meta.db_table
+    held, release = threading.Event(), threading.Event()
+    finished = []
+
+    def hold_notifications():  # the check stops at its first read of them
+        try:
+            with tenant_context(acme.tenant), transaction.atomic(), connection.cursor() as cursor:
+                cursor.execute(f"LOCK TABLE {notifications} IN ACCESS EXCLUSIVE MODE")
+                held.set()
+                release.wait(10)
+        finally:
+            connections.close_all()
+
+    def check():
+        try:
+            with tenant_context(acme.tenant):
+                unattended_check(acme.store1.pk)
+            finished.append(time.monotonic())
+        finally:
+            connections.close_all()
+
+    holder = threading.Thread(target=hold_notifications)
+    first, second = threading.Thread(target=check), threading.Thread(target=check)
+    holder.start()
+    try:
+        held.wait(5)
+        first.start()
+        time.sleep(0.5)  # the first check is waiting for the notifications, inside its transaction
+        second.start()
+        with tenant_context(acme.tenant), connection.cursor() as cursor:
+            cursor.execute("SET lock_timeout = '2s'")
+            create_order(acme.tenant, external_id="WEB-2")  # not held up by the check (else: lock timeout)
+            cursor.execute("SET lock_timeout = 0")
+        time.sleep(0.3)
+        assert finished == [], "the second check waits for the first"
+    finally:
+        release.set()
+        for thread in (holder, first, second):
+            if thread.is_alive() or thread is holder:
+                thread.join(10)
+    assert len(finished) == 2
+    assert told(acme.tenant) == [("admin", STORE_1)], "told once: the second check saw the first's notification"
