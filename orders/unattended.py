@@ -39,18 +39,16 @@ LOOK_BACK = timedelta(hours=1)
 RECHECK_GAP = timedelta(seconds=5)
 
 
-def unattended_watch(*, order: Order) -> None:
-    """Arm the store's check for this order unless one is armed. Call inside
-    the order's creating transaction (a rollback arms nothing)."""
+def unattended_watch(*, orders: list[Order]) -> None:
+    """Arm the checks of the stores of these new orders, unless armed. Call
+    inside the orders' creating transaction (a rollback arms nothing)."""
     batch = current_batch()
-    if batch is not None and not batch.once(("unattended", order.store_id)):
-        return  # armed (or found armed) earlier in this batch
-    armed = jobs.arm(
-        kind=CHECK,
-        object_id=order.store_id,
-        start=order.created_at,
-        delay_column=(Store._meta.db_table, "unattended_alert_seconds"),
-    )
+    starts: dict[int, object] = {}
+    for order in orders:
+        if batch is not None and not batch.once(("unattended", order.store_id)):
+            continue  # armed (or found armed) earlier in this batch
+        starts[order.store_id] = min(order.created_at, starts.get(order.store_id, order.created_at))
+    armed = jobs.arm(kind=CHECK, starts=starts, delay_column=(Store._meta.db_table, "unattended_alert_seconds"))
     if armed:
         transaction.on_commit(jobs.runner.wake)
 

@@ -120,32 +120,36 @@ def active_tenant() -> Tenant:
     return connection.tenant
 
 
-def arm(*, kind: str, object_id: int, start, delay_column: tuple[str, str]) -> bool:
-    """Queue a job for the current tenant, due `start` plus the seconds in
-    `delay_column` (table, column) of the tenant's row `object_id`, unless
-    that delay is 0 or a pending job of this kind and object will run by
-    then (it arms the next one itself); True if queued. One statement,
-    inside the change's transaction.
+def arm(*, kind: str, starts: dict[int, object], delay_column: tuple[str, str]) -> int:
+    """For each (object id → start) of `starts`: queue a job for the current
+    tenant, due `start` plus the seconds in `delay_column` (table, column)
+    of the tenant's row of that id, unless that delay is 0 or a pending job
+    of this kind and object will run by then (it arms the next one
+    itself). Returns how many were queued. One statement for all, inside
+    the change's transaction.
 
     A pending job already due (perhaps running now) does not count: it may
     have read what it works on before this transaction committed.
     """
+    if not starts:
+        return 0
     table, column = delay_column
     jobs = f'"{get_public_schema_name()}".{Job._meta.db_table}'
     with connection.cursor() as cursor:
         cursor.execute(
             f"""INSERT INTO {jobs} (tenant_id, kind, object_id, due_at, attempts, last_error)
-                SELECT %(tenant)s, %(kind)s, r.id, %(start)s + make_interval(secs => r.{column}), 0, ''
-                FROM {table} r
-                WHERE r.id = %(object)s AND r.{column} > 0 AND NOT EXISTS (
+                SELECT %(tenant)s, %(kind)s, r.id, s.start + make_interval(secs => r.{column}), 0, ''
+                FROM unnest(%(objects)s::bigint[], %(starts)s::timestamptz[]) AS s(id, start)
+                JOIN {table} r ON r.id = s.id
+                WHERE r.{column} > 0 AND NOT EXISTS (
                     SELECT 1 FROM {jobs} j
                     WHERE j.tenant_id = %(tenant)s AND j.kind = %(kind)s AND j.object_id = r.id
                       AND j.done_at IS NULL AND j.due_at > now()
-                      AND j.due_at <= %(start)s + make_interval(secs => r.{column}))
+                      AND j.due_at <= s.start + make_interval(secs => r.{column}))
                 RETURNING id""",
-            {"tenant": connection.tenant.pk, "kind": kind, "object": object_id, "start": start},
+            {"tenant": connection.tenant.pk, "kind": kind, "objects": list(starts), "starts": list(starts.values())},
         )
-        return cursor.fetchone() is not None
+        return len(cursor.fetchall())
 
 
 def lanes() -> list[str]:

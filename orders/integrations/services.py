@@ -9,6 +9,7 @@ its delivery log row.
 import base64
 import secrets
 from datetime import timedelta
+from typing import NamedTuple
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
@@ -22,9 +23,11 @@ from orders.models import Integration, IntegrationSecret, Order, WebhookDelivery
 from orders.services import (
     check_customer_name,
     check_order_fields,
+    new_order,
     order_change_status,
     order_comment_add,
     order_create,
+    orders_create_new,
 )
 from orders.stream import holds_store_lock
 from platform_core import jobs
@@ -216,65 +219,95 @@ def webhook_receive(
 
 
 class WebhookIdTaken(Exception):
-    """`webhook_create_new` found its webhook-id already used."""
+    """`webhook_create_new` found a webhook-id already used."""
+
+
+class Received(NamedTuple):
+    """A verified delivery, as `webhook_create_new` takes it."""
+
+    integration: Integration
+    webhook_id: str
+    body_digest: str
+    event: OrderEvent
 
 
 def orders_absent(keys: set[tuple[int, str]]) -> set[tuple[int, str]]:
     """Which (store_id, external_id) have no order yet. In one query; true
-    until the commit only for stores whose row lock the caller holds."""
+    until the commit only for stores whose row lock the caller holds.
+
+    The pairs are looked up as pairs, each in the unique (store,
+    external_id) index: `store_id IN (…) AND external_id IN (…)` was
+    planned as a scan of the stores' orders (8.6 ms at 54,000 orders
+    against 0.25 ms, measured), which grew with every order taken."""
     if not keys:
         return set()
-    present = Order.objects.filter(
-        store_id__in={store_id for store_id, _ in keys}, external_id__in={external_id for _, external_id in keys}
-    ).values_list("store_id", "external_id")
-    return keys - set(present)
-
-
-def webhook_create_new(
-    *, integration: Integration, webhook_id: str, body_digest: str, event: OrderEvent, stores: set[int]
-) -> Order:
-    """`webhook_receive` for an `order.created` whose order does not exist
-    (`orders_absent`, under the store's lock), in two INSERTs: the order,
-    then its delivery row.
-
-    The delivery row comes last here, not first: it cannot serve as the
-    lock on the webhook-id, so a webhook-id already used raises
-    WebhookIdTaken, and the caller rolls back the whole transaction and
-    applies its requests one at a time (`webhook_receive`, which tells a
-    duplicate from a conflict). No savepoint: any error is for the caller to
-    roll back whole.
-    """
-    _check_store(integration=integration, event=event, stores=stores)
-    fields = event.fields
-    if "total" not in fields:
-        raise ApplicationError(
-            "invalid", "a new order needs a total", fields={"data.total": "required to create the order"}
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"""SELECT o.store_id, o.external_id FROM {Order._meta.db_table} o
+                JOIN unnest(%s::bigint[], %s::text[]) AS k (store_id, external_id)
+                    ON o.store_id = k.store_id AND o.external_id = k.external_id""",
+            [[store_id for store_id, _ in keys], [external_id for _, external_id in keys]],
         )
-    customer = fields.get("customer")
-    # Checked before an account is made with it.
-    customer_name = check_customer_name(customer.get("name", "")) if customer else ""
-    order = order_create(
-        store_id=event.store_id,
-        external_id=event.external_id,
-        total=fields["total"],
-        currency=fields.get("currency", "EUR"),
-        customer=customer_for_email(email=customer["email"], name=customer_name) if customer else None,
-        customer_name=customer_name,
-        line_items=fields.get("line_items"),
-        notes=fields.get("notes", ""),
-        known_new=True,
-    )
+        return keys - set(cursor.fetchall())
+
+
+def webhook_create_new(*, received: list[Received], stores: set[int]) -> list[Order]:
+    """`webhook_receive` for `order.created` deliveries whose orders do not
+    exist (`orders_absent`) and are all different, in two INSERTs for the
+    whole list: the orders (`orders_create_new`), then their delivery rows.
+    Returns the orders, in order.
+
+    The delivery rows come last here, not first: they cannot serve as the
+    lock on the webhook-ids, so a webhook-id already used (or twice in the
+    list) raises WebhookIdTaken, and the caller rolls back the whole
+    transaction and applies its requests one at a time (`webhook_receive`,
+    which tells a duplicate from a conflict). No savepoint: any error is
+    for the caller to roll back whole.
+    """
+    orders = []
+    for delivery in received:
+        event = delivery.event
+        _check_store(integration=delivery.integration, event=event, stores=stores)
+        fields = event.fields
+        if "total" not in fields:
+            raise ApplicationError(
+                "invalid", "a new order needs a total", fields={"data.total": "required to create the order"}
+            )
+        customer = fields.get("customer")
+        # Checked before an account is made with it.
+        customer_name = check_customer_name(customer.get("name", "")) if customer else ""
+        orders.append(
+            new_order(
+                store_id=event.store_id,
+                external_id=event.external_id,
+                total=fields["total"],
+                currency=fields.get("currency", "EUR"),
+                customer=customer_for_email(email=customer["email"], name=customer_name) if customer else None,
+                customer_name=customer_name,
+                line_items=fields.get("line_items"),
+                notes=fields.get("notes", ""),
+            )
+        )
+    orders_create_new(orders)
     with connection.cursor() as cursor:
         cursor.execute(
             f"""INSERT INTO {WebhookDelivery._meta.db_table} (integration_id, webhook_id, event_type, received_at,
                     accepted, status_code, error, body_digest, order_id)
-                VALUES (%s, %s, %s, now(), true, 200, '', %s, %s)
-                ON CONFLICT (integration_id, webhook_id) WHERE accepted DO NOTHING RETURNING id""",
-            [integration.pk, webhook_id, event.type, body_digest, order.pk],
+                SELECT integration_id, webhook_id, event_type, now(), true, 200, '', body_digest, order_id
+                FROM unnest(%s::bigint[], %s::text[], %s::text[], %s::text[], %s::bigint[])
+                    AS delivery (integration_id, webhook_id, event_type, body_digest, order_id)
+                ON CONFLICT (integration_id, webhook_id) WHERE accepted DO NOTHING RETURNING 1""",
+            [
+                [delivery.integration.pk for delivery in received],
+                [delivery.webhook_id for delivery in received],
+                [delivery.event.type for delivery in received],
+                [delivery.body_digest for delivery in received],
+                [order.pk for order in orders],
+            ],
         )
-        if cursor.fetchone() is None:
-            raise WebhookIdTaken(webhook_id)
-    return order
+        if len(cursor.fetchall()) < len(received):
+            raise WebhookIdTaken()
+    return orders
 
 
 def webhook_refused(
