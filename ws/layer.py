@@ -109,7 +109,7 @@ _gathering = threading.local()
 
 
 @contextlib.contextmanager
-def publishes_gathered():
+def publishes_gathered(kept: list | None = None):
     """Within this block (sync code, one thread), `publish_now` only
     collects; on leaving it, everything collected is sent at once: the
     groups concurrently, each group's frames one after another in the order
@@ -119,6 +119,10 @@ def publishes_gathered():
     batcher): one hop to the event loop and overlapping Redis round trips,
     instead of one hop and one round trip after another per event. Leave
     the block only after the commit: what it collected is committed.
+
+    `kept`: what was collected is added to this list instead, for the
+    caller to send later from its event loop (`send_in_order`): the webhook
+    batcher answers its requests first, and sends while its next batch runs.
     """
     if getattr(_gathering, "messages", None) is not None:
         yield  # nested: the outer block sends
@@ -128,13 +132,20 @@ def publishes_gathered():
         yield
     finally:
         messages, _gathering.messages = _gathering.messages, None
-        if messages:
-            _publish_in_order(messages)
+        if kept is not None:
+            kept.extend(messages)
+        elif messages:
+            try:
+                async_to_sync(send_in_order)(messages)
+            except Exception:  # noqa: BLE001 - no loop to send from; reported, never raised
+                _failures.report(f"{len(messages)} publishes failed")
 
 
-def _publish_in_order(messages: list[tuple], *, concurrency: int = 100) -> None:
-    # One commit's publishes, waited for by the requests it answers: bounded
-    # as one publish is (PUBLISH_TIMEOUT_SECONDS), not as a fan-out batch.
+async def send_in_order(messages: list[tuple], *, concurrency: int = 100) -> None:
+    """Send what a `publishes_gathered` block collected, as leaving it does.
+    One commit's publishes, waited for by the requests it answers: bounded
+    as one publish is (PUBLISH_TIMEOUT_SECONDS), not as a fan-out batch.
+    Failures are reported, never raised."""
     timeout = settings.PUBLISH_TIMEOUT_SECONDS
     by_group: dict[str, list[tuple]] = {}
     for message in messages:
@@ -161,7 +172,7 @@ def _publish_in_order(messages: list[tuple], *, concurrency: int = 100) -> None:
                 chunk = queues[start : start + concurrency]
                 await asyncio.gather(*(send_group(layer, queue) for queue in chunk), return_exceptions=True)
 
-    why = _run_sends(send_all, timeout)
+    why = await _sends_run(send_all, timeout)
     if sent < len(messages):
         _failures.report(f"{len(messages) - sent} of {len(messages)} publishes failed{why}", exc_info=False)
 
@@ -254,10 +265,17 @@ def publish_many_now(messages: list[tuple], *, concurrency: int = 100, timeout: 
 
 
 def _run_sends(send_all, timeout: float) -> str:
-    """Run a batch of sends; why it stopped short ("" if it did not say).
-    The caller counts what was sent and reports the rest."""
+    """Run a batch of sends from sync code; why it stopped short ("" if it
+    did not say). The caller counts what was sent and reports the rest."""
     try:
-        async_to_sync(send_all)()
+        return async_to_sync(_sends_run)(send_all, timeout)
+    except Exception as error:  # noqa: BLE001 - no loop to send from: counted as failed
+        return f" ({error!r})"
+
+
+async def _sends_run(send_all, timeout: float) -> str:
+    try:
+        await send_all()
     except TimeoutError:
         return f" (out of time after {timeout:g} s)"
     except Exception as error:  # whatever was not sent is counted by the caller

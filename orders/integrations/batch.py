@@ -18,7 +18,8 @@ committing and applies up to WEBHOOK_BATCH_SIZE of them in one:
   in the outer transaction, as the one-request path does), and COMMIT;
 - each request is answered only after that COMMIT returned: a 2xx means
   durable (synchronous_commit stays on). Publishes to the dashboards run
-  after the commit, as everywhere (`transaction.on_commit`).
+  after the commit, as everywhere (`transaction.on_commit`); the edge
+  sends them after the answers, while its next batch runs (edge.py).
 
 A failure of the transaction itself (PostgreSQL gone, the commit refused)
 answers every request of it 503 (an outage) or 500, and nothing of it is

@@ -31,6 +31,7 @@ from django.http.request import split_domain_port, validate_host
 from django_tenants.utils import remove_www
 
 from orders.integrations import batch
+from ws.layer import publishes_gathered, send_in_order
 
 logger = logging.getLogger(__name__)
 
@@ -51,6 +52,7 @@ class WebhookBatcher:
         self.size, self.wait = size, wait
         self.pending: list[tuple[str, batch.WebhookRequest, asyncio.Future]] = []
         self.running: asyncio.Task | None = None
+        self.publishing: asyncio.Task | None = None  # the last batch's publishes
         # One thread, so one connection, kept for the worker's life: no pool
         # checkout per request, and batches commit one after another.
         self.executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="webhook-batch")
@@ -70,14 +72,27 @@ class WebhookBatcher:
                 await asyncio.sleep(self.wait)
             taken, self.pending = self.pending[: self.size], self.pending[self.size :]
             items = [(hostname, request) for hostname, request, _ in taken]
+            committed: list[tuple] = []  # the publishes of what the batch committed
             try:
-                answers = await sync_to_async(batch.apply_batch, thread_sensitive=False, executor=self.executor)(items)
+                answers = await sync_to_async(_apply, thread_sensitive=False, executor=self.executor)(items, committed)
             except Exception as error:  # noqa: BLE001 - every waiting request gets an answer
                 logger.exception("a webhook batch failed")
                 answers = [batch.failed(error)] * len(taken)
             for (_, _, future), answer in zip(taken, answers, strict=True):
                 if not future.done():
                     future.set_result(answer)
+            # Sent after the answers, while the next batch runs (its thread
+            # no longer waits for Redis), and after the previous batch's:
+            # a store's seqs stay in order on the wire, and at most one
+            # batch's publishes are in flight.
+            if self.publishing is not None:
+                await self.publishing
+            self.publishing = asyncio.create_task(send_in_order(committed)) if committed else None
+
+
+def _apply(items: list[tuple[str, batch.WebhookRequest]], committed: list[tuple]) -> list[batch.Answer | None]:
+    with publishes_gathered(committed):
+        return batch.apply_batch(items)
 
 
 _lanes: "weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, list[WebhookBatcher]]" = weakref.WeakKeyDictionary()
