@@ -8,8 +8,9 @@ committing and applies up to WEBHOOK_BATCH_SIZE of them in one:
 
 - everything that needs no database (reading the body, its digest and
   strict parsing) is done per request, in the event loop (`edge.py`);
-- per batch, in the public schema: the tenants of the batch's hosts (one
-  query); per tenant: its integrations and active secrets (two queries),
+- per batch: the tenants, from the edge (its worker's record of hosts,
+  ws.middleware), or by host name in the public schema (one query); per
+  tenant: its integrations and active secrets (two queries),
   then the signatures (CPU) and the rate counters (one upsert per key,
   autocommitted to their UNLOGGED table before the transaction, so no
   counter row is locked while the orders are written);
@@ -116,8 +117,9 @@ def failed(error: BaseException) -> Answer:
 
 
 # --- a whole batch, from host names ---------------------------------------------------
-def apply_batch(items: list[tuple[str, WebhookRequest]]) -> list[Answer | None]:
-    """Apply (hostname, request) pairs, one transaction per tenant. None for
+def apply_batch(items: list[tuple[Tenant | str, WebhookRequest]]) -> list[Answer | None]:
+    """Apply (tenant, request) pairs, one transaction per tenant. A tenant
+    may be given by host name: those are read here, in one query. None for
     a request whose host is no tenant's (the caller hands it to Django,
     which answers it as it answers any unknown host)."""
     try:
@@ -128,16 +130,19 @@ def apply_batch(items: list[tuple[str, WebhookRequest]]) -> list[Answer | None]:
         raise
 
 
-def _apply_batch(items: list[tuple[str, WebhookRequest]]) -> list[Answer | None]:
-    with schema_context(get_public_schema_name()):
-        domains = Domain.objects.select_related("tenant").filter(domain__in={host for host, _ in items})
-        tenants = {d.domain: d.tenant for d in domains if d.tenant.schema_name != get_public_schema_name()}
+def _apply_batch(items: list[tuple[Tenant | str, WebhookRequest]]) -> list[Answer | None]:
+    if names := {host for host, _ in items if isinstance(host, str)}:
+        with schema_context(get_public_schema_name()):
+            domains = Domain.objects.select_related("tenant").filter(domain__in=names)
+            named = {d.domain: d.tenant for d in domains if d.tenant.schema_name != get_public_schema_name()}
+        items = [(named.get(host) if isinstance(host, str) else host, request) for host, request in items]
     answers: list[Answer | None] = [None] * len(items)
     by_tenant: dict[str, list[int]] = collections.defaultdict(list)
-    for n, (host, _) in enumerate(items):
-        if host in tenants:
-            by_tenant[tenants[host].schema_name].append(n)
-    schemas = {t.schema_name: t for t in tenants.values()}
+    schemas = {}
+    for n, (tenant, _) in enumerate(items):
+        if tenant is not None:
+            by_tenant[tenant.schema_name].append(n)
+            schemas[tenant.schema_name] = tenant
     for schema, positions in by_tenant.items():
         try:
             tenant_answers = _with_retries(schemas[schema], [items[n][1] for n in positions])

@@ -27,11 +27,12 @@ from concurrent.futures import ThreadPoolExecutor
 from asgiref.sync import sync_to_async
 from django.conf import settings
 from django.core.serializers.json import DjangoJSONEncoder
-from django.http.request import split_domain_port, validate_host
-from django_tenants.utils import remove_www
 
 from orders.integrations import batch
+from platform_core.availability import OUTAGES
+from tenants.models import Tenant
 from ws.layer import publishes_gathered, send_in_order
+from ws.middleware import tenant_hostname, tenants_by_host
 
 logger = logging.getLogger(__name__)
 
@@ -50,16 +51,16 @@ class WebhookBatcher:
 
     def __init__(self, *, size: int, wait: float):
         self.size, self.wait = size, wait
-        self.pending: list[tuple[str, batch.WebhookRequest, asyncio.Future]] = []
+        self.pending: list[tuple[Tenant | str, batch.WebhookRequest, asyncio.Future]] = []
         self.running: asyncio.Task | None = None
         self.publishing: asyncio.Task | None = None  # the last batch's publishes
         # One thread, so one connection, kept for the worker's life: no pool
         # checkout per request, and batches commit one after another.
         self.executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="webhook-batch")
 
-    async def submit(self, hostname: str, request: batch.WebhookRequest) -> batch.Answer | None:
+    async def submit(self, tenant: Tenant | str, request: batch.WebhookRequest) -> batch.Answer | None:
         future = asyncio.get_running_loop().create_future()
-        self.pending.append((hostname, request, future))
+        self.pending.append((tenant, request, future))
         if self.running is None or self.running.done():
             self.running = asyncio.create_task(self._run())
         # A client that leaves does not cancel its request: it is applied
@@ -71,7 +72,7 @@ class WebhookBatcher:
             if self.wait and len(self.pending) < self.size:
                 await asyncio.sleep(self.wait)
             taken, self.pending = self.pending[: self.size], self.pending[self.size :]
-            items = [(hostname, request) for hostname, request, _ in taken]
+            items = [(tenant, request) for tenant, request, _ in taken]
             committed: list[tuple] = []  # the publishes of what the batch committed
             try:
                 answers = await sync_to_async(_apply, thread_sensitive=False, executor=self.executor)(items, committed)
@@ -90,7 +91,7 @@ class WebhookBatcher:
             self.publishing = asyncio.create_task(send_in_order(committed)) if committed else None
 
 
-def _apply(items: list[tuple[str, batch.WebhookRequest]], committed: list[tuple]) -> list[batch.Answer | None]:
+def _apply(items: list[tuple[Tenant | str, batch.WebhookRequest]], committed: list[tuple]) -> list[batch.Answer | None]:
     with publishes_gathered(committed):
         return batch.apply_batch(items)
 
@@ -120,15 +121,6 @@ def batcher(hostname: str, store_id: int) -> WebhookBatcher:
     return lanes[hash((hostname, store_id)) % len(lanes)]
 
 
-def _tenant_hostname(host: str) -> str | None:
-    # The rule of django-tenants' middleware (as ws.middleware applies it to
-    # sockets): ALLOWED_HOSTS, then the part before ":", less a "www.".
-    domain, _port = split_domain_port(host)
-    if not domain or not validate_host(domain, settings.ALLOWED_HOSTS):
-        return None
-    return remove_www(host.split(":")[0])
-
-
 class WebhookEdge:
     """ASGI middleware for HTTP, inside BodyLimits (so a body it reads is
     within WEBHOOK_MAX_BODY_BYTES)."""
@@ -151,7 +143,7 @@ class WebhookEdge:
             # As Django's ASGI request joins repeated headers.
             text = value.decode("latin-1")
             headers[key] = f"{headers[key]},{text}" if key in headers else text
-        hostname = _tenant_hostname(headers.get("host", ""))
+        hostname = tenant_hostname(headers.get("host", ""))
         body, more = bytearray(), True
         while more:
             message = await receive()
@@ -169,7 +161,18 @@ class WebhookEdge:
                 body=body,
                 too_large=len(body) > settings.WEBHOOK_MAX_BODY_BYTES,
             ).prepare()
-            answer = await batcher(hostname, request.event.store_id if request.event else 0).submit(hostname, request)
+            try:
+                # The worker's record of hosts (the sockets' too): no query
+                # per batch; a Domain changed elsewhere is seen within
+                # TENANT_CACHE_SECONDS.
+                tenant: Tenant | str | None = await tenants_by_host.get(hostname)
+            except OUTAGES:
+                # Its connection had died (a database restart): the batch
+                # reads the host on its own, as it would with no record.
+                tenant = hostname
+            if tenant is not None:
+                lane = batcher(hostname, request.event.store_id if request.event else 0)
+                answer = await lane.submit(tenant, request)
         if answer is None:  # not a tenant's host: Django answers, as before
             return await self.app(scope, _replay(body, receive), send)
         await _respond(scope, send, answer)

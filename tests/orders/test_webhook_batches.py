@@ -8,7 +8,9 @@ import asyncio
 import http.client
 import json
 import threading
+import time
 from concurrent.futures import ThreadPoolExecutor
+from decimal import Decimal
 
 import pytest
 from asgiref.sync import sync_to_async
@@ -316,9 +318,49 @@ def _post(port: int, integration_id: int, secret: str, body: dict, host: str = "
             headers={"Host": f"{host}:{port}", "Content-Type": "application/json", **sign(secret, text)},
         )
         response = conn.getresponse()
-        return response.status, {k.lower(): v for k, v in response.getheaders()}, json.loads(response.read())
+        headers, body = {k.lower(): v for k, v in response.getheaders()}, response.read()
+        return response.status, headers, json.loads(body) if "json" in headers.get("content-type", "") else body
     finally:
         conn.close()
+
+
+def test_through_the_edge_tenants_with_the_same_ids_stay_apart_and_a_removed_host_stops_at_once(world):
+    """The edge takes each host's tenant from the worker's record (no query
+    per batch). Integration 1, store 1 and order H-1 exist in both
+    tenants; a secret of one is nothing on the other. A Domain removed in
+    the server's process is forgotten there at once (the record's
+    receivers); one removed elsewhere, within TENANT_CACHE_SECONDS."""
+    from tenants.models import Domain
+    from tests.servers import uvicorn_server
+
+    twins = {}
+    for name in ("acme", "globex"):
+        with tenant_context(getattr(world, name).tenant):
+            twins[name] = integration_create(name=f"{name} shop")
+    assert twins["acme"][0].pk == twins["globex"][0].pk
+    with uvicorn_server(extra_env={"TENANT_CACHE_SECONDS": "1"}) as server:
+        answers = {
+            name: _post(server.port, integ.pk, secret, payload(external_id="H-1", total="3"), host=f"{name}.localhost")
+            for name, (integ, secret) in twins.items()
+        }
+        (acme_integ, acme_secret), (globex_integ, globex_secret) = twins["acme"], twins["globex"]
+        crossed = _post(
+            server.port, acme_integ.pk, acme_secret, payload(external_id="H-2", total="4"), "globex.localhost"
+        )
+        Domain.objects.filter(domain="globex.localhost").delete()  # in this process, not the server's
+        time.sleep(1.2)
+        gone = _post(
+            server.port, globex_integ.pk, globex_secret, payload(external_id="H-3", total="5"), "globex.localhost"
+        )
+    connections.close_all()
+
+    assert [status for status, _, _ in answers.values()] == [200, 200]
+    assert crossed[0] == 401, crossed
+    assert gone[0] == 404, gone
+    for name in ("acme", "globex"):
+        with tenant_context(getattr(world, name).tenant):
+            assert list(Order.objects.values_list("store_id", "external_id", "total")) == [(1, "H-1", Decimal("3.00"))]
+            assert StoreEvent.objects.count() == 1
 
 
 def test_every_2xx_is_answered_after_its_order_is_committed(world, integration, product_server):
