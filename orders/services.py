@@ -160,8 +160,13 @@ def orders_create_new(orders: list[Order]) -> list[Order]:
     then gets the post_save a save sends (orders/signals.py: its stream
     event), in order, and arms its store's check: what `order_create` does
     for one, in one INSERT for all instead of one each (the webhook
-    batcher's fast path, issue 15)."""
-    Order.objects.bulk_create(orders)
+    batcher's fast path, issue 15).
+
+    Inserted in (store, external_id) order: two transactions inserting
+    some of the same orders wait on the unique index for each other in one
+    order, never in a cycle. Their post_saves (their stream seqs) follow
+    the order given."""
+    Order.objects.bulk_create(sorted(orders, key=lambda order: (order.store_id, order.external_id)))
     for order in orders:
         post_save.send(sender=Order, instance=order, created=True, update_fields=None, raw=False, using=order._state.db)
     unattended_watch(orders=orders)

@@ -264,31 +264,46 @@ def webhook_create_new(*, received: list[Received], stores: set[int]) -> list[Or
     which tells a duplicate from a conflict). No savepoint: any error is
     for the caller to roll back whole.
     """
-    orders = []
+    # Checked before any account is made with them.
+    names = []
     for delivery in received:
-        event = delivery.event
-        _check_store(integration=delivery.integration, event=event, stores=stores)
-        fields = event.fields
-        if "total" not in fields:
+        _check_store(integration=delivery.integration, event=delivery.event, stores=stores)
+        if "total" not in delivery.event.fields:
             raise ApplicationError(
                 "invalid", "a new order needs a total", fields={"data.total": "required to create the order"}
             )
-        customer = fields.get("customer")
-        # Checked before an account is made with it.
-        customer_name = check_customer_name(customer.get("name", "")) if customer else ""
+        customer = delivery.event.fields.get("customer")
+        names.append(check_customer_name(customer.get("name", "")) if customer else "")
+    # Accounts are found or made in the order of their addresses, as the
+    # orders and delivery rows are inserted in a sorted order: two workers'
+    # batches making some of the same rows wait for each other in one
+    # order, never in a cycle (a deadlock).
+    customers = {}
+    by_address = sorted(zip(received, names, strict=True), key=lambda pair: (_email_of(pair[0]) or "").lower())
+    for delivery, name in by_address:
+        email = _email_of(delivery)
+        if email is not None and email.lower() not in customers:
+            customers[email.lower()] = customer_for_email(email=email, name=name)
+    orders = []
+    for delivery, customer_name in zip(received, names, strict=True):
+        event, fields, email = delivery.event, delivery.event.fields, _email_of(delivery)
         orders.append(
             new_order(
                 store_id=event.store_id,
                 external_id=event.external_id,
                 total=fields["total"],
                 currency=fields.get("currency", "EUR"),
-                customer=customer_for_email(email=customer["email"], name=customer_name) if customer else None,
+                customer=customers[email.lower()] if email is not None else None,
                 customer_name=customer_name,
                 line_items=fields.get("line_items"),
                 notes=fields.get("notes", ""),
             )
         )
     orders_create_new(orders)
+    rows = sorted(  # sorted, as the orders are inserted
+        (delivery.integration.pk, delivery.webhook_id, delivery.event.type, delivery.body_digest, order.pk)
+        for delivery, order in zip(received, orders, strict=True)
+    )
     with connection.cursor() as cursor:
         cursor.execute(
             f"""INSERT INTO {WebhookDelivery._meta.db_table} (integration_id, webhook_id, event_type, received_at,
@@ -297,17 +312,17 @@ def webhook_create_new(*, received: list[Received], stores: set[int]) -> list[Or
                 FROM unnest(%s::bigint[], %s::text[], %s::text[], %s::text[], %s::bigint[])
                     AS delivery (integration_id, webhook_id, event_type, body_digest, order_id)
                 ON CONFLICT (integration_id, webhook_id) WHERE accepted DO NOTHING RETURNING 1""",
-            [
-                [delivery.integration.pk for delivery in received],
-                [delivery.webhook_id for delivery in received],
-                [delivery.event.type for delivery in received],
-                [delivery.body_digest for delivery in received],
-                [order.pk for order in orders],
-            ],
+            [list(column) for column in zip(*rows, strict=True)],
         )
         if len(cursor.fetchall()) < len(received):
             raise WebhookIdTaken()
     return orders
+
+
+def _email_of(delivery: Received) -> str | None:
+    """The customer's address as `customer_for_email` compares it, or None."""
+    customer = delivery.event.fields.get("customer")
+    return customer["email"].strip() if customer else None
 
 
 def webhook_refused(

@@ -257,6 +257,41 @@ def trigger_on_orders(world):
             cursor.execute(f"DROP FUNCTION IF EXISTS {schema}.webhook_test_fault()")
 
 
+def test_two_workers_batches_of_the_same_new_orders_in_opposite_order_do_not_deadlock(
+    world, integration, trigger_on_orders, caplog
+):
+    """Found by an outside test with two workers: batches inserting some of
+    the same orders in arrival order waited on each other's rows of the
+    unique index in a cycle (a deadlock: a second lost, then retried). The
+    orders are inserted sorted, so the second batch waits for the first."""
+    integ, secret = integration
+    trigger_on_orders(body="IF NEW.external_id = 'DL-A' THEN PERFORM pg_sleep(0.5); END IF;", deferred=False)
+    first = [signed(integ.pk, secret, payload(external_id=x, total="1")) for x in ("DL-A", "DL-B")]
+    second = [signed(integ.pk, secret, payload(external_id=x, total="1")) for x in ("DL-B", "DL-A")]
+    answers = {}
+
+    def apply(name, requests):
+        try:
+            answers[name] = batch.apply_batch([("acme.localhost", r) for r in requests])
+        finally:
+            connections.close_all()
+
+    threads = [threading.Thread(target=apply, args=("first", first))]
+    threads.append(threading.Thread(target=apply, args=("second", second)))
+    threads[0].start()
+    time.sleep(0.2)  # the first sleeps in DL-A's insert; the second inserts DL-B, then sleeps in DL-A's
+    threads[1].start()
+    for thread in threads:
+        thread.join(20)
+
+    assert [a.status for a in answers["first"] + answers["second"]] == [200] * 4
+    assert "deadlocked" not in caplog.text
+    orders, _, events, deliveries, _ = written(world.acme.tenant)
+    assert sorted(external_id for _, external_id, *_ in orders) == ["DL-A", "DL-B"]
+    assert [seq for _, seq, _ in events] == [1, 2], "the second batch's creations were applied as updates"
+    assert sum(accepted for _, accepted, _ in deliveries) == 4
+
+
 def test_a_commit_that_fails_answers_every_request_of_the_batch_and_writes_nothing(
     world, integration, trigger_on_orders, published
 ):
