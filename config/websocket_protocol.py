@@ -1,22 +1,60 @@
-"""uvicorn's `websockets-sansio` WebSocket protocol, with one fix.
-
-A handshake request its parser refuses (a request line or header over
-8 KB: a browser with many cookies for the domain) gets the 431 (or 400)
-answer that `websockets` prepared, and the connection closes. uvicorn 0.54
-only writes what `websockets` prepares after a complete request, so this
-answer was never sent and the client waited for ever (found by an outside
-test). Served by the Procfile's
+"""uvicorn's `websockets-sansio` WebSocket protocol, with one fix and two
+savings. Served by the Procfile's
 `--ws config.websocket_protocol:WebSocketProtocol`.
+
+- The fix: a handshake request its parser refuses (a request line or
+  header over 8 KB: a browser with many cookies for the domain) gets the
+  431 (or 400) answer that `websockets` prepared, and the connection
+  closes. uvicorn 0.54 only writes what `websockets` prepares after a
+  complete request, so this answer was never sent and the client waited
+  for ever (found by an outside test).
+- Several frames in one write: the ASGI extension `SEND_MANY` takes a
+  message {"type": SEND_MANY, "texts": [...]} and writes all its frames
+  with one call to the transport (one syscall), where uvicorn writes each
+  `websocket.send` on its own. A socket's writer sends what has queued up
+  (ws/outbox.py): a reconnect's replay and its `stream.live` go out in
+  one write instead of 21.
+- The handshake's request and response are let go once it is answered:
+  uvicorn keeps both (two header maps, about 40 objects) for the socket's
+  whole life, and every one of them is walked by each collection of the
+  garbage collector while the socket is young.
 """
 
+from uvicorn.protocols.utils import ClientDisconnected
 from uvicorn.protocols.websockets.websockets_sansio_impl import WebSocketsSansIOProtocol
+from websockets.exceptions import InvalidState
+
+from ws.outbox import SEND_MANY
 
 
 class WebSocketProtocol(WebSocketsSansIOProtocol):
     def data_received(self, data: bytes) -> None:
         super().data_received(data)
         # No request came out of the bytes (uvicorn answers those itself).
-        refused = not hasattr(self, "request") and self.conn.handshake_exc is not None
+        refused = not self.handshake_initiated and self.conn.handshake_exc is not None
         if refused and not self.transport.is_closing():
             self.transport.write(b"".join(self.conn.data_to_send()))
             self.transport.close()
+
+    def handle_connect(self, event) -> None:
+        super().handle_connect(event)
+        if getattr(self, "scope", None) is not None:  # the app is called (its task has not run yet)
+            self.scope["extensions"][SEND_MANY] = {}
+
+    async def send(self, message) -> None:
+        if message["type"] != SEND_MANY:
+            await super().send(message)
+            if self.handshake_complete:
+                self.request = self.response = None
+            return
+        await self.writable.wait()
+        if self.disconnected:
+            raise ClientDisconnected()
+        if not self.handshake_complete or self.close_sent or self.initial_response is not None:
+            raise RuntimeError(f"'{SEND_MANY}' before the handshake was accepted, or after a close.")
+        try:
+            for text in message["texts"]:
+                self.conn.send_text(text.encode())
+        except InvalidState:
+            raise ClientDisconnected() from None
+        self.transport.write(b"".join(self.conn.data_to_send()))

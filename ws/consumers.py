@@ -44,7 +44,7 @@ from ws.access import access_watch
 from ws.db import in_tenant
 from ws.events import Frame, to_json
 from ws.hub import hub
-from ws.outbox import Outbox
+from ws.outbox import SEND_MANY, Outbox
 
 logger = logging.getLogger(__name__)
 
@@ -124,7 +124,7 @@ class JsonSocket(AsyncWebsocketConsumer):
         # From now on every frame goes through the outbox and its own writer
         # (ws/outbox.py): nothing that serves other sockets waits on this one.
         self.outbox = Outbox(
-            write=lambda text: AsyncWebsocketConsumer.send(self, text_data=text),
+            write=self._write_frames,
             close=lambda code: AsyncWebsocketConsumer.close(self, code),
             max_frames=settings.WS_OUTBOX_FRAMES,
             max_bytes=settings.WS_OUTBOX_BYTES,
@@ -132,6 +132,15 @@ class JsonSocket(AsyncWebsocketConsumer):
         )
 
     outbox: Outbox | None = None
+
+    async def _write_frames(self, texts: list[str]) -> None:
+        # The Procfile's server takes them in one message and one write
+        # (config/websocket_protocol.py); any other ASGI server one by one.
+        if SEND_MANY in self.scope.get("extensions", {}):
+            await self.base_send({"type": SEND_MANY, "texts": texts})
+        else:
+            for text in texts:
+                await AsyncWebsocketConsumer.send(self, text_data=text)
 
     async def close(self, code=None, reason=None):
         """Close after the write under way; frames not yet sent are dropped

@@ -30,6 +30,14 @@ logger = logging.getLogger(__name__)
 # socket of the worker, once a second).
 writing = per_event_loop(set)
 
+# The ASGI extension of the Procfile's server (config/websocket_protocol.py)
+# that takes several frames in one message and writes them at once.
+SEND_MANY = "pregon.websocket.send_many"
+
+# At most this much in one write: a replay's page, a burst of a busy store.
+WRITE_FRAMES = 64
+WRITE_CHARACTERS = 256 * 1024
+
 
 class Outbox:
     """Idle, it holds no task and no event (10,000 idle sockets are common):
@@ -39,7 +47,7 @@ class Outbox:
     def __init__(
         self,
         *,
-        write: Callable[[str], Awaitable[None]],
+        write: Callable[[list[str]], Awaitable[None]],  # frames, in order, in one write
         close: Callable[[int], Awaitable[None]],
         max_frames: int,
         max_bytes: int,
@@ -131,13 +139,21 @@ class Outbox:
         running.add(self)
         try:
             while self.frames and self.close_code is None:
-                text = self.frames[0]
+                # Everything queued goes out in one write (one syscall, one
+                # TCP segment for a replay's page), up to a bound.
+                batch, size = [], 0
+                for text in self.frames:
+                    if batch and (len(batch) == WRITE_FRAMES or size + len(text) > WRITE_CHARACTERS):
+                        break
+                    batch.append(text)
+                    size += len(text)
                 self.sending_since = time.monotonic()
-                await self._write(text)
+                await self._write(batch)
                 self.sending_since = None
-                if self.frames and self.frames[0] is text:  # not dropped by a close meanwhile
-                    self.frames.popleft()
-                    self.size -= len(text)
+                if self.frames and self.frames[0] is batch[0]:  # not dropped by a close meanwhile
+                    for _ in batch:
+                        self.frames.popleft()
+                    self.size -= size
                 self._signal_progress()
             if self.close_code is not None and not self._close_sent:
                 self._close_sent = True

@@ -9,16 +9,19 @@ from ws.outbox import Outbox
 
 
 class Client:
-    """Reads only when told to: `release()` lets one pending write through."""
+    """Reads only when told to: `release()` lets one pending write through
+    (a write carries every frame queued when it started, up to a bound)."""
 
     def __init__(self):
         self.received: list[str] = []
+        self.writes: list[list[str]] = []
         self.closed_with: int | None = None
         self.gate = asyncio.Semaphore(0)
 
-    async def write(self, text: str) -> None:
+    async def write(self, texts: list[str]) -> None:
         await self.gate.acquire()
-        self.received.append(text)
+        self.writes.append(list(texts))
+        self.received.extend(texts)
 
     async def close(self, code: int) -> None:
         self.closed_with = code
@@ -51,6 +54,33 @@ async def test_push_never_waits_and_frames_go_out_in_order():
     client.release(3)
     await settle()
     assert client.received == ["a", "b", "c"] and overflows == []
+
+
+async def test_what_queued_up_while_a_write_was_under_way_goes_out_in_the_next_write():
+    client, overflows = Client(), []
+    box = outbox_for(client, overflows, frames=10)
+    box.push("a")
+    await settle()  # the writer took "a" alone and waits for the client
+    for text in ("b", "c", "d"):
+        box.push(text)
+    client.release(2)
+    await settle()
+    assert client.writes == [["a"], ["b", "c", "d"]]
+    assert box.size == 0 and not box.frames
+
+
+async def test_one_write_is_bounded_in_frames_and_in_characters(monkeypatch):
+    monkeypatch.setattr("ws.outbox.WRITE_FRAMES", 3)
+    monkeypatch.setattr("ws.outbox.WRITE_CHARACTERS", 10)
+    client, overflows = Client(), []
+    box = outbox_for(client, overflows, frames=20, size=1000)
+    for text in ["a", "b", "c", "d", "x" * 8, "y" * 30, "z"]:
+        box.push(text)
+    client.release(10)
+    await settle()
+    # 3 frames at most; 10 characters at most, unless one frame alone is longer
+    assert client.writes == [["a", "b", "c"], ["d", "x" * 8], ["y" * 30], ["z"]]
+    assert overflows == []
 
 
 @pytest.mark.parametrize(
@@ -86,9 +116,10 @@ async def test_a_stuck_write_is_measured_so_a_watch_can_close_it():
 async def test_close_drops_what_was_not_sent_and_closes_after_the_write_under_way():
     client, overflows = Client(), []
     box = outbox_for(client, overflows)
-    for text in ("a", "b", "c"):
+    box.push("a")
+    await settle()  # "a" is being written
+    for text in ("b", "c"):
         box.push(text)
-    await settle()
     box.close(4408)
     box.push("after the close")  # ignored
     client.release()  # "a" was being written: it completes
@@ -99,13 +130,15 @@ async def test_close_drops_what_was_not_sent_and_closes_after_the_write_under_wa
 async def test_room_and_drained_give_backpressure_to_the_socket_s_own_flows():
     client, overflows = Client(), []
     box = outbox_for(client, overflows, frames=4)
-    for text in ("a", "b", "c"):
+    box.push("a")
+    await settle()  # "a" is being written, alone
+    for text in ("b", "c"):
         box.push(text)
     room = asyncio.create_task(box.room())
     drained = asyncio.create_task(box.drained())
     await settle()
     assert not room.done() and not drained.done()  # 3 waiting: over half the bound
-    client.release(2)
+    client.release(1)  # "a" written; "b" and "c" now under way, together
     await settle()
     assert room.done() and not drained.done()
     client.release(1)
