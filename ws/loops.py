@@ -12,14 +12,22 @@ T = TypeVar("T")
 
 
 def per_event_loop(factory: Callable[[], T]) -> Callable[[], T]:
-    """`factory`'s instance for the running loop, made on first use."""
-    instances: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+    """`factory`'s instance for the running loop, made on first use.
+
+    Looked up by the loop's id, which is reused only after the loop is
+    gone: its entry is removed as it goes (a weak reference's callback).
+    A socket's connect asks for a dozen of these; a WeakKeyDictionary made
+    two weak references per lookup (3% of a connect storm's event loop)."""
+    instances: dict[int, T] = {}
 
     def get() -> T:
         loop = asyncio.get_running_loop()
-        if loop not in instances:
-            instances[loop] = factory()
-        return instances[loop]
+        try:
+            return instances[id(loop)]
+        except KeyError:
+            instance = instances[id(loop)] = factory()
+            weakref.finalize(loop, instances.pop, id(loop), None)
+            return instance
 
     return get
 
