@@ -44,7 +44,7 @@ _batches = threading.local()
 
 
 class StreamBatch:
-    """Many events on a few stores in one transaction, for three round trips
+    """Many events on a few stores in one transaction, for two round trips
     in all instead of two per event (the webhook batcher's fast path):
 
     - on entering (or only on leaving, `lock_now=False`), the stores' rows
@@ -52,8 +52,8 @@ class StreamBatch:
       two writers still cannot deadlock) and their `last_seq` read;
     - each `stream_append` on these stores takes the next seq here and keeps
       its event;
-    - on leaving normally, the events are written in one INSERT and each
-      store's `last_seq` in one UPDATE.
+    - on leaving normally, the events and each store's `last_seq` are
+      written in one statement.
 
     The rules of the stream hold: the locks are held to the commit, so seqs
     commit in order and gap-free. There is no partial rollback: a block
@@ -121,13 +121,28 @@ class StreamBatch:
                 self.append(store_id, frame_type, data)
         if not self.events:
             return
-        StoreEvent.objects.bulk_create(self.events)
         moved = [(store_id, seq) for store_id, seq in self.last_seq.items() if seq != self.first_seq[store_id]]
+        # The events and the stores' `last_seq` in one statement: the stores
+        # stay locked from `_lock` to the commit, and another worker's batch
+        # on them waits that long (the ORM's bulk_create and an UPDATE were
+        # 3.3 of the 5.1 ms a batch of 16 events held them).
         with connection.cursor() as cursor:
             cursor.execute(
-                f"UPDATE {Store._meta.db_table} AS s SET last_seq = v.seq"
-                " FROM unnest(%s::bigint[], %s::bigint[]) AS v(id, seq) WHERE s.id = v.id",
-                [[store_id for store_id, _ in moved], [seq for _, seq in moved]],
+                f"""WITH written AS (
+                        INSERT INTO {StoreEvent._meta.db_table} (store_id, seq, type, frame, created_at)
+                        SELECT e.store_id, e.seq, e.type, e.frame, now()
+                        FROM unnest(%s::bigint[], %s::bigint[], %s::varchar[], %s::text[])
+                            AS e(store_id, seq, type, frame))
+                    UPDATE {Store._meta.db_table} AS s SET last_seq = v.seq
+                    FROM unnest(%s::bigint[], %s::bigint[]) AS v(id, seq) WHERE s.id = v.id""",
+                [
+                    [e.store_id for e in self.events],
+                    [e.seq for e in self.events],
+                    [e.type for e in self.events],
+                    [e.frame for e in self.events],
+                    [store_id for store_id, _ in moved],
+                    [seq for _, seq in moved],
+                ],
             )
 
 
