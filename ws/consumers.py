@@ -129,6 +129,7 @@ class JsonSocket(AsyncWebsocketConsumer):
             max_frames=settings.WS_OUTBOX_FRAMES,
             max_bytes=settings.WS_OUTBOX_BYTES,
             on_overflow=self.too_slow,
+            on_gone=self._client_gone,
         )
 
     outbox: Outbox | None = None
@@ -168,6 +169,12 @@ class JsonSocket(AsyncWebsocketConsumer):
             return
         self.outbox.push(text_data)
         await self.outbox.room()
+
+    def _client_gone(self) -> None:
+        # A write failed: nothing more goes out. The socket's own flows (a
+        # replay) stop at their next check; the disconnect that uvicorn
+        # queued is read once `connect` returns, and releases the socket.
+        self.closing = True
 
     def too_slow(self) -> None:
         """The client reads too slowly to keep up (its outbox overflowed, or

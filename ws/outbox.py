@@ -34,6 +34,9 @@ writing = per_event_loop(set)
 # that takes several frames in one message and writes them at once.
 SEND_MANY = "pregon.websocket.send_many"
 
+# `close_code` of an outbox whose client is gone (no close frame is sent).
+GONE = 1006
+
 # At most this much in one write: a replay's page, a burst of a busy store.
 WRITE_FRAMES = 64
 WRITE_CHARACTERS = 256 * 1024
@@ -52,10 +55,12 @@ class Outbox:
         max_frames: int,
         max_bytes: int,
         on_overflow: Callable[[], None],
+        on_gone: Callable[[], None] | None = None,
     ):
         self._write, self._close = write, close
         self.max_frames, self.max_bytes = max_frames, max_bytes
         self._on_overflow = on_overflow
+        self._on_gone = on_gone
         self.frames: collections.deque[str] = collections.deque()
         self.size = 0  # characters waiting
         self.close_code: int | None = None
@@ -126,6 +131,20 @@ class Outbox:
         if self._progress is not None:
             self._progress.set()
 
+    def _gone(self) -> None:
+        """A write failed: the client left (or the server refused the
+        frame). Nothing more can go out, so nothing waits for it: what is
+        queued is dropped, and a flow waiting in `room()` or `drained()` (a
+        replay between pages) goes on and finds the socket closing, instead
+        of waiting for ever for a writer that is gone."""
+        if self.close_code is None:
+            self.close_code = GONE
+        self._close_sent = True  # no close frame can be sent either
+        self.frames.clear()
+        self.size = 0
+        if self._on_gone is not None:
+            self._on_gone()
+
     def _start_writer(self) -> None:
         if self._writer is None or self._writer.done():
             self._writer = asyncio.create_task(self._run())
@@ -163,6 +182,7 @@ class Outbox:
         except Exception as error:
             if not is_client_gone(error):
                 logger.exception("socket writer failed")
+            self._gone()
         finally:
             running.discard(self)
             self.sending_since = None

@@ -144,3 +144,44 @@ async def test_room_and_drained_give_backpressure_to_the_socket_s_own_flows():
     client.release(1)
     await settle()
     assert drained.done() and client.received == ["a", "b", "c"]
+
+
+class GoneClient(Client):
+    """Left after `writes` writes: the next raises as uvicorn's send does."""
+
+    def __init__(self, writes: int = 0):
+        super().__init__()
+        self.left_after = writes
+
+    async def write(self, texts: list[str]) -> None:
+        if len(self.writes) >= self.left_after:
+            raise ConnectionResetError("the client left")  # uvicorn's ClientDisconnected is an OSError
+        self.writes.append(list(texts))
+        self.received.extend(texts)
+
+
+@pytest.mark.parametrize("wait", ["drained", "room"])
+async def test_a_client_that_leaves_mid_write_does_not_leave_the_socket_s_flows_waiting(wait):
+    # A replay waits for its page to drain before reading the next; if the
+    # client left during it, the writer died and nothing woke the replay:
+    # the socket hung for ever, holding its page and its place in the
+    # user's socket limit (found by an outside test).
+    client, gone = GoneClient(writes=1), []
+    box = Outbox(
+        write=client.write,
+        close=client.close,
+        max_frames=4,
+        max_bytes=100,
+        on_overflow=lambda: None,
+        on_gone=lambda: gone.append(True),
+    )
+    box.push("a")
+    await settle()  # written
+    for text in ("b", "c", "d"):
+        box.push(text)  # over half the bound: `room()` would wait
+    await asyncio.wait_for(getattr(box, wait)(), timeout=1)
+    assert gone == [True] and client.received == ["a"]
+    assert box.size == 0 and not box.frames
+    box.push("after")  # ignored: nothing more goes out
+    await settle()
+    assert client.received == ["a"] and client.closed_with is None
