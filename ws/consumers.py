@@ -92,7 +92,7 @@ class JsonSocket(AsyncWebsocketConsumer):
             # Raised in channels' own code (a channel for this socket while
             # Redis is down) or in a handler: close cleanly, never crash.
             with contextlib.suppress(Exception):
-                await self.release(1006)  # leave groups, hub, presence, the worker's count
+                await self.release(close_codes.CONNECTION_LOST)  # leave groups, hub, presence, the worker's count
             if is_client_gone(error):
                 return  # the client left while we were sending: nothing to report
             code = close_codes.TRY_AGAIN_LATER if is_outage(error) else close_codes.INTERNAL_ERROR
@@ -335,7 +335,7 @@ class JsonSocket(AsyncWebsocketConsumer):
         return (self.tenant.schema_name, self.user.pk)
 
     async def websocket_disconnect(self, message):
-        await self.release(message.get("code", 1006))
+        await self.release(message.get("code", close_codes.CONNECTION_LOST))
         if self.outbox is not None:
             await self.outbox.stop()
         raise StopConsumer()

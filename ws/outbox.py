@@ -16,11 +16,13 @@ drained.
 
 import asyncio
 import collections
+import contextlib
 import logging
 import time
 from collections.abc import Awaitable, Callable
 
 from platform_core.availability import is_client_gone
+from ws import close_codes
 from ws.loops import cancel_and_wait, per_event_loop
 
 logger = logging.getLogger(__name__)
@@ -33,9 +35,6 @@ writing = per_event_loop(set)
 # The ASGI extension of the Procfile's server (config/websocket_protocol.py)
 # that takes several frames in one message and writes them at once.
 SEND_MANY = "pregon.websocket.send_many"
-
-# `close_code` of an outbox whose client is gone (no close frame is sent).
-GONE = 1006
 
 # At most this much in one write: a replay's page, a burst of a busy store.
 WRITE_FRAMES = 64
@@ -138,7 +137,7 @@ class Outbox:
         replay between pages) goes on and finds the socket closing, instead
         of waiting for ever for a writer that is gone."""
         if self.close_code is None:
-            self.close_code = GONE
+            self.close_code = close_codes.CONNECTION_LOST
         self._close_sent = True  # no close frame can be sent either
         self.frames.clear()
         self.size = 0
@@ -181,7 +180,11 @@ class Outbox:
             raise
         except Exception as error:
             if not is_client_gone(error):
+                # The server refused the frames, the client is still there:
+                # tell it, as any socket that fails is closed (1011).
                 logger.exception("socket writer failed")
+                with contextlib.suppress(Exception):
+                    await self._close(close_codes.INTERNAL_ERROR)
             self._gone()
         finally:
             running.discard(self)

@@ -4,6 +4,7 @@ import asyncio
 import time
 
 import pytest
+from uvicorn.protocols.utils import ClientDisconnected
 
 from ws.outbox import Outbox
 
@@ -155,7 +156,7 @@ class GoneClient(Client):
 
     async def write(self, texts: list[str]) -> None:
         if len(self.writes) >= self.left_after:
-            raise ConnectionResetError("the client left")  # uvicorn's ClientDisconnected is an OSError
+            raise ClientDisconnected()  # what uvicorn's send raises once the client is gone
         self.writes.append(list(texts))
         self.received.extend(texts)
 
@@ -185,3 +186,26 @@ async def test_a_client_that_leaves_mid_write_does_not_leave_the_socket_s_flows_
     box.push("after")  # ignored: nothing more goes out
     await settle()
     assert client.received == ["a"] and client.closed_with is None
+
+
+class RefusingServer(Client):
+    """The server refuses the frames (a bug), the client is still there."""
+
+    async def write(self, texts: list[str]) -> None:
+        raise RuntimeError("refused")
+
+
+async def test_a_write_the_server_refuses_closes_the_socket_with_1011_and_leaves_nothing_waiting():
+    client, gone = RefusingServer(), []
+    box = Outbox(
+        write=client.write,
+        close=client.close,
+        max_frames=4,
+        max_bytes=100,
+        on_overflow=lambda: None,
+        on_gone=lambda: gone.append(True),
+    )
+    for text in ("a", "b", "c"):
+        box.push(text)
+    await asyncio.wait_for(box.drained(), timeout=1)
+    assert client.closed_with == 1011 and gone == [True] and not box.frames
