@@ -32,13 +32,14 @@ class Client:
             self.gate.release()
 
 
-def outbox_for(client: Client, overflows: list, *, frames=4, size=100) -> Outbox:
+def outbox_for(client: Client, overflows: list, *, frames=4, size=100, gone: list | None = None) -> Outbox:
     return Outbox(
         write=client.write,
         close=client.close,
         max_frames=frames,
         max_bytes=size,
         on_overflow=lambda: overflows.append(True),
+        on_gone=None if gone is None else lambda: gone.append(True),
     )
 
 
@@ -168,14 +169,7 @@ async def test_a_client_that_leaves_mid_write_does_not_leave_the_socket_s_flows_
     # the socket hung for ever, holding its page and its place in the
     # user's socket limit (found by an outside test).
     client, gone = GoneClient(writes=1), []
-    box = Outbox(
-        write=client.write,
-        close=client.close,
-        max_frames=4,
-        max_bytes=100,
-        on_overflow=lambda: None,
-        on_gone=lambda: gone.append(True),
-    )
+    box = outbox_for(client, [], gone=gone)
     box.push("a")
     await settle()  # written
     for text in ("b", "c", "d"):
@@ -197,14 +191,7 @@ class RefusingServer(Client):
 
 async def test_a_write_the_server_refuses_closes_the_socket_with_1011_and_leaves_nothing_waiting():
     client, gone = RefusingServer(), []
-    box = Outbox(
-        write=client.write,
-        close=client.close,
-        max_frames=4,
-        max_bytes=100,
-        on_overflow=lambda: None,
-        on_gone=lambda: gone.append(True),
-    )
+    box = outbox_for(client, [], gone=gone)
     for text in ("a", "b", "c"):
         box.push(text)
     await asyncio.wait_for(box.drained(), timeout=1)
