@@ -1,8 +1,10 @@
 """The Procfile's WebSocket protocol (config/websocket_protocol.py): a
 handshake the server refuses before it reaches the product (headers over
 uvicorn's 8 KB) is answered at once and the server goes on serving; a
-socket's queued frames leave the server together."""
+socket's queued frames leave the server together; a client that reads
+nothing is not read either."""
 
+import asyncio
 import base64
 import json
 import os
@@ -78,3 +80,43 @@ async def test_a_reconnect_s_replay_leaves_the_server_in_a_few_writes_not_one_pe
     # the frames queued together leave together: 10 here, with the
     # handshake's answer and the worker's other writes meanwhile (Redis).
     assert writes <= missed // 2, writes
+
+
+def masked_ping(payload: bytes) -> bytes:
+    """A client's ping frame (a client masks every frame it sends)."""
+    mask = os.urandom(4)
+    return bytes([0x89, 0x80 | len(payload)]) + mask + bytes(b ^ mask[i % 4] for i, b in enumerate(payload))
+
+
+async def test_a_client_that_sends_pings_and_reads_nothing_is_no_longer_read(world):
+    cookie = await login_cookie(world.acme.tenant, world.acme.customer)
+    flood, budget = masked_ping(b"p" * 125) * 8_000, 64 * 1024 * 1024  # 1 MB a send, 64 MB in all
+    with uvicorn_server() as server:
+        conn = socket.create_connection(("127.0.0.1", server.port), timeout=5)
+        try:
+            conn.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)  # it reads nothing: keep its side small
+            key = base64.b64encode(os.urandom(16)).decode()
+            conn.sendall(
+                (
+                    f"GET /ws/notifications/ HTTP/1.1\r\nHost: acme.localhost:{server.port}\r\n"
+                    f"Origin: http://acme.localhost:{server.port}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+                    f"Sec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\nCookie: {cookie}\r\n\r\n"
+                ).encode()
+            )
+            assert conn.recv(12) == b"HTTP/1.1 101"
+            # From here on it only sends pings. The server answers each with a
+            # pong it cannot deliver: it must stop reading, not keep the pongs.
+            conn.setblocking(False)
+            sent, deadline = 0, asyncio.get_running_loop().time() + 5
+            while sent < budget and asyncio.get_running_loop().time() < deadline:
+                try:
+                    sent += conn.send(flood[sent % len(flood) :])  # whole frames, one after the other
+                except BlockingIOError:
+                    await asyncio.sleep(0.05)
+            # What it could send fits the kernel's buffers (9 MB here);
+            # before, the server read all of it and held the pongs (64 MB).
+            assert sent < budget // 4, f"{sent:,} bytes of pings were taken"
+            async with websocket(server, "/ws/notifications/", host="acme.localhost", cookie=cookie) as other:
+                assert json.loads(await other.recv())  # the worker serves the others meanwhile
+        finally:
+            conn.close()
