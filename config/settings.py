@@ -262,8 +262,12 @@ PRESENCE_FLUSH_SECONDS = env.float("PRESENCE_FLUSH_SECONDS", default=0.05)
 # Every this often each worker checks the credentials of all its sockets at
 # once and closes those that ended unannounced (an expired token or session).
 ACCESS_SWEEP_SECONDS = env.float("ACCESS_SWEEP_SECONDS", default=60)
-# Events read from the database per query when replaying a stream.
+# Events read from the database per query when replaying a stream, and the
+# most text one such page holds (UTF-8 bytes; a page has at least one event
+# whatever its size). A page is held in memory until it is sent: 500 events
+# of 180 KB each were 90 MB per replaying socket.
 STREAM_REPLAY_BATCH = env.int("STREAM_REPLAY_BATCH", default=500)
+STREAM_REPLAY_PAGE_BYTES = env.int("STREAM_REPLAY_PAGE_BYTES", default=1024 * 1024)
 # A store frame that arrives before an earlier one (two commits published by
 # two threads) waits this long for it in the worker's hub, so sockets get
 # both in order instead of each reading the hole from the database.

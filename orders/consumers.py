@@ -97,11 +97,11 @@ class StoreOrdersSocket(JsonSocket):
             self.user = user if opening and opening[1] is not None else AnonymousUser()  # deactivated since
         if not self.user.is_authenticated:
             return close_codes.NOT_SIGNED_IN, None
-        _data, _row, access, latest, batch = opening
+        _data, _row, access, latest, page = opening
         refusal = self._refusal_for(access)
         if refusal is not None:
             return refusal, None
-        return None, (latest, batch)
+        return None, (latest, page)
 
     def _session_opening(self, session_key: str, schema: str | None) -> Reads:
         """(the session and the id of its user, or None; what the dashboard
@@ -127,6 +127,7 @@ class StoreOrdersSocket(JsonSocket):
             store_id=self.store_id,
             after=self.after,
             limit=settings.STREAM_REPLAY_BATCH,
+            max_bytes=settings.STREAM_REPLAY_PAGE_BYTES,
             session_key=session_key,
             schema=schema,
         )
@@ -158,7 +159,7 @@ class StoreOrdersSocket(JsonSocket):
         self._unpark()
 
     async def opened(self):
-        latest, batch = self.open_state
+        latest, (batch, more) = self.open_state
         after, self.open_state = self.after, None
         try:
             if self.after_error is not None:
@@ -175,7 +176,7 @@ class StoreOrdersSocket(JsonSocket):
             else:
                 if start is Start.REPLAY:
                     await self._send_stored(batch)
-                    if len(batch) == settings.STREAM_REPLAY_BATCH:
+                    if more:
                         await self._send_from_db(upto=None)
                 await self.send_frame(events.StreamLive(latest_seq=self.cursor.last_seq))
         finally:
@@ -321,16 +322,17 @@ class StoreOrdersSocket(JsonSocket):
     async def _send_from_db(self, *, upto: int | None) -> None:
         """Send stored events after the cursor, up to `upto` (or to the end)."""
         while True:
-            batch = await in_tenant(
+            batch, more = await in_tenant(
                 self.tenant,
                 selectors.stream_after,
                 store_id=self.store_id,
                 after=self.cursor.last_seq,
                 upto=upto,
                 limit=settings.STREAM_REPLAY_BATCH,
+                max_bytes=settings.STREAM_REPLAY_PAGE_BYTES,
             )
             await self._send_stored(batch)
-            if len(batch) < settings.STREAM_REPLAY_BATCH or self.closing:
+            if not more or self.closing:
                 return
             # Backpressure: the next page is read once this one has gone out.
             await self.outbox.drained()

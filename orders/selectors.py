@@ -137,12 +137,44 @@ def latest_seqs(*, store_ids) -> dict[int, int]:
     return dict(Store.objects.filter(pk__in=store_ids).values_list("pk", "last_seq"))
 
 
-def stream_after(*, store_id: int, after: int, upto: int | None = None, limit: int) -> list[tuple[int, str]]:
-    """(seq, frame) of the store's events with after < seq ≤ upto, oldest first."""
-    events_ = StoreEvent.objects.filter(store_id=store_id, seq__gt=after)
-    if upto is not None:
-        events_ = events_.filter(seq__lte=upto)
-    return list(events_.order_by("seq").values_list("seq", "frame")[:limit])
+def stream_after(
+    *, store_id: int, after: int, upto: int | None = None, limit: int, max_bytes: int
+) -> tuple[list[tuple[int, str]], bool]:
+    """(seq, frame) of the store's events with after < seq ≤ upto, oldest
+    first: a page of at most `limit` events and about `max_bytes` of text
+    (`page_sql`), and whether more may follow it."""
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute(
+            page_sql(table(StoreEvent)),
+            {"store": store_id, "after": after, "upto": upto, "limit": limit, "max_bytes": max_bytes},
+        )
+        return page_of(cursor.fetchall(), limit=limit, max_bytes=max_bytes)
+
+
+def page_sql(events_table: str, *, where: str = "true") -> str:
+    """The page of `stream_after`: the first `%(limit)s` events after
+    `%(after)s` (up to `%(upto)s`, if not null), of which those whose text
+    before them adds up to less than `%(max_bytes)s`, so at least one.
+    Rows: (seq, frame, the page's bytes up to and including it). Only the
+    events kept are read out of storage; the others' sizes are known
+    without reading them."""
+    return (
+        "SELECT seq, frame, upto_here FROM ("
+        "SELECT seq, frame, sum(octet_length(frame)) OVER (ORDER BY seq) AS upto_here, "
+        "octet_length(frame) AS own FROM ("
+        f"SELECT seq, frame FROM {events_table} WHERE {where} AND store_id = %(store)s AND seq > %(after)s "
+        "AND (%(upto)s::bigint IS NULL OR seq <= %(upto)s) ORDER BY seq LIMIT %(limit)s) candidates"
+        ") page WHERE upto_here - own < %(max_bytes)s ORDER BY seq"
+    )
+
+
+def page_of(rows, *, limit: int, max_bytes: int) -> tuple[list[tuple[int, str]], bool]:
+    """A page's (seq, frame) pairs, and whether more may follow it: it was
+    cut by one of its bounds (or ended on one exactly)."""
+    more = bool(rows) and (len(rows) == limit or rows[-1][2] >= max_bytes)
+    return [(seq, frame) for seq, frame, _ in rows], more
 
 
 def dashboard_opening(
@@ -151,23 +183,38 @@ def dashboard_opening(
     store_id: int,
     after: int | None,
     limit: int,
+    max_bytes: int,
     session_key: str | None = None,
     schema: str | None = None,
-) -> Reads[tuple[str | None, tuple | None, Access, int | None, list[tuple[int, str]]]]:
+) -> Reads[tuple[str | None, tuple | None, Access, int | None, tuple[list[tuple[int, str]], bool]]]:
     """What a dashboard opens with, in one plain statement
     (platform_core/plain_sql.py): (with `session_key`, the data of that
     unexpired session, else None; the user's row, `user_columns()`, or None
     if the user is gone or inactive; the user's access to the store; the
     store's latest seq; and only for its staff, with `after` given, the
-    first `limit` events after it, as `stream_after` reads them)."""
+    first page of events after it and whether more may follow, as
+    `stream_after` reads them)."""
     rows = yield (
         _opening_sql(schema),
-        {"key": session_key, "now": timezone.now(), "user": user_id, "store": store_id, "after": after, "limit": limit},
+        {
+            "key": session_key,
+            "now": timezone.now(),
+            "user": user_id,
+            "store": store_id,
+            "after": after,
+            "upto": None,
+            "limit": limit,
+            "max_bytes": max_bytes,
+        },
     )
-    session_data, *user, store, latest, staff, seqs, frames = rows[0]
+    session_data, *user, store, latest, staff, seqs, frames, page_bytes = rows[0]
     access = Access.NOT_FOUND if store is None else Access.ALLOWED if staff else Access.FORBIDDEN
-    batch = list(zip(seqs or (), frames or (), strict=True))
-    return session_data, (tuple(user) if user[0] is not None else None), access, latest, batch
+    page = page_of(
+        list(zip(seqs or (), frames or (), [page_bytes] * len(seqs or ()), strict=True)),
+        limit=limit,
+        max_bytes=max_bytes,
+    )
+    return session_data, (tuple(user) if user[0] is not None else None), access, latest, page
 
 
 @functools.lru_cache(maxsize=1024)
@@ -175,20 +222,19 @@ def _opening_sql(schema: str | None) -> str:
     """`dashboard_opening`'s statement for a tenant's schema, written once."""
     from django.contrib.sessions.models import Session
 
+    page = page_sql(table(StoreEvent, schema), where="a.staff AND %(after)s::bigint IS NOT NULL")
     return (
         f"SELECT (SELECT session_data FROM {table(Session, schema)} "
         "WHERE session_key = %(key)s AND expire_date > %(now)s), "
-        f"{user_columns('u')}, s.id, s.last_seq, a.staff, e.seqs, e.frames "
+        f"{user_columns('u')}, s.id, s.last_seq, a.staff, e.seqs, e.frames, e.page_bytes "
         "FROM (SELECT 1) one "
         f"LEFT JOIN {table(User, schema)} u ON u.id = %(user)s AND u.is_active "
         f"LEFT JOIN {table(Store, schema)} s ON s.id = %(store)s "
         "LEFT JOIN LATERAL (SELECT EXISTS ("
         f"SELECT 1 FROM {table(StaffMembership, schema)} m WHERE m.store_id = s.id AND m.user_id = u.id"
         ") AS staff) a ON true "
-        "LEFT JOIN LATERAL (SELECT array_agg(seq ORDER BY seq) AS seqs, array_agg(frame ORDER BY seq) AS frames "
-        f"FROM (SELECT seq, frame FROM {table(StoreEvent, schema)} "
-        "WHERE a.staff AND %(after)s::bigint IS NOT NULL AND store_id = s.id AND seq > %(after)s "
-        "ORDER BY seq LIMIT %(limit)s) page) e ON true"
+        "LEFT JOIN LATERAL (SELECT array_agg(seq ORDER BY seq) AS seqs, array_agg(frame ORDER BY seq) AS frames, "
+        f"max(upto_here) AS page_bytes FROM ({page}) page) e ON true"
     )
 
 

@@ -8,6 +8,7 @@ from channels.layers import get_channel_layer
 from django.db import connections
 from django_tenants.utils import tenant_context
 
+from orders import selectors
 from stores.models import PresenceSession
 from tests.factories import add_comment, change_status, create_order, login_cookie
 from ws import close_codes, groups
@@ -173,6 +174,28 @@ async def test_no_duplicate_and_no_hole_at_the_seam_while_orders_keep_coming(ope
     await writer
     assert [f["seq"] for f in frames] == list(range(1, 31))
     assert await nothing_but(socket, "presence", "stream.live")
+
+
+async def test_a_replay_in_pages_bounded_by_bytes_sends_every_event_once_in_order(
+    open_socket, world, settings, monkeypatch
+):
+    settings.STREAM_REPLAY_PAGE_BYTES = 1  # one event per page, the connect's first page too
+    pages, real = [], selectors.stream_after
+
+    def counted(**page):
+        pages.append(page["after"])
+        return real(**page)
+
+    monkeypatch.setattr(selectors, "stream_after", counted)
+    for _ in range(7):
+        await acreate_order(world.acme.tenant)
+    socket = await dashboard(open_socket, world.acme, after=2)
+    assert [f["seq"] for f in await stream_frames(socket, 5)] == [3, 4, 5, 6, 7]
+    assert await nothing_but(socket, "presence", "stream.live")
+    await socket.send({"type": "resume", "after": 0})  # and a resume, page by page
+    assert [f["seq"] for f in await stream_frames(socket, 7)] == list(range(1, 8))
+    await until(socket, "stream.live")  # the replay is over
+    assert pages[-8:] == list(range(8))  # a page after each event, and one that found the end
 
 
 async def test_after_beyond_the_end_gets_a_reset_not_a_guess(open_socket, world):

@@ -131,3 +131,48 @@ def test_when_the_event_cannot_be_written_the_change_is_not_saved_either(world):
         with pytest.raises(Exception):  # noqa: B017 (whichever layer refuses it first)
             Order.objects.create(store_id=999, external_id="no-such-store", total=1)
         assert not Order.objects.filter(external_id="no-such-store").exists()
+
+
+def pages_of(tenant, *, max_bytes, limit=500):
+    """Every replay page of store 1 after seq 0, as a reconnect reads them."""
+    from orders.selectors import stream_after
+
+    pages, after, more = [], 0, True
+    with tenant_context(tenant):
+        while more:
+            page, more = stream_after(store_id=1, after=after, limit=limit, max_bytes=max_bytes)
+            pages.append(page)
+            after = page[-1][0] if page else after
+    return pages
+
+
+def test_a_replay_page_holds_about_max_bytes_of_text_and_at_least_one_event(world):
+    acme = world.acme.tenant
+    for n in range(8):
+        # Frames of different sizes, counted in bytes (é is two).
+        create_order(acme, external_id=f"A-{n}", notes="é" * (280 * n))
+    with tenant_context(acme):
+        events = list(StoreEvent.objects.filter(store_id=1).order_by("seq").values_list("seq", "frame"))
+    sizes = [len(frame.encode()) for _, frame in events]
+    max_bytes = sizes[0] + sizes[1] + 1  # the first two fit, the third starts past the bound
+    pages = pages_of(acme, max_bytes=max_bytes)
+    assert [event for page in pages for event in page] == events  # all of them, once, in order
+    for page in pages:
+        page_sizes = [len(frame.encode()) for _, frame in page]
+        # Each page stops once its text reaches the bound; one event alone may be over it.
+        assert len(page) == 1 or sum(page_sizes[:-1]) < max_bytes
+    assert len(pages[0]) == 3  # the first two, and the one that starts before the bound
+    assert pages_of(acme, max_bytes=10**9, limit=3)[0] == events[:3]  # the row bound still holds
+
+
+def test_a_connect_s_first_page_is_bounded_as_the_replay_s_are(world):
+    from orders.selectors import dashboard_opening
+    from platform_core.plain_sql import run
+
+    acme = world.acme.tenant
+    for n in range(5):
+        create_order(acme, external_id=f"A-{n}", notes="y" * 1_500)
+    first = pages_of(acme, max_bytes=4_000)[0]
+    with tenant_context(acme):
+        opening = run(dashboard_opening(user_id=world.acme.staff1.pk, store_id=1, after=0, limit=500, max_bytes=4_000))
+    assert opening[4] == (first, True)
