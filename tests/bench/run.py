@@ -589,24 +589,20 @@ class Bench:
         of hosts are new; the two-worker row starts a fresh server)."""
         from tests.bench.webhook_load import run
 
-        if warm:
-            run(
+        def send(count: int, rate: int | None = None) -> dict:
+            return run(
                 port=self.port,
                 host=HOST,
                 integration_id=self.integration.pk,
                 secret=self.secret,
-                total=warm,
-                concurrency=WEBHOOK_CONNECTIONS,
+                total=count,
+                rate=rate,
+                concurrency=WEBHOOK_CONNECTIONS if rate is None else 16,
             )
-        result = run(
-            port=self.port,
-            host=HOST,
-            integration_id=self.integration.pk,
-            secret=self.secret,
-            total=total,
-            rate=rate,
-            concurrency=WEBHOOK_CONNECTIONS if rate is None else 16,
-        )
+
+        if warm:
+            send(warm)
+        result = send(total, rate)
         label = label or "webhook ingestion" + (f" at {rate}/s" if rate else " (max)")
         if label.endswith("2 workers"):
             self.record(label, "orders/s", result["rate"], "/s")
