@@ -82,28 +82,41 @@ async def test_a_reconnect_s_replay_leaves_the_server_in_a_few_writes_not_one_pe
     assert writes <= missed // 2, writes
 
 
-def masked_ping(payload: bytes) -> bytes:
-    """A client's ping frame (a client masks every frame it sends)."""
+def masked_frame(opcode: int, payload: bytes = b"", *, fin: bool = True) -> bytes:
+    """A client's frame (a client masks every frame it sends), payload under 126 bytes."""
     mask = os.urandom(4)
-    return bytes([0x89, 0x80 | len(payload)]) + mask + bytes(b ^ mask[i % 4] for i, b in enumerate(payload))
+    return (
+        bytes([(0x80 if fin else 0) | opcode, 0x80 | len(payload)])
+        + mask
+        + bytes(b ^ mask[i % 4] for i, b in enumerate(payload))
+    )
+
+
+def open_raw(port: int, cookie: str) -> socket.socket:
+    """A bell's socket past its handshake, as bytes."""
+    conn = socket.create_connection(("127.0.0.1", port), timeout=5)
+    key = base64.b64encode(os.urandom(16)).decode()
+    conn.sendall(
+        (
+            f"GET /ws/notifications/ HTTP/1.1\r\nHost: acme.localhost:{port}\r\n"
+            f"Origin: http://acme.localhost:{port}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+            f"Sec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\nCookie: {cookie}\r\n\r\n"
+        ).encode()
+    )
+    answer = b""
+    while not answer.endswith(b"\r\n\r\n"):  # byte by byte: what follows is frames
+        answer += conn.recv(1)
+    assert answer.startswith(b"HTTP/1.1 101"), answer
+    return conn
 
 
 async def test_a_client_that_sends_pings_and_reads_nothing_is_no_longer_read(world):
     cookie = await login_cookie(world.acme.tenant, world.acme.customer)
-    flood, budget = masked_ping(b"p" * 125) * 8_000, 64 * 1024 * 1024  # 1 MB a send, 64 MB in all
+    flood, budget = masked_frame(0x9, b"p" * 125) * 8_000, 64 * 1024 * 1024  # 1 MB a send, 64 MB in all
     with uvicorn_server() as server:
-        conn = socket.create_connection(("127.0.0.1", server.port), timeout=5)
+        conn = open_raw(server.port, cookie)
         try:
             conn.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)  # it reads nothing: keep its side small
-            key = base64.b64encode(os.urandom(16)).decode()
-            conn.sendall(
-                (
-                    f"GET /ws/notifications/ HTTP/1.1\r\nHost: acme.localhost:{server.port}\r\n"
-                    f"Origin: http://acme.localhost:{server.port}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
-                    f"Sec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\nCookie: {cookie}\r\n\r\n"
-                ).encode()
-            )
-            assert conn.recv(12) == b"HTTP/1.1 101"
             # From here on it only sends pings. The server answers each with a
             # pong it cannot deliver: it must stop reading, not keep the pongs.
             conn.setblocking(False)
@@ -120,3 +133,43 @@ async def test_a_client_that_sends_pings_and_reads_nothing_is_no_longer_read(wor
                 assert json.loads(await other.recv())  # the worker serves the others meanwhile
         finally:
             conn.close()
+
+
+def close_code_of(conn: socket.socket) -> int:
+    """Read the server's frames (unmasked) up to its close frame: its code."""
+    buffer = b""
+
+    def take(n: int) -> bytes:
+        nonlocal buffer
+        while len(buffer) < n:
+            chunk = conn.recv(65536)
+            assert chunk, "the server closed without a close frame"
+            buffer += chunk
+        taken, buffer = buffer[:n], buffer[n:]
+        return taken
+
+    while True:
+        first, length = take(2)
+        if length == 126:
+            length = int.from_bytes(take(2), "big")
+        elif length == 127:
+            length = int.from_bytes(take(8), "big")
+        payload = take(length)
+        if first & 0x0F == 0x8:
+            return int.from_bytes(payload[:2], "big")
+
+
+async def test_a_message_that_never_ends_in_empty_pieces_is_refused_with_1009(world):
+    cookie = await login_cookie(world.acme.tenant, world.acme.customer)
+    with uvicorn_server() as server:
+        conn = open_raw(server.port, cookie)
+        try:
+            # A text message begun, then pieces of nothing: `--ws-max-size`
+            # counts bytes, so these never reach it.
+            pieces = masked_frame(0x1, b"{", fin=False) + masked_frame(0x0, fin=False) * 1_100
+            conn.sendall(pieces)
+            assert close_code_of(conn) == 1009
+        finally:
+            conn.close()
+        async with websocket(server, "/ws/notifications/", host="acme.localhost", cookie=cookie) as other:
+            assert json.loads(await other.recv())  # the worker goes on
