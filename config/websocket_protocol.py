@@ -18,13 +18,15 @@ savings. Served by the Procfile's
   uvicorn keeps both (two header maps, about 40 objects) for the socket's
   whole life, and every one of them is walked by each collection of the
   garbage collector while the socket is young.
-- A client that does not read is not read either: while the transport's
-  write buffer is over its high-water mark, the socket stops reading.
-  uvicorn answers every ping with a pong whether or not the client reads
-  them, so a client sending pings and reading nothing grew the worker's
-  memory by what it sent (151 MB of pings: +140 MB, found by an outside
-  test). Now what it sends waits in the kernel's buffers and then in its
-  own; the outbox already waits for the same mark before writing frames.
+- A client that pings and does not read is not read either, once the
+  pongs it left unread pass PONG_BACKLOG_BYTES; it is read again when it
+  has read them. uvicorn answers every ping with a pong whether or not the
+  client reads them, so a client sending pings and reading nothing grew
+  the worker by what it sent (151 MB of pings: +140 MB, found by an
+  outside test). Pausing at the transport's high-water mark (64 KB)
+  instead stopped reading a dashboard that reads, but not as fast as a
+  long replay is written: its keepalive pongs went unread and uvicorn
+  closed it after 40 s (found by an outside test).
 - A message may come in at most MAX_FRAGMENTS pieces, else the socket is
   closed with 1009. uvicorn keeps every piece of a message until its last
   one, and `--ws-max-size` counts bytes: empty pieces count none, so a
@@ -39,24 +41,31 @@ from websockets.exceptions import InvalidState
 from ws.close_codes import MESSAGE_TOO_BIG
 from ws.outbox import SEND_MANY
 
+# Unread bytes in a socket's write buffer above which a ping stops the
+# socket being read. The outbox never leaves more than a batch or one
+# frame there (about 2 MB at most): only unread pongs get this far.
+PONG_BACKLOG_BYTES = 8 * 1024 * 1024
+
 # Pieces (frames) of one message the client may send; a browser sends a
 # message in one. 65,536 one-byte pieces would fill `--ws-max-size`.
 MAX_FRAGMENTS = 1024
 
 
 class WebSocketProtocol(WebSocketsSansIOProtocol):
-    write_paused = False
+    pong_flooded = False
 
-    def pause_writing(self) -> None:
-        super().pause_writing()
-        self.write_paused = True
-        self.transport.pause_reading()
+    def handle_ping(self) -> None:
+        super().handle_ping()
+        if not self.pong_flooded and self.transport.get_write_buffer_size() > PONG_BACKLOG_BYTES:
+            self.pong_flooded = True
+            self.transport.pause_reading()
 
     def resume_writing(self) -> None:
         super().resume_writing()
-        self.write_paused = False
-        if not self.read_paused:  # uvicorn's own pause: the app has a message to take first
-            self.transport.resume_reading()
+        if self.pong_flooded:
+            self.pong_flooded = False
+            if not self.read_paused:  # uvicorn's own pause: the app has a message to take first
+                self.transport.resume_reading()
 
     def handle_cont(self, event) -> None:
         if self.close_sent:
@@ -70,7 +79,7 @@ class WebSocketProtocol(WebSocketsSansIOProtocol):
 
     async def receive(self):
         message = await super().receive()
-        if self.write_paused and not self.transport.is_closing():
+        if self.pong_flooded and not self.transport.is_closing():
             self.transport.pause_reading()  # uvicorn resumed reading once the app took its messages
         return message
 
@@ -96,8 +105,10 @@ class WebSocketProtocol(WebSocketsSansIOProtocol):
         await self.writable.wait()
         if self.disconnected:
             raise ClientDisconnected()
-        if not self.handshake_complete or self.close_sent or self.initial_response is not None:
-            raise RuntimeError(f"'{SEND_MANY}' before the handshake was accepted, or after a close.")
+        if self.close_sent:  # uvicorn closed it (a keepalive ping unanswered): as good as gone
+            raise ClientDisconnected()
+        if not self.handshake_complete or self.initial_response is not None:
+            raise RuntimeError(f"'{SEND_MANY}' before the handshake was accepted.")
         try:
             for text in message["texts"]:
                 self.conn.send_text(text.encode())

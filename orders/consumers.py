@@ -191,8 +191,9 @@ class StoreOrdersSocket(JsonSocket):
             if task is not None and task is not asyncio.current_task():
                 await cancel_and_wait(task)
         await self.leave_store_stream()
-        if hasattr(self, "stream_lock") and self.present:
-            await presence_leave(tenant=self.tenant, store_id=self.store_id, user=self.user, socket=self)
+        user = getattr(self, "user", None)  # unknown if the connect's read failed
+        if hasattr(self, "stream_lock") and self.present and user is not None:
+            await presence_leave(tenant=self.tenant, store_id=self.store_id, user=user, socket=self)
         await super().disconnect(code)
 
     # --- client → server ------------------------------------------------------

@@ -22,9 +22,10 @@ from tenants.models import Domain
 from tests.factories import create_order, login_cookie, session_cookie
 from tests.servers import uvicorn_server, websocket
 from tests.sockets import closed, first_frames
-from ws import close_codes, middleware, reads
+from ws import close_codes, groups, middleware, reads
 from ws import db as ws_db
 from ws.access import access_watch
+from ws.hub import hub
 
 pytestmark = pytest.mark.django_db(transaction=True)
 STORE = "/ws/stores/1/orders/"
@@ -358,6 +359,23 @@ async def test_one_tenants_locked_table_costs_its_connect_a_1013_and_the_other_t
         await locker.rollback()
         await locker.close()
     await first_frames(await open_socket(STORE, cookie=acme), "stream.live")  # the lock gone, acme opens
+
+
+async def test_a_connect_whose_read_fails_is_told_1013_and_lets_go_of_everything(
+    world, open_socket, monkeypatch, caplog
+):
+    cookie = await login_cookie(world.acme.tenant, world.acme.staff1)
+
+    async def unavailable(func):
+        raise OperationalError("canceling statement due to statement timeout")
+
+    monkeypatch.setattr(consumers, "read", unavailable)
+    socket = await open_socket(STORE, cookie=cookie)
+    assert await socket.closed_with() == close_codes.TRY_AGAIN_LATER
+    await socket.communicator.send_input({"type": "websocket.disconnect", "code": close_codes.TRY_AGAIN_LATER})
+    await asyncio.sleep(0.2)  # its disconnect has run, as the server would make it
+    assert [r.getMessage() for r in caplog.records if r.levelname == "ERROR"] == []
+    assert not hub().members.get(groups.store_orders(world.acme.tenant, 1))  # left the store's stream
 
 
 async def test_reads_load_timestamps_as_django_does_whatever_the_database_time_zone(world, one_read_connection):

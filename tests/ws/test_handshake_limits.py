@@ -112,7 +112,7 @@ def open_raw(port: int, cookie: str) -> socket.socket:
 
 async def test_a_client_that_sends_pings_and_reads_nothing_is_no_longer_read(world):
     cookie = await login_cookie(world.acme.tenant, world.acme.customer)
-    flood, budget = masked_frame(0x9, b"p" * 125) * 8_000, 64 * 1024 * 1024  # 1 MB a send, 64 MB in all
+    flood, budget = masked_frame(0x9, b"p" * 125) * 8_000, 96 * 1024 * 1024  # 1 MB a send, 96 MB in all
     with uvicorn_server() as server:
         conn = open_raw(server.port, cookie)
         try:
@@ -126,8 +126,9 @@ async def test_a_client_that_sends_pings_and_reads_nothing_is_no_longer_read(wor
                     sent += conn.send(flood[sent % len(flood) :])  # whole frames, one after the other
                 except BlockingIOError:
                     await asyncio.sleep(0.05)
-            # What it could send fits the kernel's buffers (9 MB here);
-            # before, the server read all of it and held the pongs (64 MB).
+            # The server reads until 8 MB of pongs wait unread
+            # (PONG_BACKLOG_BYTES), then the kernel's buffers fill: about
+            # 17 MB in all. Before, it read everything and held the pongs.
             assert sent < budget // 4, f"{sent:,} bytes of pings were taken"
             async with websocket(server, "/ws/notifications/", host="acme.localhost", cookie=cookie) as other:
                 assert json.loads(await other.recv())  # the worker serves the others meanwhile
