@@ -3,6 +3,7 @@
 import functools
 from dataclasses import asdict
 
+from django.db import connection
 from django.db.models import Count, F, Q, QuerySet, Window
 from django.db.models.functions import RowNumber
 from django.utils import timezone
@@ -143,20 +144,20 @@ def stream_after(
     """(seq, frame) of the store's events with after < seq ≤ upto, oldest
     first: a page of at most `limit` events and about `max_bytes` of text
     (`page_sql`), and whether more may follow it."""
-    from django.db import connection
-
     with connection.cursor() as cursor:
         cursor.execute(
             page_sql(table(StoreEvent)),
             {"store": store_id, "after": after, "upto": upto, "limit": limit, "max_bytes": max_bytes},
         )
-        return page_of(cursor.fetchall(), limit=limit, max_bytes=max_bytes)
+        rows = cursor.fetchall()
+    return page_of([(seq, frame) for seq, frame, _ in rows], rows[-1][2] if rows else 0, limit, max_bytes)
 
 
 def page_sql(events_table: str, *, where: str = "true") -> str:
     """The page of `stream_after`: the first `%(limit)s` events after
     `%(after)s` (up to `%(upto)s`, if not null), of which those whose text
-    before them adds up to less than `%(max_bytes)s`, so at least one.
+    before them adds up to less than `%(max_bytes)s`, and the first one
+    whatever the bound (even one of 0).
     Rows: (seq, frame, the page's bytes up to and including it). Only the
     events kept are read out of storage; the others' sizes are known
     without reading them."""
@@ -166,15 +167,14 @@ def page_sql(events_table: str, *, where: str = "true") -> str:
         "octet_length(frame) AS own FROM ("
         f"SELECT seq, frame FROM {events_table} WHERE {where} AND store_id = %(store)s AND seq > %(after)s "
         "AND (%(upto)s::bigint IS NULL OR seq <= %(upto)s) ORDER BY seq LIMIT %(limit)s) candidates"
-        ") page WHERE upto_here - own < %(max_bytes)s ORDER BY seq"
+        ") page WHERE upto_here - own < greatest(%(max_bytes)s, 1) ORDER BY seq"
     )
 
 
-def page_of(rows, *, limit: int, max_bytes: int) -> tuple[list[tuple[int, str]], bool]:
-    """A page's (seq, frame) pairs, and whether more may follow it: it was
-    cut by one of its bounds (or ended on one exactly)."""
-    more = bool(rows) and (len(rows) == limit or rows[-1][2] >= max_bytes)
-    return [(seq, frame) for seq, frame, _ in rows], more
+def page_of(events: list[tuple[int, str]], size: int, limit: int, max_bytes: int) -> tuple[list[tuple[int, str]], bool]:
+    """A page of (seq, frame) pairs of `size` bytes, and whether more may
+    follow it: it was cut by one of its bounds (or ended on one exactly)."""
+    return events, bool(events) and (len(events) == limit or size >= max_bytes)
 
 
 def dashboard_opening(
@@ -209,11 +209,7 @@ def dashboard_opening(
     )
     session_data, *user, store, latest, staff, seqs, frames, page_bytes = rows[0]
     access = Access.NOT_FOUND if store is None else Access.ALLOWED if staff else Access.FORBIDDEN
-    page = page_of(
-        list(zip(seqs or (), frames or (), [page_bytes] * len(seqs or ()), strict=True)),
-        limit=limit,
-        max_bytes=max_bytes,
-    )
+    page = page_of(list(zip(seqs or (), frames or (), strict=True)), page_bytes or 0, limit, max_bytes)
     return session_data, (tuple(user) if user[0] is not None else None), access, latest, page
 
 

@@ -163,6 +163,7 @@ def test_a_replay_page_holds_about_max_bytes_of_text_and_at_least_one_event(worl
         assert len(page) == 1 or sum(page_sizes[:-1]) < max_bytes
     assert len(pages[0]) == 3  # the first two, and the one that starts before the bound
     assert pages_of(acme, max_bytes=10**9, limit=3)[0] == events[:3]  # the row bound still holds
+    assert pages_of(acme, max_bytes=0) == [[event] for event in events] + [[]]  # a bound of 0 loses nothing
 
 
 def test_a_connect_s_first_page_is_bounded_as_the_replay_s_are(world):
