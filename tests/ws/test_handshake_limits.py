@@ -20,25 +20,32 @@ from tests.servers import uvicorn_server, websocket
 pytestmark = pytest.mark.django_db(transaction=True)
 
 
-def handshake(port: int, cookie: str) -> bytes:
+def send_handshake(port: int, cookie: str) -> socket.socket:
+    """A connection that has sent a bell's WebSocket handshake."""
+    conn = socket.create_connection(("127.0.0.1", port), timeout=5)
     key = base64.b64encode(os.urandom(16)).decode()
-    request = (
-        "GET /ws/notifications/ HTTP/1.1\r\n"
-        f"Host: acme.localhost:{port}\r\n"
-        f"Origin: http://acme.localhost:{port}\r\n"
-        "Upgrade: websocket\r\nConnection: Upgrade\r\n"
-        f"Sec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\n"
-        f"Cookie: {cookie}\r\n\r\n"
+    conn.sendall(
+        (
+            f"GET /ws/notifications/ HTTP/1.1\r\nHost: acme.localhost:{port}\r\n"
+            f"Origin: http://acme.localhost:{port}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+            f"Sec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\nCookie: {cookie}\r\n\r\n"
+        ).encode()
     )
-    with socket.create_connection(("127.0.0.1", port), timeout=5) as conn:
-        conn.sendall(request.encode())
-        answer = b""
-        while b"\r\n\r\n" not in answer:
-            chunk = conn.recv(4096)  # times out (a failure) if nothing comes
-            if not chunk:
-                break
-            answer += chunk
+    return conn
+
+
+def answer_head(conn: socket.socket) -> bytes:
+    """The server's answer up to its blank line, byte by byte (what follows
+    may be frames); times out (a failure) if nothing comes."""
+    answer = b""
+    while not answer.endswith(b"\r\n\r\n") and (byte := conn.recv(1)):
+        answer += byte
     return answer
+
+
+def handshake(port: int, cookie: str) -> bytes:
+    with send_handshake(port, cookie) as conn:
+        return answer_head(conn)
 
 
 def test_a_handshake_with_headers_over_the_limit_gets_431_at_once_and_the_next_is_served(world):
@@ -94,18 +101,8 @@ def masked_frame(opcode: int, payload: bytes = b"", *, fin: bool = True) -> byte
 
 def open_raw(port: int, cookie: str) -> socket.socket:
     """A bell's socket past its handshake, as bytes."""
-    conn = socket.create_connection(("127.0.0.1", port), timeout=5)
-    key = base64.b64encode(os.urandom(16)).decode()
-    conn.sendall(
-        (
-            f"GET /ws/notifications/ HTTP/1.1\r\nHost: acme.localhost:{port}\r\n"
-            f"Origin: http://acme.localhost:{port}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
-            f"Sec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\nCookie: {cookie}\r\n\r\n"
-        ).encode()
-    )
-    answer = b""
-    while not answer.endswith(b"\r\n\r\n"):  # byte by byte: what follows is frames
-        answer += conn.recv(1)
+    conn = send_handshake(port, cookie)
+    answer = answer_head(conn)
     assert answer.startswith(b"HTTP/1.1 101"), answer
     return conn
 
