@@ -14,6 +14,11 @@ savings. Served by the Procfile's
   `websocket.send` on its own. A socket's writer sends what has queued up
   (ws/outbox.py): a reconnect's replay and its `stream.live` go out in
   one write instead of 21.
+- Frames written without waiting: the ASGI extension `WRITE_NOW` offers
+  a plain function that writes frames at once if the client's TCP window
+  has room, and says so (False: nothing written, the caller awaits `send`
+  as before). A socket's outbox writes with it from a callback instead of
+  a task awaiting `send` through the consumer (ws/outbox.py).
 - The handshake's request and response are let go once it is answered:
   uvicorn keeps both (two header maps, about 40 objects) for the socket's
   whole life, and every one of them is walked by each collection of the
@@ -39,7 +44,7 @@ from uvicorn.protocols.websockets.websockets_sansio_impl import WebSocketsSansIO
 from websockets.exceptions import InvalidState
 
 from ws.close_codes import MESSAGE_TOO_BIG
-from ws.outbox import SEND_MANY
+from ws.outbox import SEND_MANY, WRITE_NOW
 
 # Unread bytes in a socket's write buffer above which a ping stops the
 # socket being read. The outbox never leaves more than a batch or one
@@ -95,6 +100,23 @@ class WebSocketProtocol(WebSocketsSansIOProtocol):
         super().handle_connect(event)
         if getattr(self, "scope", None) is not None:  # the app is called (its task has not run yet)
             self.scope["extensions"][SEND_MANY] = {}
+            self.scope["extensions"][WRITE_NOW] = {"write": self.write_now}
+
+    def write_now(self, texts: list[str]) -> bool:
+        """The frames, in one write, if they can go without waiting: as
+        `send` would write them once `writable`; False, and nothing
+        written, in any other case (the caller then awaits `send`, which
+        waits or raises as it always has)."""
+        ready = self.writable.is_set() and self.handshake_complete and self.initial_response is None
+        if not ready or self.disconnected or self.close_sent or self.transport.is_closing():
+            return False
+        try:
+            for text in texts:
+                self.conn.send_text(text.encode())
+        except InvalidState:  # the client's close came in: `send` says so
+            return False
+        self.transport.write(b"".join(self.conn.data_to_send()))
+        return True
 
     async def send(self, message) -> None:
         if message["type"] != SEND_MANY:

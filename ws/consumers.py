@@ -44,7 +44,7 @@ from ws.access import access_watch
 from ws.db import in_tenant
 from ws.events import Frame, to_json
 from ws.hub import hub
-from ws.outbox import SEND_MANY, Outbox
+from ws.outbox import SEND_MANY, WRITE_NOW, Outbox
 
 logger = logging.getLogger(__name__)
 
@@ -130,6 +130,7 @@ class JsonSocket(AsyncWebsocketConsumer):
             max_bytes=settings.WS_OUTBOX_BYTES,
             on_overflow=self.too_slow,
             on_gone=self._client_gone,
+            write_now=(self.scope.get("extensions") or {}).get(WRITE_NOW, {}).get("write"),
         )
 
     outbox: Outbox | None = None

@@ -12,6 +12,15 @@ other socket goes on untouched.
 The socket's own flows (a replay, a repair) use `room()` for backpressure:
 they read the next page from the database only once the previous one has
 drained.
+
+Under the Procfile's server (config/websocket_protocol.py) the frames
+pushed while nothing is being written go out without a task at all: one
+callback at the end of the loop's turn writes everything pushed during it,
+in one write, if the client's TCP window has room (`write_now`). Only when
+it has not (or the server offers no such write) does the writer task
+start and wait. A store's order to 1,000 sockets was 1,000 tasks, each
+awaiting through the consumer and uvicorn's `send`; now it is 1,000
+callbacks (docs/performance.md, "Fan-out").
 """
 
 import asyncio
@@ -36,6 +45,12 @@ writing = per_event_loop(set)
 # that takes several frames in one message and writes them at once.
 SEND_MANY = "pregon.websocket.send_many"
 
+# The ASGI extension of the same server that writes frames at once,
+# without waiting: scope["extensions"][WRITE_NOW]["write"](texts) -> bool,
+# False when they cannot go now (the client's window is full, the socket
+# is closing); nothing is written then.
+WRITE_NOW = "pregon.websocket.write_now"
+
 # At most this much in one write: a replay's page, a burst of a busy store.
 WRITE_FRAMES = 64
 WRITE_CHARACTERS = 256 * 1024
@@ -55,8 +70,9 @@ class Outbox:
         max_bytes: int,
         on_overflow: Callable[[], None],
         on_gone: Callable[[], None] | None = None,
+        write_now: Callable[[list[str]], bool] | None = None,
     ):
-        self._write, self._close = write, close
+        self._write, self._close, self._write_now = write, close, write_now
         self.max_frames, self.max_bytes = max_frames, max_bytes
         self._on_overflow = on_overflow
         self._on_gone = on_gone
@@ -65,6 +81,7 @@ class Outbox:
         self.close_code: int | None = None
         self.sending_since: float | None = None  # monotonic time the pending write started
         self._writer: asyncio.Task | None = None
+        self._flush_due = False  # a write_now callback is scheduled
         self._progress: asyncio.Event | None = None  # made when a flow waits for room
         self._close_sent = False
         self._writing: set | None = None  # this loop's `writing`
@@ -145,8 +162,45 @@ class Outbox:
             self._on_gone()
 
     def _start_writer(self) -> None:
-        if self._writer is None or self._writer.done():
-            self._writer = asyncio.create_task(self._run())
+        if self._writer is not None and not self._writer.done():
+            return  # it takes the new frames with its next write
+        if self._write_now is not None and self.close_code is None:
+            if not self._flush_due:
+                self._flush_due = True
+                asyncio.get_running_loop().call_soon(self._flush)
+            return
+        self._writer = asyncio.create_task(self._run())
+
+    def _next_batch(self) -> tuple[list[str], int]:
+        """The frames of the next write, from the front: up to a bound."""
+        batch, size = [], 0
+        for text in self.frames:
+            if batch and (len(batch) == WRITE_FRAMES or size + len(text) > WRITE_CHARACTERS):
+                break
+            batch.append(text)
+            size += len(text)
+        return batch, size
+
+    def _sent(self, batch: list[str], size: int) -> None:
+        if self.frames and self.frames[0] is batch[0]:  # not dropped by a close meanwhile
+            for _ in batch:
+                self.frames.popleft()
+            self.size -= size
+        self._signal_progress()
+
+    def _flush(self) -> None:
+        """End of the loop's turn: what was pushed during it goes out now,
+        unless the client's window is full; then the writer task waits for
+        it, as without `write_now`."""
+        self._flush_due = False
+        if self._writer is not None and not self._writer.done():
+            return
+        while self.frames and self.close_code is None:
+            batch, size = self._next_batch()
+            if not self._write_now(batch):
+                self._writer = asyncio.create_task(self._run())
+                return
+            self._sent(batch, size)
 
     async def _run(self) -> None:
         # Ends when the queue is empty; `push` starts it again. Between the
@@ -159,20 +213,11 @@ class Outbox:
             while self.frames and self.close_code is None:
                 # Everything queued goes out in one write (one syscall, one
                 # TCP segment for a replay's page), up to a bound.
-                batch, size = [], 0
-                for text in self.frames:
-                    if batch and (len(batch) == WRITE_FRAMES or size + len(text) > WRITE_CHARACTERS):
-                        break
-                    batch.append(text)
-                    size += len(text)
+                batch, size = self._next_batch()
                 self.sending_since = time.monotonic()
                 await self._write(batch)
                 self.sending_since = None
-                if self.frames and self.frames[0] is batch[0]:  # not dropped by a close meanwhile
-                    for _ in batch:
-                        self.frames.popleft()
-                    self.size -= size
-                self._signal_progress()
+                self._sent(batch, size)
             if self.close_code is not None and not self._close_sent:
                 self._close_sent = True
                 await self._close(self.close_code)

@@ -196,3 +196,82 @@ async def test_a_write_the_server_refuses_closes_the_socket_with_1011_and_leaves
         box.push(text)
     await asyncio.wait_for(box.drained(), timeout=1)
     assert client.closed_with == 1011 and gone == [True] and not box.frames
+
+
+class Window:
+    """The Procfile server's `write_now`: frames go at once while the
+    client's TCP window has room (`open`); else nothing is written."""
+
+    def __init__(self):
+        self.open = True
+        self.writes: list[list[str]] = []
+
+    def write_now(self, texts: list[str]) -> bool:
+        if self.open:
+            self.writes.append(list(texts))
+        return self.open
+
+
+def immediate_outbox(client: Client, window: Window, **bounds) -> Outbox:
+    return Outbox(
+        write=client.write,
+        close=client.close,
+        max_frames=bounds.get("frames", 10),
+        max_bytes=bounds.get("size", 1000),
+        on_overflow=lambda: None,
+        write_now=window.write_now,
+    )
+
+
+async def test_frames_pushed_in_one_turn_of_the_loop_go_out_at_once_in_one_write_and_no_task():
+    client, window = Client(), Window()
+    box = immediate_outbox(client, window)
+    for text in ("a", "b", "c"):
+        box.push(text)
+    assert window.writes == []  # not during the turn: at its end, together
+    await asyncio.sleep(0)
+    assert window.writes == [["a", "b", "c"]] and client.writes == []
+    assert box._writer is None and box.size == 0 and not box.frames
+    box.push("d")
+    await asyncio.wait_for(box.drained(), timeout=1)
+    assert window.writes == [["a", "b", "c"], ["d"]]
+
+
+async def test_a_full_window_hands_the_frames_to_the_writer_that_waits_in_order():
+    client, window = Client(), Window()
+    box = immediate_outbox(client, window)
+    box.push("a")
+    await asyncio.sleep(0)
+    window.open = False  # the client stopped reading
+    for text in ("b", "c"):
+        box.push(text)
+    await settle()
+    window.open = True
+    box.push("d")  # while the writer waits: it goes behind "b" and "c", not ahead
+    await settle()
+    assert window.writes == [["a"]] and client.writes == []
+    client.release(2)
+    await settle()
+    assert window.writes == [["a"]] and client.writes == [["b", "c"], ["d"]]
+    box.push("e")  # the writer is done: at once again
+    await asyncio.sleep(0)
+    assert window.writes == [["a"], ["e"]]
+
+
+async def test_a_close_in_the_same_turn_drops_the_frames_and_sends_only_the_close():
+    client, window = Client(), Window()
+    box = immediate_outbox(client, window)
+    box.push("a")
+    box.close(4408)
+    await settle()
+    assert window.writes == [] and client.received == [] and client.closed_with == 4408
+
+
+async def test_the_bound_of_one_write_holds_for_writes_at_once(monkeypatch):
+    monkeypatch.setattr("ws.outbox.WRITE_FRAMES", 2)
+    client, window = Client(), Window()
+    box = immediate_outbox(client, window)
+    for text in ("a", "b", "c"):
+        box.push(text)
+    await asyncio.sleep(0)
+    assert window.writes == [["a", "b"], ["c"]]
