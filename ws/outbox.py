@@ -197,7 +197,11 @@ class Outbox:
             return
         while self.frames and self.close_code is None:
             batch, size = self._next_batch()
-            if not self._write_now(batch):
+            try:
+                written = self._write_now(batch)
+            except Exception:  # the writer's own write raises it again, and closes the socket with 1011
+                written = False
+            if not written:
                 self._writer = asyncio.create_task(self._run())
                 return
             self._sent(batch, size)

@@ -275,3 +275,26 @@ async def test_the_bound_of_one_write_holds_for_writes_at_once(monkeypatch):
         box.push(text)
     await asyncio.sleep(0)
     assert window.writes == [["a", "b"], ["c"]]
+
+
+async def test_a_frame_the_immediate_write_refuses_goes_to_the_writer_which_closes_the_socket_with_1011():
+    # A frame that cannot be encoded (a lone surrogate) raises in `write_now`
+    # as in the server's `send`: as without `write_now`, the socket is
+    # closed with 1011, not left with the frame at the head of its queue
+    # for ever (found by an outside test).
+    def refuse(texts):
+        raise UnicodeEncodeError("utf-8", texts[0], 0, 1, "surrogates not allowed")
+
+    client, gone = RefusingServer(), []
+    box = Outbox(
+        write=client.write,
+        close=client.close,
+        max_frames=10,
+        max_bytes=1000,
+        on_overflow=lambda: None,
+        on_gone=lambda: gone.append(True),
+        write_now=refuse,
+    )
+    box.push("\ud800")
+    await asyncio.wait_for(box.drained(), timeout=1)
+    assert client.closed_with == 1011 and gone == [True] and not box.frames
