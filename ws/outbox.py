@@ -20,7 +20,7 @@ in one write, if the client's TCP window has room (`write_now`). Only when
 it has not (or the server offers no such write) does the writer task
 start and wait. A store's order to 1,000 sockets was 1,000 tasks, each
 awaiting through the consumer and uvicorn's `send`; now it is 1,000
-callbacks (docs/performance.md, "Fan-out").
+callbacks (docs/performance.md, "Frames written without a task").
 """
 
 import asyncio
