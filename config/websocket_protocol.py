@@ -111,12 +111,16 @@ class WebSocketProtocol(WebSocketsSansIOProtocol):
         if not ready or self.disconnected or self.close_sent or self.transport.is_closing():
             return False
         try:
-            for text in texts:
-                self.conn.send_text(text.encode())
+            self._write_texts(texts)
         except InvalidState:  # the client's close came in: `send` says so
             return False
-        self.transport.write(b"".join(self.conn.data_to_send()))
         return True
+
+    def _write_texts(self, texts: list[str]) -> None:
+        """Text frames, in one call to the transport (one syscall)."""
+        for text in texts:
+            self.conn.send_text(text.encode())
+        self.transport.write(b"".join(self.conn.data_to_send()))
 
     async def send(self, message) -> None:
         if message["type"] != SEND_MANY:
@@ -132,8 +136,6 @@ class WebSocketProtocol(WebSocketsSansIOProtocol):
         if not self.handshake_complete or self.initial_response is not None:
             raise RuntimeError(f"'{SEND_MANY}' before the handshake was accepted.")
         try:
-            for text in message["texts"]:
-                self.conn.send_text(text.encode())
+            self._write_texts(message["texts"])
         except InvalidState:
             raise ClientDisconnected() from None
-        self.transport.write(b"".join(self.conn.data_to_send()))
