@@ -29,6 +29,15 @@ def _required_in_production(name, local_default):
     raise ImproperlyConfigured(f"{name} must be set when DEBUG is off")
 
 
+def _positive_int(name, default):
+    """Read a count or a size that must be at least 1: a batch of 0 events or
+    a limit of 0 bytes stops the product when it is used, not at startup."""
+    value = env.int(name, default=default)
+    if value < 1:
+        raise ImproperlyConfigured(f"{name} must be at least 1 (got {value})")
+    return value
+
+
 def redis_hosts(env) -> list:
     """The channel layer's `hosts`: one per REDIS_URL (comma-separated: shards),
     or one sentinel-managed master; [] when none is configured."""
@@ -213,11 +222,11 @@ else:
 # DB_POOL_MAX (HTTP requests take theirs from the same pool). A connect
 # waits on PostgreSQL most of its trip: in the connect bench 8 threads
 # opened 44 sockets/s where 4 opened 13, in the same minute.
-WS_DB_THREADS = env.int("WS_DB_THREADS", default=8)
+WS_DB_THREADS = _positive_int("WS_DB_THREADS", 8)
 # Connections per worker on which dashboards read, on the event loop, what
 # they open with (ws/reads.py): outside the pool, so size PostgreSQL's
 # max_connections as workers × (DB_POOL_MAX + this).
-WS_DB_READ_CONNECTIONS = env.int("WS_DB_READ_CONNECTIONS", default=2)
+WS_DB_READ_CONNECTIONS = _positive_int("WS_DB_READ_CONNECTIONS", 2)
 # Their statements prepared (planned once per connection): off for a
 # pooler that cannot keep prepared statements (PgBouncer < 1.21 in
 # transaction mode).
@@ -239,8 +248,8 @@ LAYER_CHECK_TIMEOUT = env.float("LAYER_CHECK_TIMEOUT", default=30)
 # Each socket's outgoing queue (ws/outbox.py): a client more than this far
 # behind, or one whose pending write waits longer than the timeout, is
 # closed with 4408 and resumes by seq; no other socket waits for it.
-WS_OUTBOX_FRAMES = env.int("WS_OUTBOX_FRAMES", default=1000)
-WS_OUTBOX_BYTES = env.int("WS_OUTBOX_BYTES", default=4 * 1024 * 1024)
+WS_OUTBOX_FRAMES = _positive_int("WS_OUTBOX_FRAMES", 1000)
+WS_OUTBOX_BYTES = _positive_int("WS_OUTBOX_BYTES", 4 * 1024 * 1024)
 WS_SEND_TIMEOUT_SECONDS = env.float("WS_SEND_TIMEOUT_SECONDS", default=10)
 # A publish after commit gives up after this long (reported, never raised):
 # a hung Redis must not hold the request that committed. Clients recover
@@ -249,7 +258,7 @@ WS_SEND_TIMEOUT_SECONDS = env.float("WS_SEND_TIMEOUT_SECONDS", default=10)
 PUBLISH_TIMEOUT_SECONDS = env.float("PUBLISH_TIMEOUT_SECONDS", default=1)
 PUBLISH_BATCH_TIMEOUT_SECONDS = env.float("PUBLISH_BATCH_TIMEOUT_SECONDS", default=10)
 # Keep in step with uvicorn's --ws-max-size in the Procfile and Makefile.
-WS_MAX_MESSAGE_BYTES = env.int("WS_MAX_MESSAGE_BYTES", default=65536)
+WS_MAX_MESSAGE_BYTES = _positive_int("WS_MAX_MESSAGE_BYTES", 65536)
 # Store streams: how often an idle dashboard socket hears the latest `seq`
 # and each worker refreshes its presence rows (all at once); a presence row
 # not refreshed for PRESENCE_TTL_SECONDS (a dead worker's) no longer counts.
@@ -266,8 +275,8 @@ ACCESS_SWEEP_SECONDS = env.float("ACCESS_SWEEP_SECONDS", default=60)
 # most text one such page holds (UTF-8 bytes; a page has at least one event
 # whatever its size). A page is held in memory until it is sent: 500 events
 # of 180 KB each were 90 MB per replaying socket.
-STREAM_REPLAY_BATCH = env.int("STREAM_REPLAY_BATCH", default=500)
-STREAM_REPLAY_PAGE_BYTES = env.int("STREAM_REPLAY_PAGE_BYTES", default=1024 * 1024)
+STREAM_REPLAY_BATCH = _positive_int("STREAM_REPLAY_BATCH", 500)
+STREAM_REPLAY_PAGE_BYTES = _positive_int("STREAM_REPLAY_PAGE_BYTES", 1024 * 1024)
 # A store frame that arrives before an earlier one (two commits published by
 # two threads) waits this long for it in the worker's hub, so sockets get
 # both in order instead of each reading the hole from the database.
@@ -284,9 +293,9 @@ NOTIFICATION_RETENTION_DAYS = env.float("NOTIFICATION_RETENTION_DAYS", default=9
 # Client messages per socket: a token bucket; over it, a message is dropped
 # and answered with a `rate_limited` error frame.
 WS_MESSAGES_PER_SECOND = env.float("WS_MESSAGES_PER_SECOND", default=10)
-WS_MESSAGE_BURST = env.int("WS_MESSAGE_BURST", default=20)
+WS_MESSAGE_BURST = _positive_int("WS_MESSAGE_BURST", 20)
 # Open sockets per user, per worker process; one more is closed with 4429.
-SOCKETS_PER_USER = env.int("SOCKETS_PER_USER", default=20)
+SOCKETS_PER_USER = _positive_int("SOCKETS_PER_USER", 20)
 # Verified webhook requests per integration per minute, across all workers: 429.
 WEBHOOK_REQUESTS_PER_MINUTE = env.int("WEBHOOK_REQUESTS_PER_MINUTE", default=3000)
 # Webhook requests that fail before their signature is verified (unknown
@@ -303,7 +312,7 @@ LOGIN_WINDOW_SECONDS = env.int("LOGIN_WINDOW_SECONDS", default=900)
 # keep this well below DB_POOL_MAX and near the cores a worker has, so a
 # burst of sign-ins leaves CPU and connections to everyone else. A sign-in
 # that waits longer than SIGN_IN_QUEUE_SECONDS for its turn is answered 503.
-SIGN_IN_CONCURRENCY = env.int("SIGN_IN_CONCURRENCY", default=4)
+SIGN_IN_CONCURRENCY = _positive_int("SIGN_IN_CONCURRENCY", 4)
 SIGN_IN_QUEUE_SECONDS = env.float("SIGN_IN_QUEUE_SECONDS", default=30)
 
 # --- Deferred jobs (scheduled announcements, expiries) ------------------------
@@ -331,7 +340,7 @@ CLOCK_OFFSET_SECONDS = env.float("CLOCK_OFFSET_SECONDS", default=0)
 # Request bodies, enforced at the ASGI edge before Django reads them
 # (platform_core/body_limits.py, routes in config/asgi.py): over the limit,
 # declared or streamed, is 413 after reading at most the limit.
-API_MAX_BODY_BYTES = env.int("API_MAX_BODY_BYTES", default=65536)
+API_MAX_BODY_BYTES = _positive_int("API_MAX_BODY_BYTES", 65536)
 # Signed webhooks are applied in batches (orders/integrations/batch.py):
 # up to WEBHOOK_BATCH_SIZE requests per transaction, so one disk flush
 # serves many; a request that finds no batch running waits
@@ -341,14 +350,14 @@ WEBHOOK_BATCHING = env.bool("WEBHOOK_BATCHING", default=True)
 # Each request of a batch is a savepoint (a subtransaction): PostgreSQL
 # caches 64 per backend and past that every snapshot of every session
 # consults pg_subtrans, so K stays well under 64.
-WEBHOOK_BATCH_SIZE = env.int("WEBHOOK_BATCH_SIZE", default=32)
+WEBHOOK_BATCH_SIZE = _positive_int("WEBHOOK_BATCH_SIZE", 32)
 WEBHOOK_BATCH_WAIT_MS = env.float("WEBHOOK_BATCH_WAIT_MS", default=1)
 # Batches run side by side in this many lanes per worker (a store always in
 # the same lane), each with its own thread and database connection.
-WEBHOOK_BATCH_LANES = env.int("WEBHOOK_BATCH_LANES", default=1)
-WEBHOOK_MAX_BODY_BYTES = env.int("WEBHOOK_MAX_BODY_BYTES", default=1024 * 1024)
-FORM_MAX_BODY_BYTES = env.int("FORM_MAX_BODY_BYTES", default=1024 * 1024)  # /accounts/, /admin/
-DEFAULT_MAX_BODY_BYTES = env.int("DEFAULT_MAX_BODY_BYTES", default=16384)  # any other path
+WEBHOOK_BATCH_LANES = _positive_int("WEBHOOK_BATCH_LANES", 1)
+WEBHOOK_MAX_BODY_BYTES = _positive_int("WEBHOOK_MAX_BODY_BYTES", 1024 * 1024)
+FORM_MAX_BODY_BYTES = _positive_int("FORM_MAX_BODY_BYTES", 1024 * 1024)  # /accounts/, /admin/
+DEFAULT_MAX_BODY_BYTES = _positive_int("DEFAULT_MAX_BODY_BYTES", 16384)  # any other path
 WEBHOOK_LOG_RETENTION_DAYS = env.float("WEBHOOK_LOG_RETENTION_DAYS", default=30)
 WS_TICKET_SECONDS = env.int("WS_TICKET_SECONDS", default=30)
 API_PAGE_SIZE = 25

@@ -111,3 +111,27 @@ def test_a_worker_freezes_the_app_and_collects_garbage_less_often():
     assert before == 0
     assert frozen > 50_000  # Django, the models, the URL conf, the consumers
     assert (young, middle, old) == (50_000, 20, 100)  # not (0, …): cycles are still collected
+
+
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [
+        ("STREAM_REPLAY_BATCH", "0"),
+        ("STREAM_REPLAY_PAGE_BYTES", "-1"),
+        ("WEBHOOK_BATCH_SIZE", "0"),
+        ("WS_DB_THREADS", "0"),
+    ],
+)
+def test_a_count_below_one_stops_the_process_at_startup_naming_it(name, value):
+    """Before, STREAM_REPLAY_BATCH=0 started fine and every replay then read
+    an empty page (or failed on a negative LIMIT) and closed with 1011."""
+    done = subprocess.run(
+        [sys.executable, "-c", "from django.conf import settings; print(settings.STREAM_REPLAY_BATCH)"],
+        cwd=ROOT,
+        env={**os.environ, "DJANGO_SETTINGS_MODULE": "config.settings", "DEBUG": "true", name: value},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode != 0
+    assert f"ImproperlyConfigured: {name} must be at least 1 (got {value})" in done.stderr
