@@ -10,6 +10,7 @@ offline, Redis dropped a message, Redis was down) gets it back from
 import collections
 import contextlib
 import enum
+import json
 import threading
 
 from django.db import connection
@@ -125,21 +126,21 @@ class StreamBatch:
         # The events and the stores' `last_seq` in one statement: the stores
         # stay locked from `_lock` to the commit, and another worker's batch
         # on them waits that long (the ORM's bulk_create and an UPDATE were
-        # 3.3 of the 5.1 ms a batch of 16 events held them).
+        # 3.3 of the 5.1 ms a batch of 16 events held them). The events go
+        # as one JSON text, not as arrays: psycopg quotes an array's every
+        # element in Python, and a frame's every `"` through a regex (1.1 ms
+        # for 32 frames of 263 characters against 0.07 ms, measured).
+        events = [{"store_id": e.store_id, "seq": e.seq, "type": e.type, "frame": e.frame} for e in self.events]
         with connection.cursor() as cursor:
             cursor.execute(
                 f"""WITH written AS (
                         INSERT INTO {StoreEvent._meta.db_table} (store_id, seq, type, frame, created_at)
                         SELECT e.store_id, e.seq, e.type, e.frame, now()
-                        FROM unnest(%s::bigint[], %s::bigint[], %s::varchar[], %s::text[])
-                            AS e(store_id, seq, type, frame))
+                        FROM json_to_recordset(%s::json) AS e(store_id bigint, seq bigint, type text, frame text))
                     UPDATE {Store._meta.db_table} AS s SET last_seq = v.seq
                     FROM unnest(%s::bigint[], %s::bigint[]) AS v(id, seq) WHERE s.id = v.id""",
                 [
-                    [e.store_id for e in self.events],
-                    [e.seq for e in self.events],
-                    [e.type for e in self.events],
-                    [e.frame for e in self.events],
+                    json.dumps(events, ensure_ascii=False),
                     [store_id for store_id, _ in moved],
                     [seq for _, seq in moved],
                 ],

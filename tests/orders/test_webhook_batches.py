@@ -153,6 +153,32 @@ def test_a_batch_of_new_orders_costs_the_same_few_statements_whatever_its_size(w
     ]
 
 
+def test_a_batch_stores_each_frame_exactly_as_it_was_published(world, integration, published):
+    """The batch writes its events as one JSON text (orders/stream.py): what
+    replay sends later must be, character for character, what went live,
+    whatever the order's text holds."""
+    integ, secret = integration
+    texts = [
+        'dijo "sin cebolla", ni \\ ni \\"',
+        "\\u0000 \\n is not a newline, \\\\ two",
+        "Añadir jalapeños 🌶️ y ñoquis; 'comillas' \u2028 fin",
+        '{"nested": [1, "x"]}',
+    ]
+    requests = [
+        signed(integ.pk, secret, payload(external_id=f"Q{n}", total="1", notes=text, store_id=1))
+        for n, text in enumerate(texts)
+    ]
+    with tenant_context(world.acme.tenant):
+        answers = batch.apply_in_tenant(requests)
+        stored = dict(StoreEvent.objects.filter(store_id=1).values_list("seq", "frame"))
+
+    assert [a.status for a in answers] == [200] * len(texts)
+    live = {p.seq: p.text for p in published if p.group.endswith("_1")}
+    assert sorted(stored) == sorted(live) and len(stored) >= len(texts)
+    assert stored == live
+    assert [json.loads(stored[seq])["data"]["order"]["notes"] for seq in sorted(stored)][-len(texts) :] == texts
+
+
 def test_one_webhook_id_on_two_new_orders_in_a_batch_applies_the_first_and_refuses_the_second(world, integration):
     # Both look new, so the batch takes the fast path; their delivery rows
     # collide, and the batch goes again one request at a time. Another
