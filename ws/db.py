@@ -35,6 +35,7 @@ from django.conf import settings
 from django.db import InterfaceError, OperationalError, connection
 
 from tenants.models import Tenant
+from tenants.schemas import use_tenant
 from ws import reads
 
 T = TypeVar("T")
@@ -75,10 +76,7 @@ async def in_tenant(tenant: Tenant, func: Callable[..., T], /, *args, **kwargs) 
     call on the thread enters its own)."""
 
     def call():
-        if connection.schema_name != tenant.schema_name or getattr(connection.tenant, "pk", None) != tenant.pk:
-            # set_tenant makes the next query issue `SET search_path`: only
-            # when the schema changes, not on every call.
-            connection.set_tenant(tenant)
+        use_tenant(tenant)  # `SET search_path` only when the tenant changes
         return func(*args, **kwargs)
 
     return await on_db_thread(call)

@@ -44,7 +44,7 @@ from dataclasses import asdict
 from django.conf import settings
 from django.db import DatabaseError, connection, transaction
 from django.db.models import Q
-from django_tenants.utils import get_public_schema_name, schema_context, tenant_context
+from django_tenants.utils import get_public_schema_name, schema_context
 
 from orders import selectors
 from orders.integrations import services, webhooks
@@ -56,6 +56,7 @@ from platform_core.availability import is_outage
 from platform_core.errors import ApplicationError
 from stores.models import Store
 from tenants.models import Domain, Tenant
+from tenants.schemas import use_tenant
 from ws.layer import publishes_gathered
 
 logger = logging.getLogger(__name__)
@@ -163,8 +164,10 @@ def _apply_batch(items: list[tuple[Tenant | str, WebhookRequest]]) -> list[Answe
 def _with_retries(tenant: Tenant, requests: list[WebhookRequest]) -> list[Answer]:
     for attempt in range(DEADLOCK_RETRIES):
         try:
-            with tenant_context(tenant):
-                return apply_in_tenant(requests)
+            # The batch thread stays in the tenant after the batch: the next
+            # batch of the same tenant (the usual case) skips `SET search_path`.
+            use_tenant(tenant)
+            return apply_in_tenant(requests)
         except DatabaseError as error:
             if getattr(getattr(error, "__cause__", None), "sqlstate", None) != "40P01" or attempt == 2:
                 raise

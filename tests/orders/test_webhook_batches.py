@@ -251,6 +251,43 @@ def test_tenants_with_the_same_integration_store_and_order_ids_stay_apart(world)
         assert deliveries == [("msg_1", True, 200)]
 
 
+def test_batches_of_one_tenant_set_its_schema_once_and_another_tenant_s_batch_lands_in_its_own(world):
+    """The batch thread stays in a tenant between batches (tenants/schemas.py):
+    `SET search_path` only when the tenant changes, and a batch of the
+    other tenant, with the same integration, store and order ids, still
+    writes to its own schema, before and after."""
+    secrets = {}
+    for cast in (world.acme, world.globex):
+        with tenant_context(cast.tenant):
+            integ = Integration.objects.create(id=7, name="shop")
+            secrets[cast.tenant.schema_name] = integration_secret_add(integration=integ)
+    connection.set_schema_to_public()
+    sent = []
+
+    def one_batch(cast, n: int) -> list[str]:
+        secret = secrets[cast.tenant.schema_name]
+        request = signed(7, secret, payload(external_id=f"B{n}", total="1"))
+        with CaptureQueriesContext(connection) as statements:
+            (answer,) = batch.apply_batch([(cast.tenant, request)])
+        assert answer.status == 200, answer.body
+        sent.append((cast.tenant.schema_name, f"B{n}"))
+        return [q["sql"] for q in statements.captured_queries if q["sql"].startswith("SET search_path")]
+
+    sets = [one_batch(cast, n) for n, cast in enumerate([world.acme, world.acme, world.globex, world.acme])]
+
+    assert sets == [
+        ['SET search_path = "acme","public"'],
+        [],
+        ['SET search_path = "globex","public"'],
+        ['SET search_path = "acme","public"'],
+    ]
+    for cast in (world.acme, world.globex):
+        orders, _, events, _, _ = written(cast.tenant)
+        mine = [external_id for schema, external_id in sent if schema == cast.tenant.schema_name]
+        assert [external_id for _, external_id, *_ in orders] == mine
+        assert [seq for _, seq, _ in events] == list(range(1, len(mine) + 1))
+
+
 # --- a transaction that fails: every request of it is answered, nothing written ------------
 @pytest.fixture
 def trigger_on_orders(world):
