@@ -368,30 +368,58 @@ def servers(django_db_setup):
         yield server
 
 
+@pytest.fixture(scope="module")
+def chromium():
+    """One browser for the whole table (a launch per row was a second of
+    each); every row has its own context (cookies, storage), and
+    `csp_checked` fails the row whose pages violated the policy.
+
+    Playwright's sync API leaves its event loop set on this thread while
+    the browser is open, and Django then refuses the ORM here, as if from
+    a coroutine: the rows' fixtures write their worlds on this thread,
+    between browser calls, never inside one, so the check is off for the
+    module."""
+    with pytest.MonkeyPatch.context() as patch, browser() as launched:
+        patch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+        yield launched
+
+
+@pytest.fixture
+def csp_checked(chromium):
+    chromium.violations.clear()
+    chromium.console.clear()
+    yield chromium
+    chromium.flush()  # before the row's context closes: its last reports arrive
+    problems = chromium.problems()
+    for context in chromium.contexts:
+        context.close()
+    if problems:
+        pytest.fail(f"Content-Security-Policy violations:\n{problems}")
+
+
 @pytest.mark.parametrize("page_row", _params())
-def test_every_page_is_accessible_and_fits_a_phone(world, servers, page_row: Page):
+def test_every_page_is_accessible_and_fits_a_phone(world, servers, csp_checked, page_row: Page):
     row = page_row
     if row.prepare:
         row.prepare(world)
     path = row.path(world) if callable(row.path) else row.path
     connections.close_all()  # the server process must see what was written: committed, nothing held
     server = servers(deployed=row.deployed)
-    with browser() as chromium:
-        base = f"http://{row.host}:{server.port}"
-        context = chromium.new_context(viewport=VIEWPORTS["desk"])
-        page = sign_in(context, base, row.role, PASSWORD) if row.role else context.new_page()
-        for size, viewport in VIEWPORTS.items():
-            page.set_viewport_size(viewport)
-            response = page.goto(f"{base}{path}")
-            assert response.status == row.status, (path, response.status)
-            if row.act:
-                row.act(page)
-            if row.ready:
-                page.wait_for_selector(row.ready, state="attached", timeout=10_000)
-            _screenshot(page, row, size)
-            assert_accessible(page, label=f"{row.name} ({size})")
-            overflow = page.evaluate("document.documentElement.scrollWidth - window.innerWidth")
-            assert overflow <= 0, f"{row.name} ({size}) scrolls sideways by {overflow}px"
+    base = f"http://{row.host}:{server.port}"
+    context = csp_checked.new_context(viewport=VIEWPORTS["desk"])  # closed by csp_checked
+    page = sign_in(context, base, row.role, PASSWORD) if row.role else context.new_page()
+    for size, viewport in VIEWPORTS.items():
+        page.set_viewport_size(viewport)
+        response = page.goto(f"{base}{path}")
+        assert response.status == row.status, (path, response.status)
+        if row.act:
+            row.act(page)
+        if row.ready:
+            page.wait_for_selector(row.ready, state="attached", timeout=10_000)
+        _screenshot(page, row, size)
+        assert_accessible(page, label=f"{row.name} ({size})")
+        overflow = page.evaluate("document.documentElement.scrollWidth - window.innerWidth")
+        assert overflow <= 0, f"{row.name} ({size}) scrolls sideways by {overflow}px"
     connections.close_all()
 
 
