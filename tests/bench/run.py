@@ -17,6 +17,7 @@ import argparse
 import json
 import os
 import platform
+import statistics
 import subprocess
 import sys
 import threading
@@ -583,10 +584,26 @@ class Bench:
         )
         self.record(label, "missing + duplicate seq", bad, "", "0", bad == 0)
 
-    def webhooks(self, rate: int | None, total: int, *, label: str | None = None, warm: int = 0) -> float:
+    def webhooks(
+        self, rate: int | None, total: int, *, label: str | None = None, warm: int = 0, workers: int = 1
+    ) -> float:
         """`warm`: requests sent first and not counted (a worker's first
         batches are slower: its connections, statement plans and the record
-        of hosts are new; the two-worker row starts a fresh server)."""
+        of hosts are new; the two-worker row starts a fresh server). The
+        max-rate rows keep WEBHOOK_CONNECTIONS requests in flight per worker."""
+        result = self.send_webhooks(total, rate, warm=warm, workers=workers)
+        label = label or "webhook ingestion" + (f" at {rate}/s" if rate else " (max)")
+        if rate is None:
+            self.record(label, "orders/s", result["rate"], "/s", "≥ 500/s", result["rate"] >= 500)
+        else:
+            self.record(label, "p99 latency", result["p99"], "ms", "≤ 50 ms", result["p99"] <= 50)
+        self.record(label, "p50 latency", result["p50"], "ms")
+        self.record(label, "errors", result["errors"], "", "0", result["errors"] == 0)
+        if result["errors"]:
+            print(f"    answers by status: {result['statuses']}", flush=True)
+        return result["rate"]
+
+    def send_webhooks(self, total: int, rate: int | None = None, *, warm: int = 0, workers: int = 1) -> dict:
         from tests.bench.webhook_load import run
 
         def send(count: int, rate: int | None = None) -> dict:
@@ -597,34 +614,38 @@ class Bench:
                 secret=self.secret,
                 total=count,
                 rate=rate,
-                concurrency=WEBHOOK_CONNECTIONS if rate is None else 16,
+                concurrency=WEBHOOK_CONNECTIONS * workers if rate is None else 16,
             )
 
         if warm:
             send(warm)
-        result = send(total, rate)
-        label = label or "webhook ingestion" + (f" at {rate}/s" if rate else " (max)")
-        if label.endswith("2 workers"):
-            self.record(label, "orders/s", result["rate"], "/s")
-        elif rate is None:
-            self.record(label, "orders/s", result["rate"], "/s", "≥ 500/s", result["rate"] >= 500)
-        else:
-            self.record(label, "p99 latency", result["p99"], "ms", "≤ 50 ms", result["p99"] <= 50)
-        self.record(label, "p50 latency", result["p50"], "ms")
-        self.record(label, "errors", result["errors"], "", "0", result["errors"] == 0)
-        if result["errors"]:
-            print(f"    answers by status: {result['statuses']}", flush=True)
-        return result["rate"]
+        return send(total, rate)
 
     def webhooks_two_workers(self, one_worker: float, total: int):
-        """The same load on `--workers 2` (target 5 of issue 15: ≥ 1.7× one)."""
-        self.stop()
-        self.start_server(workers=2)
-        time.sleep(2)  # both workers up: uvicorn accepts before the second has imported the app
+        """The same load on `--workers 2` (target 5 of issue 15: ≥ 1.7× one).
+
+        One run of each is as far apart as the ratio's target: the same
+        server and load differed by a tenth from one run to the next
+        (2026-12-04), so the servers take turns, 2, 1, 2 workers, after the
+        max row's one worker, and the ratio is of their means."""
         label = "webhook ingestion, 2 workers"
-        rate = self.webhooks(None, total, label=label, warm=WARM_WEBHOOKS)
-        ratio = rate / one_worker if one_worker else float("nan")
-        self.record(label, "ratio to 1 worker", ratio, "×", "≥ 1.7×", ratio >= 1.7)
+        runs = {1: [one_worker], 2: []}
+        for workers in (2, 1, 2):
+            self.stop()
+            self.start_server(workers=workers)
+            time.sleep(2)  # both workers up: uvicorn accepts before the second has imported the app
+            result = self.send_webhooks(total, warm=WARM_WEBHOOKS, workers=workers)
+            runs[workers].append(result["rate"])
+            errors = result["errors"]
+            if errors:
+                print(f"    answers by status: {result['statuses']}", flush=True)
+                break
+        self.record(label, "orders/s (mean of 2 runs)", statistics.mean(runs[2]), "/s")
+        self.record(label, "errors", errors, "", "0", errors == 0)
+        shown = " / ".join(f"{rate:,.0f}" for rate in runs[1]) + " · " + " / ".join(f"{rate:,.0f}" for rate in runs[2])
+        self.record(label, "runs, 1 worker · 2 workers (/s)", shown)
+        ratio = statistics.mean(runs[2]) / statistics.mean(runs[1])
+        self.record(label, "ratio to 1 worker (means)", ratio, "×", "≥ 1.7×", ratio >= 1.7)
 
 
 def write_report(bench: Bench, command: str, path: Path):
@@ -705,12 +726,16 @@ BATCH = 50
 
 # Webhooks sent, and not counted, before each max-rate row (Bench.webhooks).
 WARM_WEBHOOKS = 300
-# Requests in flight in the max-rate rows (one keep-alive connection each):
-# enough to fill a worker's batches. With 16, one worker was not at its
-# maximum (2026-12-04, `bench.webhooks` repeated on one bench database:
-# 16 → 1,107 and 1,139/s, 32 → 1,669 and 1,645/s, 64 → 1,702/s,
-# 128 → 1,524/s; two workers 1,243, 2,032, 2,633 and 2,558/s). The rate
-# rows keep 16: there the rate, not the connections, sets the load.
+# Requests in flight per worker in the max-rate rows (one keep-alive
+# connection each): enough to fill a worker's batches. With 16, one worker
+# was not at its maximum (2026-12-04, `bench.webhooks` repeated on one
+# bench database: 16 → 1,107 and 1,139/s, 32 → 1,669 and 1,645/s,
+# 64 → 1,702/s, 128 → 1,524/s). Two workers share the connections about
+# evenly, so they get twice as many: with 64 in all they made
+# 1,685–2,270/s, with 128 2,198–2,563/s, while one worker made the same
+# with either (1,255–1,480/s; each alternating on one server, 2026-12-04
+# 20:50, a `/tmp` script around `Bench.webhooks`). The rate rows keep 16:
+# there the rate, not the connections, sets the load.
 WEBHOOK_CONNECTIONS = 64
 
 SCENARIOS = ("connect", "idle", "fanout", "throughput", "notifications", "storm", "webhooks")
