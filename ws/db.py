@@ -35,7 +35,6 @@ from django.conf import settings
 from django.db import InterfaceError, OperationalError, connection
 
 from tenants.models import Tenant
-from tenants.schemas import use_tenant
 from ws import reads
 
 T = TypeVar("T")
@@ -67,6 +66,21 @@ def thread_count() -> int:
     if isinstance(pool, dict) and pool.get("max_size"):
         return max(1, min(settings.WS_DB_THREADS, pool["max_size"] // 2))
     return settings.WS_DB_THREADS
+
+
+def use_tenant(tenant: Tenant) -> None:
+    """Make `tenant` the schema of this thread's connection, and leave it
+    there (for threads whose every call enters its own tenant: the sockets'
+    DB threads, the webhook batchers).
+
+    django-tenants forgets the `search_path` it set on every `set_tenant`,
+    even to the same tenant, and `tenant_context` sets two (in, then back):
+    every entry paid a `SET search_path` round trip. Here the connection
+    keeps the one it has when the tenant is the same. It still forgets it
+    on close, rollback and savepoint rollback, so the path is never stale.
+    """
+    if connection.schema_name != tenant.schema_name or getattr(connection.tenant, "pk", None) != tenant.pk:
+        connection.set_tenant(tenant)
 
 
 async def in_tenant(tenant: Tenant, func: Callable[..., T], /, *args, **kwargs) -> T:

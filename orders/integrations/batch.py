@@ -56,7 +56,7 @@ from platform_core.availability import is_outage
 from platform_core.errors import ApplicationError
 from stores.models import Store
 from tenants.models import Domain, Tenant
-from tenants.schemas import use_tenant
+from ws.db import use_tenant
 from ws.layer import publishes_gathered
 
 logger = logging.getLogger(__name__)

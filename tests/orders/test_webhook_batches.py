@@ -252,7 +252,7 @@ def test_tenants_with_the_same_integration_store_and_order_ids_stay_apart(world)
 
 
 def test_batches_of_one_tenant_set_its_schema_once_and_another_tenant_s_batch_lands_in_its_own(world):
-    """The batch thread stays in a tenant between batches (tenants/schemas.py):
+    """The batch thread stays in a tenant between batches (ws/db.py use_tenant):
     `SET search_path` only when the tenant changes, and a batch of the
     other tenant, with the same integration, store and order ids, still
     writes to its own schema, before and after."""
