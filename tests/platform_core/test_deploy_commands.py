@@ -113,19 +113,8 @@ def test_a_worker_freezes_the_app_and_collects_garbage_less_often():
     assert (young, middle, old) == (50_000, 20, 100)  # not (0, …): cycles are still collected
 
 
-@pytest.mark.parametrize(
-    ("name", "value"),
-    [
-        ("STREAM_REPLAY_BATCH", "0"),
-        ("STREAM_REPLAY_PAGE_BYTES", "-1"),
-        ("WEBHOOK_BATCH_SIZE", "0"),
-        ("WS_DB_THREADS", "0"),
-    ],
-)
-def test_a_count_below_one_stops_the_process_at_startup_naming_it(name, value):
-    """Before, STREAM_REPLAY_BATCH=0 started fine and every replay then read
-    an empty page (or failed on a negative LIMIT) and closed with 1011."""
-    done = subprocess.run(
+def settings_with(name: str, value: str) -> subprocess.CompletedProcess:
+    return subprocess.run(
         [sys.executable, "-c", "from django.conf import settings; print(settings.STREAM_REPLAY_BATCH)"],
         cwd=ROOT,
         env={**os.environ, "DJANGO_SETTINGS_MODULE": "config.settings", "DEBUG": "true", name: value},
@@ -133,5 +122,34 @@ def test_a_count_below_one_stops_the_process_at_startup_naming_it(name, value):
         text=True,
         timeout=60,
     )
+
+
+@pytest.mark.parametrize(
+    ("name", "value", "said"),
+    [
+        ("STREAM_REPLAY_BATCH", "0", "must be from 1 to 2147483647 (got 0)"),
+        ("STREAM_REPLAY_PAGE_BYTES", "-1", "must be from 1 to 2147483647 (got -1)"),
+        # A LIMIT beyond bigint failed every replay with 1011 (an outside test).
+        (
+            "STREAM_REPLAY_BATCH",
+            "99999999999999999999999",
+            "must be from 1 to 2147483647 (got 99999999999999999999999)",
+        ),
+        ("WEBHOOK_BATCH_SIZE", "", "must be a whole number (got '')"),
+        ("WEBHOOK_BATCH_SIZE", "1e3", "must be a whole number (got '1e3')"),
+        ("WS_DB_THREADS", "0x10", "must be a whole number (got '0x10')"),
+    ],
+)
+def test_a_count_out_of_range_or_not_a_number_stops_the_process_at_startup_naming_it(name, value, said):
+    """Before, STREAM_REPLAY_BATCH=0 started fine and every replay then read
+    an empty page (or failed on a negative LIMIT) and closed with 1011."""
+    done = settings_with(name, value)
     assert done.returncode != 0
-    assert f"ImproperlyConfigured: {name} must be at least 1 (got {value})" in done.stderr
+    assert f"ImproperlyConfigured: {name} {said}" in done.stderr
+
+
+@pytest.mark.parametrize("value", [" 5", "+5", "05", "٥"])
+def test_a_count_written_another_way_is_still_read_as_the_number(value):
+    done = settings_with("STREAM_REPLAY_BATCH", value)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "5"
