@@ -117,9 +117,14 @@ class WebSocketProtocol(WebSocketsSansIOProtocol):
         return True
 
     def _write_texts(self, texts: list[str]) -> None:
-        """Text frames, in one call to the transport (one syscall)."""
-        for text in texts:
-            self.conn.send_text(text.encode())
+        """Text frames, in one call to the transport (one syscall); all or
+        none of them. Each is encoded before any is framed: a text that
+        cannot be (a lone surrogate) raised after the frames before it were
+        queued in the connection, and they went out with the next write,
+        the retry of the same batch among them (twice)."""
+        payloads = [text.encode() for text in texts]
+        for payload in payloads:
+            self.conn.send_text(payload)
         self.transport.write(b"".join(self.conn.data_to_send()))
 
     async def send(self, message) -> None:

@@ -6,12 +6,14 @@ nothing is not read either."""
 
 import asyncio
 import base64
+import contextlib
 import json
 import os
 import socket
 from pathlib import Path
 
 import pytest
+import websockets
 from asgiref.sync import sync_to_async
 
 from tests.factories import create_order, login_cookie
@@ -87,6 +89,21 @@ async def test_a_reconnect_s_replay_leaves_the_server_in_a_few_writes_not_one_pe
     # the frames queued together leave together: 10 here, with the
     # handshake's answer and the worker's other writes meanwhile (Redis).
     assert writes <= missed // 2, writes
+
+
+async def test_a_write_that_cannot_be_encoded_sends_none_of_its_frames_even_when_tried_again():
+    """`send_many` (and `write_now`) write all of a batch or none of it: a
+    lone surrogate after "ok" used to leave "ok" queued in the connection,
+    and it went out with the next write, twice after the writer's retry."""
+    with uvicorn_server(app="tests.ws_write_probe:application") as server:
+        async with websocket(server, "/ok-then-bad", host="127.0.0.1") as client:
+            received = []
+            with contextlib.suppress(websockets.ConnectionClosed):
+                while True:
+                    received.append(await asyncio.wait_for(client.recv(), timeout=10))
+            code = client.close_code
+    assert received == ["after"]
+    assert code == 1011
 
 
 def masked_frame(opcode: int, payload: bytes = b"", *, fin: bool = True) -> bytes:
