@@ -31,19 +31,19 @@ def _required_in_production(name, local_default):
 
 # The most any count or size below may be: PostgreSQL's LIMIT takes a
 # bigint, and 10**23 events per replay page failed every replay with 1011.
-MOST = 2**31 - 1
+_MOST = 2**31 - 1
 
 
 def _positive_int(name, default):
-    """Read a count or a size that must be a whole number from 1 to MOST: a
+    """Read a count or a size that must be a whole number from 1 to _MOST: a
     batch of 0 events or a limit of 0 bytes stops the product when it is
     used, not at startup."""
     try:
         value = env.int(name, default=default)
     except ValueError:
         raise ImproperlyConfigured(f"{name} must be a whole number (got {env.str(name)!r})") from None
-    if not 1 <= value <= MOST:
-        raise ImproperlyConfigured(f"{name} must be from 1 to {MOST} (got {value})")
+    if not 1 <= value <= _MOST:
+        raise ImproperlyConfigured(f"{name} must be from 1 to {_MOST} (got {value})")
     return value
 
 
