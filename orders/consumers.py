@@ -32,14 +32,14 @@ from platform_core.access import (
 from platform_core.availability import is_outage
 from platform_core.errors import ApplicationError
 from platform_core.parsing import parse_client_int
-from platform_core.plain_sql import Reads, run, run_async
+from platform_core.plain_sql import Reads, run
 from stores.presence import presence_enter, presence_leave
 from stores.selectors import Access, store_access_and_seq, store_access_many
 from ws import close_codes, events
 from ws.consumers import JsonSocket
 from ws.db import in_tenant
 from ws.loops import cancel_and_wait, per_event_loop
-from ws.reads import read
+from ws.reads import READERS_PER_STATEMENT, run_reads
 
 logger = logging.getLogger(__name__)
 
@@ -72,12 +72,12 @@ class StoreOrdersSocket(JsonSocket):
         # the stream position and the first replay batch, in one statement
         # on a reconnect, two on a first connect (`_session_opening`;
         # presence is in memory). With the database session engine
-        # they run on the event loop (ws/reads.py: a trip to a thread, and
-        # the GIL it fights for, cost three times the reads themselves);
-        # with another engine, whose store is synchronous, on the DB thread.
+        # they run on the event loop, with the other dashboards opening at
+        # the same time (ws/reads.py: a trip to a thread, and the GIL it
+        # fights for, cost three times the reads themselves); with another
+        # engine, whose store is synchronous, on the DB thread.
         if settings.SESSION_ENGINE == DB_SESSIONS:
-            schema = self.tenant.schema_name
-            refusal, self.open_state = await read(lambda cursor: run_async(self._opening(schema), cursor))
+            refusal, self.open_state = await run_reads(self._opening(self.tenant.schema_name))
         else:
             refusal, self.open_state = await in_tenant(self.tenant, lambda: run(self._opening()))
         return refusal
@@ -127,7 +127,10 @@ class StoreOrdersSocket(JsonSocket):
             store_id=self.store_id,
             after=self.after,
             limit=settings.STREAM_REPLAY_BATCH,
-            max_bytes=settings.STREAM_REPLAY_PAGE_BYTES,
+            # Read with up to READERS_PER_STATEMENT other openings: together
+            # at most a page. What does not fit follows from the DB thread
+            # in pages of STREAM_REPLAY_PAGE_BYTES (`_send_from_db`).
+            max_bytes=max(1, settings.STREAM_REPLAY_PAGE_BYTES // READERS_PER_STATEMENT),
             session_key=session_key,
             schema=schema,
         )

@@ -11,7 +11,7 @@ from django.utils import timezone
 from orders.models import Order, OrderComment, OrderStatusChange, StoreEvent
 from platform_core.access import user_columns
 from platform_core.models import User
-from platform_core.plain_sql import Reads, table
+from platform_core.plain_sql import Each, Reads, table
 from stores.models import StaffMembership, Store
 from stores.selectors import Access, staff_store_ids
 from ws import events
@@ -153,21 +153,25 @@ def stream_after(
     return page_of([(seq, frame) for seq, frame, _ in rows], rows[-1][2] if rows else 0, limit, max_bytes)
 
 
-def page_sql(events_table: str, *, where: str = "true") -> str:
-    """The page of `stream_after`: the first `%(limit)s` events after
-    `%(after)s` (up to `%(upto)s`, if not null), of which those whose text
-    before them adds up to less than `%(max_bytes)s`, and the first one
-    whatever the bound (even one of 0).
+def page_sql(events_table: str, *, where: str = "true", given: str = "%({})s") -> str:
+    """The page of `stream_after`: the first `limit` events after `after`
+    (up to `upto`, if not null), of which those whose text before them
+    adds up to less than `max_bytes`, and the first one whatever the bound
+    (even one of 0). `store`, `after`, `upto`, `limit` and `max_bytes` are
+    the statement's parameters (`%(store)s`…), or with `given='i."{}"'` the
+    columns of a row `i` of the statement around it.
     Rows: (seq, frame, the page's bytes up to and including it). Only the
     events kept are read out of storage; the others' sizes are known
     without reading them."""
+    names = ("store", "after", "upto", "limit", "max_bytes")
+    store, after, upto, limit, max_bytes = (given.format(name) for name in names)
     return (
         "SELECT seq, frame, upto_here FROM ("
         "SELECT seq, frame, sum(octet_length(frame)) OVER (ORDER BY seq) AS upto_here, "
         "octet_length(frame) AS own FROM ("
-        f"SELECT seq, frame FROM {events_table} WHERE {where} AND store_id = %(store)s AND seq > %(after)s "
-        "AND (%(upto)s::bigint IS NULL OR seq <= %(upto)s) ORDER BY seq LIMIT %(limit)s) candidates"
-        ") page WHERE upto_here - own < greatest(%(max_bytes)s, 1) ORDER BY seq"
+        f"SELECT seq, frame FROM {events_table} WHERE {where} AND store_id = {store} AND seq > {after} "
+        f"AND ({upto}::bigint IS NULL OR seq <= {upto}) ORDER BY seq LIMIT {limit}) candidates"
+        f") page WHERE upto_here - own < greatest({max_bytes}, 1) ORDER BY seq"
     )
 
 
@@ -187,18 +191,18 @@ def dashboard_opening(
     session_key: str | None = None,
     schema: str | None = None,
 ) -> Reads[tuple[str | None, tuple | None, Access, int | None, tuple[list[tuple[int, str]], bool]]]:
-    """What a dashboard opens with, in one plain statement
-    (platform_core/plain_sql.py): (with `session_key`, the data of that
-    unexpired session, else None; the user's row, `user_columns()`, or None
-    if the user is gone or inactive; the user's access to the store; the
-    store's latest seq; and only for its staff, with `after` given, the
-    first page of events after it and whether more may follow, as
-    `stream_after` reads them)."""
-    rows = yield (
+    """What a dashboard opens with, in one plain statement that serves
+    every dashboard opening at the same time (platform_core/plain_sql.py,
+    `Each`): (with `session_key`, the data of that unexpired session, else
+    None; the user's row, `user_columns()`, or None if the user is gone or
+    inactive; the user's access to the store; the store's latest seq; and
+    only for its staff, with `after` given, the first page of events after
+    it and whether more may follow, as `stream_after` reads them)."""
+    rows = yield Each(
         _opening_sql(schema),
         {
             "key": session_key,
-            "now": timezone.now(),
+            "now": timezone.now().isoformat(),
             "user": user_id,
             "store": store_id,
             "after": after,
@@ -215,17 +219,19 @@ def dashboard_opening(
 
 @functools.lru_cache(maxsize=1024)
 def _opening_sql(schema: str | None) -> str:
-    """`dashboard_opening`'s statement for a tenant's schema, written once."""
+    """`dashboard_opening`'s statement for a tenant's schema, written once:
+    one row per opening, `i`, in the order asked."""
     from django.contrib.sessions.models import Session
 
-    page = page_sql(table(StoreEvent, schema), where="a.staff AND %(after)s::bigint IS NOT NULL")
+    page = page_sql(table(StoreEvent, schema), where='a.staff AND i."after" IS NOT NULL', given='i."{}"')
     return (
-        f"SELECT (SELECT session_data FROM {table(Session, schema)} "
-        "WHERE session_key = %(key)s AND expire_date > %(now)s), "
+        f"SELECT i.n, (SELECT session_data FROM {table(Session, schema)} "
+        "WHERE session_key = i.key AND expire_date > i.now), "
         f"{user_columns('u')}, s.id, s.last_seq, a.staff, e.seqs, e.frames, e.page_bytes "
-        "FROM (SELECT 1) one "
-        f"LEFT JOIN {table(User, schema)} u ON u.id = %(user)s AND u.is_active "
-        f"LEFT JOIN {table(Store, schema)} s ON s.id = %(store)s "
+        "FROM json_to_recordset(%s::json) AS i(n int, key text, now timestamptz, "
+        '"user" bigint, store bigint, after bigint, upto bigint, "limit" int, max_bytes int) '
+        f'LEFT JOIN {table(User, schema)} u ON u.id = i."user" AND u.is_active '
+        f"LEFT JOIN {table(Store, schema)} s ON s.id = i.store "
         "LEFT JOIN LATERAL (SELECT EXISTS ("
         f"SELECT 1 FROM {table(StaffMembership, schema)} m WHERE m.store_id = s.id AND m.user_id = u.id"
         ") AS staff) a ON true "

@@ -22,7 +22,7 @@ from django.utils.crypto import constant_time_compare
 from django.utils.module_loading import import_string
 
 from platform_core.models import ApiToken, User
-from platform_core.plain_sql import Reads, run, table
+from platform_core.plain_sql import Each, Reads, run, table
 
 
 @dataclass(frozen=True, slots=True)
@@ -76,18 +76,24 @@ def read_session(session_key: str, schema: str | None = None) -> Reads[tuple[dic
     (platform_core/plain_sql.py); another engine's store is asked through
     Django, synchronously, so only `run` may drive it then. The user is
     not checked yet: `session_user` does, with the user's row."""
-    from django.contrib.sessions.models import Session
-
     store = import_string(settings.SESSION_ENGINE + ".SessionStore")(session_key)
     if not store._validate_session_key(session_key) or "\x00" in session_key:
         return None
     if settings.SESSION_ENGINE != DB_SESSIONS:
         return _named_user(session_key, store.load())
-    rows = yield (
-        f"SELECT session_data FROM {table(Session, schema)} WHERE session_key = %s AND expire_date > %s",
-        [session_key, timezone.now()],
-    )
+    rows = yield Each(_session_sql(schema), {"key": session_key, "now": timezone.now().isoformat()})
     return session_of(session_key, rows[0][0]) if rows else None
+
+
+@functools.lru_cache(maxsize=1024)
+def _session_sql(schema: str | None) -> str:
+    """`read_session`'s statement (an `Each`: for every session asked at once)."""
+    from django.contrib.sessions.models import Session
+
+    return (
+        f"SELECT i.n, s.session_data FROM json_to_recordset(%s::json) AS i(n int, key text, now timestamptz) "
+        f"JOIN {table(Session, schema)} s ON s.session_key = i.key AND s.expire_date > i.now"
+    )
 
 
 def session_of(session_key: str, session_data: str) -> tuple[dict, int] | None:

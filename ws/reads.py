@@ -8,12 +8,22 @@ back and the thread's fight with the event loop for the GIL; on an async
 psycopg connection of the worker's own event loop, 0.13–0.16 ms (measured
 with 100 connects in flight, docs/performance.md). So they run here.
 
+Dashboards that open together read together (`run_reads`): their
+statements are `Each` statements (platform_core/plain_sql.py), and the
+openings that wait for the same statement while the connections are busy
+share its next execution, up to READERS_PER_STATEMENT of them. One reader
+alone waits for nothing: its statement goes out at the loop's next turn.
+In a connect storm a statement and its round trip served one connect
+each, and cost the worker as much CPU as the rest of the connect, and
+PostgreSQL a statement's overhead per connect (tests/bench/notes.md).
+
 Each event loop keeps WS_DB_READ_CONNECTIONS autocommit connections, made
 on first use, and hands each read to the one with the fewest queued
 (psycopg runs one statement at a time per connection; the others queue).
 A statement runs at most WS_DB_READ_TIMEOUT_SECONDS: one tenant's table
 locked (a migration, a VACUUM FULL) costs its own connects a 1013, and
-the others a bounded wait at worst. They serve every tenant, so
+the others a bounded wait at worst (a statement's readers are all of one
+tenant: the statement names its schema). They serve every tenant, so
 the statements name the tenant's schema themselves and never rely on a
 `search_path`. They only read.
 
@@ -22,7 +32,8 @@ because its connection died (PostgreSQL restarted, an
 idle connection cut) drops the connection and runs once more on a new one:
 it only reads, so nothing is done twice. A failure to connect, a second
 dead connection or a cancelled statement is raised as Django's
-`OperationalError`, an outage to the sockets (1013, try again later).
+`OperationalError`, an outage to the sockets (1013, try again later); to
+every reader of the statement.
 """
 
 import asyncio
@@ -34,9 +45,17 @@ import psycopg
 from django.conf import settings
 from django.db import OperationalError, connections
 
+from platform_core.plain_sql import Each, Reads, each_parameter
 from ws.loops import per_event_loop
 
 T = TypeVar("T")
+
+# Readers served by one execution of an `Each` statement at most. A
+# dashboard's opening reads a first replay page of at most
+# STREAM_REPLAY_PAGE_BYTES / READERS_PER_STATEMENT (orders/consumers.py),
+# so that one execution holds no more than STREAM_REPLAY_PAGE_BYTES of
+# events in all.
+READERS_PER_STATEMENT = 64
 
 # Every read connection of the process, whatever its loop: closed together
 # by `close_connections` (tests, before the test database is emptied or dropped).
@@ -48,12 +67,98 @@ async def read(func: Callable[[psycopg.AsyncCursor], Awaitable[T]]) -> T:
     return await _readers().read(func)
 
 
+async def run_reads(reads: Reads[T]) -> T:
+    """Drive `reads` (platform_core/plain_sql.py) on this event loop's read
+    connections: each `Each` statement with the other readers waiting for
+    the same one, any other statement on its own."""
+    readers = _readers()
+    try:
+        statement = next(reads)
+        while True:
+            if isinstance(statement, Each):
+                rows = await readers.each(statement)
+            else:
+                rows = await readers.read(lambda cursor, statement=statement: _rows(cursor, *statement))
+            statement = reads.send(rows)
+    except StopIteration as done:
+        return done.value
+
+
+async def _rows(cursor: psycopg.AsyncCursor, sql: str, params) -> list[tuple]:
+    await cursor.execute(sql, params)
+    return await cursor.fetchall()
+
+
 class Readers:
     def __init__(self):
         count = max(1, settings.WS_DB_READ_CONNECTIONS)
         self.slots: list[asyncio.Future | None] = [None] * count
         self.in_flight = [0] * count
         self.turn = 0
+        # `Each` statements: the readers waiting for each one (by its text),
+        # and those being executed (one execution of each at a time, and one
+        # per connection at most).
+        self.waiting: dict[str, list[tuple[dict, asyncio.Future]]] = {}
+        self.executing: set[str] = set()
+        self.next_turn_asked = False
+        self.executions: set[asyncio.Task] = set()
+
+    async def each(self, statement: Each) -> list[tuple]:
+        """This reader's rows of `statement`, read with those of the readers
+        waiting for the same statement."""
+        loop = asyncio.get_running_loop()
+        rows = loop.create_future()
+        self.waiting.setdefault(statement.sql, []).append((statement.params, rows))
+        if not self.next_turn_asked:
+            # At the loop's next turn: the readers that ask in this one go together.
+            self.next_turn_asked = True
+            loop.call_soon(self._execute_waiting)
+        return await rows
+
+    def _execute_waiting(self) -> None:
+        """Start an execution for the readers waiting longest, while a
+        connection has none under way; the rest wait for the next free one."""
+        self.next_turn_asked = False
+        for sql in list(self.waiting):
+            if len(self.executing) >= len(self.slots):
+                return
+            if sql in self.executing:
+                continue  # its readers go with its next execution, once this one is read
+            readers = [(params, rows) for params, rows in self.waiting.pop(sql) if not rows.done()]  # not gone
+            if len(readers) > READERS_PER_STATEMENT:
+                # Next time, after the other statements' readers: tenants take turns.
+                self.waiting[sql] = readers[READERS_PER_STATEMENT:]
+                readers = readers[:READERS_PER_STATEMENT]
+            if readers:
+                self.executing.add(sql)
+                execution = asyncio.get_running_loop().create_task(self._execute(sql, readers))
+                self.executions.add(execution)
+                execution.add_done_callback(self.executions.discard)
+
+    async def _execute(self, sql: str, readers: list[tuple[dict, asyncio.Future]]) -> None:
+        try:
+            parameter = [each_parameter([params for params, _ in readers])]
+            rows = await self.read(lambda cursor: _rows(cursor, sql, parameter))
+        except asyncio.CancelledError:  # the loop is closing
+            for _, answer in readers:
+                answer.cancel()
+            raise
+        except Exception as error:
+            for _, answer in readers:
+                if not answer.done():
+                    # An outage (1013) as an error of each reader's own; a
+                    # bug (1011) is the same for all.
+                    answer.set_exception(OperationalError(str(error)) if isinstance(error, OperationalError) else error)
+        else:
+            by_reader: list[list[tuple]] = [[] for _ in readers]
+            for row in rows:
+                by_reader[row[0]].append(row[1:])
+            for (_, answer), own in zip(readers, by_reader, strict=True):
+                if not answer.done():
+                    answer.set_result(own)
+        finally:
+            self.executing.discard(sql)
+            self._execute_waiting()
 
     async def read(self, func):
         index = self._least_busy()

@@ -13,6 +13,7 @@ from stores.models import PresenceSession
 from tests.factories import add_comment, change_status, create_order, login_cookie
 from ws import close_codes, groups
 from ws.hub import hub
+from ws.reads import READERS_PER_STATEMENT
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -196,6 +197,27 @@ async def test_a_replay_in_pages_bounded_by_bytes_sends_every_event_once_in_orde
     assert [f["seq"] for f in await stream_frames(socket, 7)] == list(range(1, 8))
     await until(socket, "stream.live")  # the replay is over
     assert pages[-8:] == list(range(8))  # a page after each event, and one that found the end
+
+
+async def test_a_connect_s_first_page_is_its_share_of_a_page_and_the_rest_follows_in_full_pages(
+    open_socket, world, settings, monkeypatch
+):
+    # Read with up to READERS_PER_STATEMENT other openings (ws/reads.py):
+    # its share of STREAM_REPLAY_PAGE_BYTES, here room for one event.
+    settings.STREAM_REPLAY_PAGE_BYTES = READERS_PER_STATEMENT * 200
+    pages, real = [], selectors.stream_after
+
+    def counted(**page):
+        pages.append((page["after"], page["max_bytes"]))
+        return real(**page)
+
+    monkeypatch.setattr(selectors, "stream_after", counted)
+    for _ in range(5):
+        await acreate_order(world.acme.tenant)
+    socket = await dashboard(open_socket, world.acme, after=0)
+    assert [f["seq"] for f in await stream_frames(socket, 5)] == [1, 2, 3, 4, 5]
+    await until(socket, "stream.live")
+    assert pages == [(1, READERS_PER_STATEMENT * 200)]  # after the first event, the rest in one full page
 
 
 async def test_after_beyond_the_end_gets_a_reset_not_a_guess(open_socket, world):

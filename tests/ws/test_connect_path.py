@@ -5,6 +5,7 @@ however warm the path is, and the sockets' DB threads replace a dead
 connection instead of failing on it."""
 
 import asyncio
+import json
 import tempfile
 
 import psycopg
@@ -17,6 +18,7 @@ from django_tenants.utils import schema_context, tenant_context
 
 from orders import consumers
 from orders.consumers import StoreOrdersSocket
+from platform_core.plain_sql import Each
 from stores.models import Store
 from tenants.models import Domain
 from tests.factories import create_order, login_cookie, session_cookie
@@ -89,20 +91,16 @@ async def test_a_change_no_signal_announces_is_honoured_within_tenant_cache_seco
 async def test_a_dashboard_connect_reads_on_the_event_loop_with_no_trip_to_a_thread(world, open_socket, monkeypatch):
     cookie = await login_cookie(world.acme.tenant, world.acme.staff1)
     await first_frames(await open_socket(STORE, cookie=cookie), "stream.live")  # the host is on record
-    trips, statements = [], []
-    real_trip, real_run = ws_db.on_db_thread, consumers.run_async
+    trips = []
+    real_trip = ws_db.on_db_thread
 
     async def counted_trip(func):
         trips.append(func)
         return await real_trip(func)
 
-    async def counted_run(reads, cursor):
-        statements.append(cursor)
-        return await real_run(reads, cursor)
-
     monkeypatch.setattr(ws_db, "on_db_thread", counted_trip)
     monkeypatch.setattr(middleware, "on_db_thread", counted_trip)
-    monkeypatch.setattr(consumers, "run_async", counted_run)
+    statements = CountedStatements(monkeypatch)
     await sync_to_async(create_order)(world.acme.tenant, external_id="ACME-1")
     socket = await open_socket(STORE + "?after=0", cookie=cookie)
     frames = [await socket.receive()]
@@ -110,7 +108,7 @@ async def test_a_dashboard_connect_reads_on_the_event_loop_with_no_trip_to_a_thr
         frames.append(await socket.receive())
     # The replay batch came with the connect's reads, all on the loop.
     assert [f["type"] for f in frames if f["type"] != "presence"] == ["order.created", "stream.live"]
-    assert (trips, len(statements)) == ([], 1)
+    assert (trips, statements.count) == ([], 1)
 
 
 async def test_a_signed_out_session_is_refused_even_on_a_warm_path(world, open_socket):
@@ -133,29 +131,19 @@ async def test_a_signed_out_session_is_refused_even_on_a_warm_path(world, open_s
 
 # --- a reconnect: the session read with the rest, in one statement -------------------------
 class CountedStatements:
-    """Wraps the read cursor of `run_async`: how many statements a connect made."""
+    """Counts the statements the event loop's read connections execute."""
 
     def __init__(self, monkeypatch):
         self.count = 0
-        real = consumers.run_async
+        self.sql: list[str] = []
+        real = reads._rows
 
-        async def counted(reads_, cursor):
-            return await real(reads_, self.wrap(cursor))
+        async def counted(cursor, sql, params):
+            self.count += 1
+            self.sql.append(sql)
+            return await real(cursor, sql, params)
 
-        monkeypatch.setattr(consumers, "run_async", counted)
-
-    def wrap(self, cursor):
-        outer = self
-
-        class Counted:
-            async def execute(self, *args):
-                outer.count += 1
-                return await cursor.execute(*args)
-
-            async def fetchall(self):
-                return await cursor.fetchall()
-
-        return Counted()
+        monkeypatch.setattr(reads, "_rows", counted)
 
 
 @sync_to_async
@@ -366,10 +354,10 @@ async def test_a_connect_whose_read_fails_is_told_1013_and_lets_go_of_everything
 ):
     cookie = await login_cookie(world.acme.tenant, world.acme.staff1)
 
-    async def unavailable(func):
+    async def unavailable(reads_):
         raise OperationalError("canceling statement due to statement timeout")
 
-    monkeypatch.setattr(consumers, "read", unavailable)
+    monkeypatch.setattr(consumers, "run_reads", unavailable)
     socket = await open_socket(STORE, cookie=cookie)
     assert await socket.closed_with() == close_codes.TRY_AGAIN_LATER
     await socket.communicator.send_input({"type": "websocket.disconnect", "code": close_codes.TRY_AGAIN_LATER})
@@ -456,3 +444,111 @@ async def test_uvicorn_writes_no_line_per_socket_below_log_level(world):
         text = log.read()
     await sync_to_async(connections.close_all)()
     assert "[accepted]" not in text and "connection open" not in text, text[-2000:]
+
+
+# --- dashboards opening together read together (ws/reads.py `run_reads`) -------------------
+def rows_of(sql: str, **params):
+    """A read of one `Each` statement: this reader's rows."""
+    rows = yield Each(sql, params)
+    return rows
+
+
+# Each reader's own rows: `v` of them, numbered.
+SERIES = "SELECT i.n, i.v, g FROM json_to_recordset(%s::json) AS i(n int, v int), generate_series(1, i.v) g"
+
+
+async def test_readers_waiting_together_share_one_statement_each_with_its_own_rows(world, monkeypatch):
+    statements = CountedStatements(monkeypatch)
+    count = reads.READERS_PER_STATEMENT + 6
+    answers = await asyncio.gather(*(reads.run_reads(rows_of(SERIES, v=v % 4)) for v in range(count)))
+    assert answers == [[(v % 4, g) for g in range(1, v % 4 + 1)] for v in range(count)]  # none for v = 0
+    assert statements.count == 2  # READERS_PER_STATEMENT, then the 6 that waited for it
+
+
+async def test_a_reader_gone_while_waiting_does_not_hold_back_the_others(world):
+    waiting = [asyncio.ensure_future(reads.run_reads(rows_of(SERIES, v=v))) for v in (1, 2, 3)]
+    await asyncio.sleep(0)  # all three asked
+    waiting[1].cancel()
+    answers = await asyncio.gather(*waiting, return_exceptions=True)
+    assert answers[0] == [(1, 1)] and answers[2] == [(3, 1), (3, 2), (3, 3)]
+    assert isinstance(answers[1], asyncio.CancelledError)
+
+
+async def test_readers_past_a_statement_s_share_are_answered_even_when_all_before_them_are_gone(world, monkeypatch):
+    release, real = asyncio.Event(), reads._rows
+
+    async def held(cursor, sql, params):
+        await release.wait()
+        return await real(cursor, sql, params)
+
+    monkeypatch.setattr(reads, "_rows", held)
+    first = asyncio.ensure_future(reads.run_reads(rows_of(SERIES, v=1)))
+    await asyncio.sleep(0.05)  # its statement is under way: the next readers wait for it
+    gone = [asyncio.ensure_future(reads.run_reads(rows_of(SERIES, v=1))) for _ in range(reads.READERS_PER_STATEMENT)]
+    last = [asyncio.ensure_future(reads.run_reads(rows_of(SERIES, v=v))) for v in (2, 3)]
+    await asyncio.sleep(0)
+    for reader in gone:
+        reader.cancel()
+    release.set()
+    assert await asyncio.wait_for(asyncio.gather(first, *last), timeout=5) == [
+        [(1, 1)],
+        [(2, 1), (2, 2)],
+        [(3, 1), (3, 2), (3, 3)],
+    ]
+
+
+async def test_a_statement_that_fails_fails_each_of_its_readers_as_an_outage_of_its_own(world, settings):
+    settings.WS_DB_READ_TIMEOUT_SECONDS = 0.05
+    ws_db.close_connections()  # the next read connects, with that timeout
+    slow = "SELECT i.n, pg_sleep(1) FROM json_to_recordset(%s::json) AS i(n int, v int)"
+    answers = await asyncio.gather(*(reads.run_reads(rows_of(slow, v=v)) for v in range(3)), return_exceptions=True)
+    assert all(isinstance(answer, OperationalError) for answer in answers)  # 1013 to each socket
+    assert len({id(answer) for answer in answers}) == 3
+    assert await reads.run_reads(rows_of(SERIES, v=2)) == [(2, 1), (2, 2)]  # the next statement runs
+
+
+async def test_dashboards_opening_together_share_a_statement_per_tenant_and_each_gets_its_own_answer(
+    world, open_socket, monkeypatch
+):
+    staff = await login_cookie(world.acme.tenant, world.acme.staff1)
+    customer = await login_cookie(world.acme.tenant, world.acme.customer)
+    globex = await login_cookie(world.globex.tenant, world.globex.staff1)  # same user id, same store id
+    for _ in range(3):
+        await sync_to_async(create_order)(world.acme.tenant)
+    await sync_to_async(create_order)(world.globex.tenant, external_id="GLOBEX-1")
+    # Every session known to the worker: each opening is one statement.
+    await first_frames(await open_socket(STORE, cookie=staff), "stream.live")
+    await first_frames(await open_socket(STORE, host="globex.localhost", cookie=globex), "stream.live")
+    assert await (await open_socket(STORE, cookie=customer)).closed_with() == close_codes.FORBIDDEN
+
+    served, release, real = [], asyncio.Event(), reads._rows
+
+    async def held(cursor, sql, params):
+        served.append((sql, json.loads(params[0])))
+        if len(served) == 1:
+            await release.wait()  # acme's first opening waits: the next ones queue behind it
+        return await real(cursor, sql, params)
+
+    monkeypatch.setattr(reads, "_rows", held)
+    first = await open_socket(STORE + "?after=0", cookie=staff)
+    await asyncio.sleep(0.1)
+    boards = [await open_socket(STORE + "?after=1", cookie=staff) for _ in range(2)]
+    refused = await open_socket(STORE, cookie=customer)
+    others = [await open_socket(STORE + "?after=0", host="globex.localhost", cookie=globex) for _ in range(2)]
+    await asyncio.sleep(0.1)
+    release.set()
+
+    async def replayed(socket) -> tuple[list[int], int]:
+        seqs = []
+        while (frame := await socket.receive())["type"] != "stream.live":
+            if "seq" in frame:
+                seqs.append(frame["seq"])
+        return seqs, frame["latest_seq"]
+
+    assert await replayed(first) == ([1, 2, 3], 3)
+    assert [await replayed(board) for board in boards] == [([2, 3], 3)] * 2
+    assert await refused.closed_with() == close_codes.FORBIDDEN
+    assert [await replayed(other) for other in others] == [([1], 1)] * 2  # globex's store 1, not acme's
+    acme = [readers for sql, readers in served if '"acme".' in sql]
+    assert [len(readers) for readers in acme] == [1, 3]  # the three that waited, in one statement
+    assert all('"acme".' not in sql for sql, readers in served if '"globex".' in sql)
