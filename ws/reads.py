@@ -9,13 +9,14 @@ psycopg connection of the worker's own event loop, 0.13–0.16 ms (measured
 with 100 connects in flight, docs/performance.md). So they run here.
 
 Dashboards that open together read together (`run_reads`): their
-statements are `Each` statements (platform_core/plain_sql.py), and the
-openings that wait for the same statement while the connections are busy
-share its next execution, up to READERS_PER_STATEMENT of them. One reader
-alone waits for nothing: its statement goes out at the loop's next turn.
-In a connect storm a statement and its round trip served one connect
-each, and cost the worker as much CPU as the rest of the connect, and
-PostgreSQL a statement's overhead per connect (tests/bench/notes.md).
+statements are `Each` statements (platform_core/plain_sql.py), executed
+one at a time each. The openings that ask for a statement while it is
+being executed, or within GATHER_SECONDS after, share its next
+execution, up to READERS_PER_STATEMENT of them. A reader alone waits for
+nothing: its statement goes out at the loop's next turn. In a connect
+storm a statement and its round trip served one connect each, and cost
+the worker as much CPU as the rest of the connect (tests/bench/notes.md,
+"The connect's reads, together").
 
 Each event loop keeps WS_DB_READ_CONNECTIONS autocommit connections, made
 on first use, and hands each read to the one with the fewest queued
@@ -49,6 +50,13 @@ from platform_core.plain_sql import Each, Reads, each_parameter
 from ws.loops import per_event_loop
 
 T = TypeVar("T")
+
+# Under load (readers waited for a statement's last execution), the
+# statement runs again this long after that execution ended, with the
+# readers that came meanwhile too. A reader alone never waits for it.
+# Measured in the connect storm (tests/bench/notes.md): 0, 2 and 5 ms gave
+# 0.64, 0.60 and 0.47 ms of the worker's CPU per connect.
+GATHER_SECONDS = 0.005
 
 # Readers served by one execution of an `Each` statement at most. A
 # dashboard's opening reads a first replay page of at most
@@ -100,6 +108,7 @@ class Readers:
         # per connection at most).
         self.waiting: dict[str, list[tuple[dict, asyncio.Future]]] = {}
         self.executing: set[str] = set()
+        self.gathering: set[str] = set()  # executed a moment ago: more readers may come
         self.next_turn_asked = False
         self.executions: set[asyncio.Task] = set()
 
@@ -109,21 +118,22 @@ class Readers:
         loop = asyncio.get_running_loop()
         rows = loop.create_future()
         self.waiting.setdefault(statement.sql, []).append((statement.params, rows))
-        if not self.next_turn_asked:
+        if not self.next_turn_asked and statement.sql not in self.gathering:
             # At the loop's next turn: the readers that ask in this one go together.
             self.next_turn_asked = True
             loop.call_soon(self._execute_waiting)
         return await rows
 
     def _execute_waiting(self) -> None:
-        """Start an execution for the readers waiting longest, while a
-        connection has none under way; the rest wait for the next free one."""
+        """Start an execution of each statement with readers waiting (not
+        one being executed or gathering), while a connection is free; the
+        rest wait for the next free one."""
         self.next_turn_asked = False
         for sql in list(self.waiting):
             if len(self.executing) >= len(self.slots):
                 return
-            if sql in self.executing:
-                continue  # its readers go with its next execution, once this one is read
+            if sql in self.executing or sql in self.gathering:
+                continue  # its readers go with its next execution
             readers = [(params, rows) for params, rows in self.waiting.pop(sql) if not rows.done()]  # not gone
             if len(readers) > READERS_PER_STATEMENT:
                 # Next time, after the other statements' readers: tenants take turns.
@@ -158,7 +168,14 @@ class Readers:
                     answer.set_result(own)
         finally:
             self.executing.discard(sql)
+            if sql in self.waiting:  # under load: the next execution takes those who come meanwhile too
+                self.gathering.add(sql)
+                asyncio.get_running_loop().call_later(GATHER_SECONDS, self._gathered, sql)
             self._execute_waiting()
+
+    def _gathered(self, sql: str) -> None:
+        self.gathering.discard(sql)
+        self._execute_waiting()
 
     async def read(self, func):
         index = self._least_busy()

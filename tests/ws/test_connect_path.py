@@ -465,6 +465,27 @@ async def test_readers_waiting_together_share_one_statement_each_with_its_own_ro
     assert statements.count == 2  # READERS_PER_STATEMENT, then the 6 that waited for it
 
 
+async def test_under_load_a_statement_s_next_execution_also_takes_the_readers_that_come_meanwhile(world, monkeypatch):
+    served, release, real = [], asyncio.Event(), reads._rows
+
+    async def held(cursor, sql, params):
+        served.append([reader["v"] for reader in json.loads(params[0])])
+        if len(served) == 1:
+            await release.wait()
+        return await real(cursor, sql, params)
+
+    monkeypatch.setattr(reads, "_rows", held)
+    first = asyncio.ensure_future(reads.run_reads(rows_of(SERIES, v=1)))  # alone: it goes at once
+    await asyncio.sleep(0.05)
+    second = asyncio.ensure_future(reads.run_reads(rows_of(SERIES, v=2)))  # waits: its statement is under way
+    await asyncio.sleep(0)
+    release.set()
+    assert await first == [(1, 1)]
+    third = asyncio.ensure_future(reads.run_reads(rows_of(SERIES, v=3)))  # comes as the statement gathers
+    assert await asyncio.gather(second, third) == [[(2, 1), (2, 2)], [(3, 1), (3, 2), (3, 3)]]
+    assert served == [[1], [2, 3]]
+
+
 async def test_a_reader_gone_while_waiting_does_not_hold_back_the_others(world):
     waiting = [asyncio.ensure_future(reads.run_reads(rows_of(SERIES, v=v))) for v in (1, 2, 3)]
     await asyncio.sleep(0)  # all three asked
