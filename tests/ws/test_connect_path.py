@@ -528,6 +528,35 @@ async def test_a_statement_that_fails_fails_each_of_its_readers_as_an_outage_of_
     assert await reads.run_reads(rows_of(SERIES, v=2)) == [(2, 1), (2, 2)]  # the next statement runs
 
 
+@pytest.mark.parametrize(
+    "key", ["quo\"te\\back'slash", "é" * 20, "\u2028\u2029" * 6, "🍕" * 8, "k" * 2000, "null" * 3, '[]{}":,12345']
+)
+async def test_a_hostile_session_key_read_with_a_real_one_is_refused_alone(world, open_socket, monkeypatch, key):
+    # Sessions unknown to the worker: each connect reads its session first.
+    first = await login_cookie(world.acme.tenant, world.acme.manager1)
+    staff = await login_cookie(world.acme.tenant, world.acme.staff1)
+    sessions_read, release, real = [], asyncio.Event(), reads._rows
+
+    async def held(cursor, sql, params):
+        if "django_session" in sql and '"user"' not in sql:  # the session's own statement
+            sessions_read.append(len(json.loads(params[0])))
+            if len(sessions_read) == 1:
+                await release.wait()  # the next sessions queue behind this one
+        return await real(cursor, sql, params)
+
+    monkeypatch.setattr(reads, "_rows", held)
+    holder = await open_socket(STORE, cookie=first)
+    await asyncio.sleep(0.05)
+    hostile = await open_socket(STORE, cookie=f"sessionid={key}")
+    board = await open_socket(STORE, cookie=staff)
+    await asyncio.sleep(0.05)
+    release.set()
+    assert await hostile.closed_with() == close_codes.NOT_SIGNED_IN
+    await first_frames(board, "stream.live")
+    await first_frames(holder, "stream.live")
+    assert sessions_read == [1, 2]  # the hostile key and the real one, in one statement
+
+
 async def test_dashboards_opening_together_share_a_statement_per_tenant_and_each_gets_its_own_answer(
     world, open_socket, monkeypatch
 ):
