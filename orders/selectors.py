@@ -220,7 +220,7 @@ def dashboard_opening(
 @functools.lru_cache(maxsize=1024)
 def _opening_sql(schema: str | None) -> str:
     """`dashboard_opening`'s statement for a tenant's schema, written once:
-    one row per opening, `i`, in the order asked."""
+    one row per opening `i`, tagged with its place `n`."""
     from django.contrib.sessions.models import Session
 
     page = page_sql(table(StoreEvent, schema), where='a.staff AND i."after" IS NOT NULL', given='i."{}"')

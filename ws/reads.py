@@ -11,8 +11,8 @@ with 100 connects in flight, docs/performance.md). So they run here.
 Dashboards that open together read together (`run_reads`): their
 statements are `Each` statements (platform_core/plain_sql.py), executed
 one at a time each. The openings that ask for a statement while it is
-being executed, or within GATHER_SECONDS after, share its next
-execution, up to READERS_PER_STATEMENT of them. A reader alone waits for
+being executed share its next execution, up to READERS_PER_STATEMENT of
+them, which waits GATHER_SECONDS for more. A reader alone waits for
 nothing: its statement goes out at the loop's next turn. In a connect
 storm a statement and its round trip served one connect each, and cost
 the worker as much CPU as the rest of the connect (tests/bench/notes.md,
@@ -22,9 +22,10 @@ Each event loop keeps WS_DB_READ_CONNECTIONS autocommit connections, made
 on first use, and hands each read to the one with the fewest queued
 (psycopg runs one statement at a time per connection; the others queue).
 A statement runs at most WS_DB_READ_TIMEOUT_SECONDS: one tenant's table
-locked (a migration, a VACUUM FULL) costs its own connects a 1013, and
-the others a bounded wait at worst (a statement's readers are all of one
-tenant: the statement names its schema). They serve every tenant, so
+locked (a migration, a VACUUM FULL) costs its own connects a 1013, or,
+for those queued behind a blocked execution, a wait of up to a few of
+those timeouts; the others a bounded wait at worst (a statement's readers
+are all of one tenant: the statement names its schema). They serve every tenant, so
 the statements name the tenant's schema themselves and never rely on a
 `search_path`. They only read.
 
