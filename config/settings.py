@@ -31,6 +31,8 @@ def _required_in_production(name, local_default):
 
 # The most any count or size below may be: PostgreSQL's LIMIT takes a
 # bigint, and 10**23 events per replay page failed every replay with 1011.
+# (The statements that carry them, a dashboard's opening among them, read
+# them as bigint: a bound of int's is well inside.)
 _MOST = 2**31 - 1
 
 

@@ -229,7 +229,7 @@ def _opening_sql(schema: str | None) -> str:
         "WHERE session_key = i.key AND expire_date > i.now), "
         f"{user_columns('u')}, s.id, s.last_seq, a.staff, e.seqs, e.frames, e.page_bytes "
         "FROM json_to_recordset(%s::json) AS i(n int, key text, now timestamptz, "
-        '"user" bigint, store bigint, after bigint, upto bigint, "limit" int, max_bytes int) '
+        '"user" bigint, store bigint, after bigint, upto bigint, "limit" bigint, max_bytes bigint) '
         f'LEFT JOIN {table(User, schema)} u ON u.id = i."user" AND u.is_active '
         f"LEFT JOIN {table(Store, schema)} s ON s.id = i.store "
         "LEFT JOIN LATERAL (SELECT EXISTS ("
